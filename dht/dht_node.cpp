@@ -1,0 +1,181 @@
+#include "dht/dht_node.h"
+
+#include <opendht.h>
+
+#include <cstdarg>
+#include <atomic>
+#include <cstring>
+#include <mutex>
+
+#include "crypto/hex.h"
+#include "crypto/random.h"
+#include "dht/shared_socket.h"
+#include "node/log.h"
+
+namespace pave {
+
+namespace {
+
+dht::InfoHash to_hash(const DhtKey& k) { return dht::InfoHash(k.data(), k.size()); }
+
+std::string vformat(const char* fmt, va_list args) {
+    char buf[512];
+    va_list copy;
+    va_copy(copy, args);
+    int n = std::vsnprintf(buf, sizeof buf, fmt, copy);
+    va_end(copy);
+    if (n < 0) return {};
+    return std::string(buf, std::min<size_t>(size_t(n), sizeof buf - 1));
+}
+
+// OpenDHT 2.4 logs its routine work (every search, listen and put) at warning level. Only
+// lines that report a failure reach PAVE's log as warnings; the rest go to debug.
+bool warning_that_matters(const std::string& line) {
+    if (line.find("No address to bind") != std::string::npos) return false;  // PAVE hands it its socket
+    static const char* markers[] = {"rror", "fail", "Fail", "refus", "denied", "overflow", "limit", "Can't bind"};
+    for (const char* m : markers)
+        if (line.find(m) != std::string::npos) return true;
+    return false;
+}
+
+std::shared_ptr<dht::Logger> make_logger(bool verbose) {
+    auto err = [](char const* f, va_list a) { log::warn("opendht", "{}", vformat(f, a)); };
+    auto warn = [](char const* f, va_list a) {
+        std::string line = vformat(f, a);
+        if (warning_that_matters(line))
+            log::warn("opendht", "{}", line);
+        else
+            log::debug("opendht", "{}", line);
+    };
+    auto dbg = [verbose](char const* f, va_list a) {
+        if (verbose) log::debug("opendht", "{}", vformat(f, a));
+    };
+    return std::make_shared<dht::Logger>(dht::LogMethod(err), dht::LogMethod(warn), dht::LogMethod(dbg));
+}
+
+const char* status_name(dht::NodeStatus s) {
+    switch (s) {
+        case dht::NodeStatus::Connected: return "connected";
+        case dht::NodeStatus::Connecting: return "connecting";
+        case dht::NodeStatus::Disconnected: return "disconnected";
+    }
+    return "?";
+}
+
+std::vector<Bytes> payloads(const std::vector<std::shared_ptr<dht::Value>>& vals) {
+    std::vector<Bytes> out;
+    out.reserve(vals.size());
+    for (const auto& v : vals)
+        if (v) out.emplace_back(v->data.begin(), v->data.end());
+    return out;
+}
+
+}  // namespace
+
+struct DhtNode::Impl {
+    dht::DhtRunner runner;
+    SharedSocket* socket = nullptr;  // owned by the runner
+    bool has4 = false, has6 = false;
+    bool stopped = false;
+    std::atomic<int> status4{int(dht::NodeStatus::Disconnected)}, status6{int(dht::NodeStatus::Disconnected)};
+};
+
+DhtNode::DhtNode(const Options& opts) : impl_(std::make_unique<Impl>()) {
+    dht::DhtRunner::Config cfg;
+    cfg.dht_config.node_config.network = opts.network_id;
+    // A random routing id per run: nothing ties this run's DHT traffic to another run's.
+    cfg.dht_config.node_config.node_id = dht::InfoHash::getRandom();
+    cfg.threaded = true;
+    dht::DhtRunner::Context ctx;
+    ctx.logger = make_logger(opts.verbose);
+    ctx.statusChangedCallback = [impl = impl_.get()](dht::NodeStatus s4, dht::NodeStatus s6) {
+        impl->status4 = int(s4);
+        impl->status6 = int(s6);
+    };
+    auto sock = std::make_unique<SharedSocket>(opts.fd4, opts.bound4, opts.fd6, opts.bound6);
+    impl_->socket = sock.get();
+    impl_->has4 = opts.fd4 >= 0;
+    impl_->has6 = opts.fd6 >= 0;
+    ctx.sock = std::move(sock);
+    impl_->runner.run(cfg, std::move(ctx));
+}
+
+DhtNode::~DhtNode() { stop(); }
+
+void DhtNode::deliver(ByteView data, const Endpoint& from) {
+    if (!impl_->stopped) impl_->socket->deliver(data, from);
+}
+
+void DhtNode::bootstrap(const std::vector<std::string>& nodes) {
+    for (const auto& n : nodes) {
+        auto colon = n.rfind(':');
+        if (colon == std::string::npos) continue;
+        std::string host = n.substr(0, colon), port = n.substr(colon + 1);
+        if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+        impl_->runner.bootstrap(host, port);
+    }
+}
+
+void DhtNode::put(const DhtKey& key, Bytes value, DoneCallback done) {
+    dht::Value v(value.data(), value.size());
+    // A fresh random id each time: a reused id could be squatted by another putter.
+    v.id = random_u64();
+    impl_->runner.put(to_hash(key), std::move(v), [done = std::move(done)](bool ok) {
+        if (done) done(ok);
+    });
+}
+
+void DhtNode::get(const DhtKey& key, ValuesCallback values, DoneCallback done) {
+    impl_->runner.get(
+        to_hash(key),
+        [values = std::move(values)](const std::vector<std::shared_ptr<dht::Value>>& vals) {
+            values(payloads(vals), false);
+            return true;
+        },
+        [done = std::move(done)](bool ok) {
+            if (done) done(ok);
+        });
+}
+
+size_t DhtNode::listen(const DhtKey& key, ValuesCallback values) {
+    auto fut = impl_->runner.listen(
+        to_hash(key), [values = std::move(values)](const std::vector<std::shared_ptr<dht::Value>>& vals, bool expired) {
+            values(payloads(vals), expired);
+            return true;
+        });
+    // The token is ready as soon as the DHT thread registered the listener.
+    return fut.get();
+}
+
+void DhtNode::cancel_listen(const DhtKey& key, size_t token) { impl_->runner.cancelListen(to_hash(key), token); }
+
+DhtStatus DhtNode::status() const {
+    DhtStatus s;
+    s.v4 = impl_->has4 ? status_name(dht::NodeStatus(impl_->status4.load())) : "off";
+    s.v6 = impl_->has6 ? status_name(dht::NodeStatus(impl_->status6.load())) : "off";
+    unsigned cached, incoming;
+    if (impl_->has4) impl_->runner.getNodesStats(AF_INET, &s.good4, &s.dubious4, &cached, &incoming);
+    if (impl_->has6) impl_->runner.getNodesStats(AF_INET6, &s.good6, &s.dubious6, &cached, &incoming);
+    return s;
+}
+
+std::string DhtNode::node_id_hex() const { return impl_->runner.getNodeId().toString(); }
+
+std::vector<DhtStoredValue> DhtNode::export_values() const {
+    std::vector<DhtStoredValue> out;
+    for (auto& [h, blob] : impl_->runner.exportValues()) {
+        DhtStoredValue v;
+        std::memcpy(v.key.data(), h.data(), v.key.size());
+        v.data.assign(blob.begin(), blob.end());
+        out.push_back(std::move(v));
+    }
+    return out;
+}
+
+void DhtNode::stop() {
+    if (impl_->stopped) return;
+    impl_->stopped = true;
+    impl_->runner.join();
+}
+
+}  // namespace pave

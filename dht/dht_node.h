@@ -1,0 +1,70 @@
+// PAVE's handle on OpenDHT (2.4): a DhtRunner without identity, on a role's shared socket.
+//
+// OpenDHT runs without an identity: with one, SecureDht would RSA-decrypt every
+// encrypted-form value at any key it reads, so anyone could stall the node by stuffing a key.
+// Everything PAVE puts is a plain value under a fresh random value id; authenticity and
+// secrecy live inside the value. Callbacks given here run on OpenDHT's thread: callers post
+// their results to the loop. This header includes no OpenDHT header.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "crypto/bytes.h"
+#include "dht/bucket_keys.h"
+#include "relay/endpoint.h"
+
+namespace pave {
+
+struct DhtStatus {
+    std::string v4, v6;  // "connected", "connecting", "disconnected"
+    unsigned good4 = 0, dubious4 = 0, good6 = 0, dubious6 = 0;
+    bool connected() const { return v4 == "connected" || v6 == "connected"; }
+};
+
+struct DhtStoredValue {
+    DhtKey key;
+    Bytes data;  // the value's payload as stored
+};
+
+class DhtNode {
+public:
+    using ValuesCallback = std::function<void(std::vector<Bytes> values, bool expired)>;
+    using DoneCallback = std::function<void(bool ok)>;
+
+    struct Options {
+        uint32_t network_id = 0;
+        int fd4 = -1, fd6 = -1;  // the role's shared UDP sockets
+        Endpoint bound4, bound6;
+        bool verbose = false;    // pass OpenDHT's debug log through
+    };
+
+    explicit DhtNode(const Options& opts);
+    ~DhtNode();
+    DhtNode(const DhtNode&) = delete;
+    DhtNode& operator=(const DhtNode&) = delete;
+
+    // Loop thread: a DHT datagram received on the shared port.
+    void deliver(ByteView data, const Endpoint& from);
+
+    // "host:port" entries; names are resolved by OpenDHT. Safe to call again (retry).
+    void bootstrap(const std::vector<std::string>& nodes);
+    void put(const DhtKey& key, Bytes value, DoneCallback done = {});
+    void get(const DhtKey& key, ValuesCallback values, DoneCallback done = {});
+    // Returns a token for cancel_listen (0 is a valid token).
+    size_t listen(const DhtKey& key, ValuesCallback values);
+    void cancel_listen(const DhtKey& key, size_t token);
+
+    DhtStatus status() const;
+    std::string node_id_hex() const;  // the DHT routing id (random per run)
+    std::vector<DhtStoredValue> export_values() const;
+    void stop();  // synchronous: joins OpenDHT's threads
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace pave

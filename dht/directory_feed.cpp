@@ -1,0 +1,39 @@
+#include "dht/directory_feed.h"
+
+#include <chrono>
+
+#include "node/log.h"
+#include "node/loop_queue.h"
+
+namespace pave {
+
+uint64_t unix_now() {
+    return uint64_t(std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+                        .count());
+}
+
+DirectoryFeed::DirectoryFeed(DhtNode& dht, LoopQueue& queue, std::optional<Ed25519Public> self)
+    : dht_(dht), queue_(queue), directory_(self) {}
+
+void DirectoryFeed::start() {
+    for (unsigned b = 0; b < kRelayBuckets; ++b) {
+        dht_.listen(relay_bucket_key(b), [this, b](std::vector<Bytes> values, bool expired) {
+            if (expired) return;  // expiry is judged by the signed time inside each record
+            queue_.post([this, b, values = std::move(values)] {
+                uint64_t now = unix_now();
+                for (const auto& v : values) {
+                    ++values_seen_;
+                    auto verdict = directory_.ingest(v, b, now);
+                    if (verdict == Directory::Verdict::accepted)
+                        log::debug("directory", "relay record accepted in bucket {}", b);
+                }
+            });
+        });
+    }
+}
+
+void DirectoryFeed::tick(uint64_t now_s) {
+    if (size_t n = directory_.expire(now_s)) log::debug("directory", "{} relay(s) expired", n);
+}
+
+}  // namespace pave

@@ -1,0 +1,32 @@
+// Keeps a Directory filled from the DHT: listens on every relay bucket key and judges each
+// value on the loop thread (never on OpenDHT's thread).
+#pragma once
+#include <optional>
+
+#include "dht/dht_node.h"
+#include "dht/directory.h"
+
+namespace pave {
+
+class LoopQueue;
+
+class DirectoryFeed {
+public:
+    DirectoryFeed(DhtNode& dht, LoopQueue& queue, std::optional<Ed25519Public> self);
+    void start();
+    // Loop thread, about once a second: drops expired relays.
+    void tick(uint64_t now_s);
+    Directory& directory() { return directory_; }
+    const Directory& directory() const { return directory_; }
+    uint64_t values_seen() const { return values_seen_; }
+
+private:
+    DhtNode& dht_;
+    LoopQueue& queue_;
+    Directory directory_;
+    uint64_t values_seen_ = 0;
+};
+
+uint64_t unix_now();
+
+}  // namespace pave

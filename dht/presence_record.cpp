@@ -1,0 +1,126 @@
+#include "dht/presence_record.h"
+
+#include <msgpack.hpp>
+
+#include <cstring>
+
+namespace pave {
+
+namespace {
+
+constexpr char kDomain[] = "pave/v1/presence";
+
+void pack_fields(msgpack::packer<msgpack::sbuffer>& pk, const PresenceRecord& r, uint32_t array_len) {
+    pk.pack_array(array_len);
+    pk.pack_uint8(r.version);
+    pk.pack_bin(32);
+    pk.pack_bin_body(reinterpret_cast<const char*>(r.node_pub.data()), 32);
+    pk.pack_bin(32);
+    pk.pack_bin_body(reinterpret_cast<const char*>(r.inbox_pub.data()), 32);
+    pk.pack_uint32(r.period_secs);
+    pk.pack_uint64(r.period);
+    pk.pack_uint32(r.capacity);
+    pk.pack_uint64(r.expires);
+}
+
+Bytes signed_message(const PresenceRecord& r) {
+    msgpack::sbuffer buf;
+    msgpack::packer<msgpack::sbuffer> pk(buf);
+    pack_fields(pk, r, 7);
+    Bytes msg(kDomain, kDomain + sizeof kDomain);  // label including its NUL terminator
+    msg.insert(msg.end(), buf.data(), buf.data() + buf.size());
+    return msg;
+}
+
+template <size_t N>
+bool read_bin(const msgpack::object& o, ByteArray<N>& out) {
+    if (o.type != msgpack::type::BIN || o.via.bin.size != N) return false;
+    std::memcpy(out.data(), o.via.bin.ptr, N);
+    return true;
+}
+
+bool read_uint(const msgpack::object& o, uint64_t max, uint64_t& out) {
+    if (o.type != msgpack::type::POSITIVE_INTEGER || o.via.u64 > max) return false;
+    out = o.via.u64;
+    return true;
+}
+
+}  // namespace
+
+const char* to_string(PresenceError e) {
+    switch (e) {
+        case PresenceError::none: return "ok";
+        case PresenceError::too_large: return "too large";
+        case PresenceError::malformed: return "malformed";
+        case PresenceError::unknown_version: return "unknown version";
+        case PresenceError::bad_signature: return "bad signature";
+    }
+    return "?";
+}
+
+Bytes encode_presence(const PresenceRecord& fields, const Ed25519Key& key) {
+    PresenceRecord r = fields;
+    r.version = kPresenceVersion;
+    r.node_pub = key.public_key();
+    r.signature = key.sign(signed_message(r));
+    msgpack::sbuffer buf;
+    msgpack::packer<msgpack::sbuffer> pk(buf);
+    pack_fields(pk, r, 8);
+    pk.pack_bin(64);
+    pk.pack_bin_body(reinterpret_cast<const char*>(r.signature.data()), 64);
+    return Bytes(buf.data(), buf.data() + buf.size());
+}
+
+PresenceParse decode_presence(ByteView value) {
+    PresenceParse res;
+    if (value.size() > kPresenceMaxSize) {
+        res.error = PresenceError::too_large;
+        return res;
+    }
+    res.error = PresenceError::malformed;
+    if (value.empty()) return res;
+    try {
+        // Limits: one array of at most 8 entries, no maps or strings, bins of at most 64 bytes, depth 2.
+        msgpack::unpack_limit limit(8, 0, 0, 64, 0, 2);
+        std::size_t off = 0;
+        msgpack::object_handle oh = msgpack::unpack(reinterpret_cast<const char*>(value.data()), value.size(), off,
+                                                    nullptr, nullptr, limit);
+        if (off != value.size()) return res;  // trailing bytes
+        const msgpack::object& o = oh.get();
+        if (o.type != msgpack::type::ARRAY || o.via.array.size < 1) return res;
+        const msgpack::object* f = o.via.array.ptr;
+        uint64_t version;
+        if (!read_uint(f[0], 255, version)) return res;
+        if (version != kPresenceVersion) {
+            res.error = PresenceError::unknown_version;
+            return res;
+        }
+        if (o.via.array.size != 8) return res;
+        PresenceRecord r;
+        uint64_t period_secs, capacity;
+        if (!read_bin(f[1], r.node_pub) || !read_bin(f[2], r.inbox_pub) || !read_uint(f[3], UINT32_MAX, period_secs) ||
+            !read_uint(f[4], UINT64_MAX, r.period) || !read_uint(f[5], UINT32_MAX, capacity) ||
+            !read_uint(f[6], UINT64_MAX, r.expires) || !read_bin(f[7], r.signature))
+            return res;
+        r.version = uint8_t(version);
+        r.period_secs = uint32_t(period_secs);
+        r.capacity = uint32_t(capacity);
+        res.record = r;
+        res.error = PresenceError::none;
+    } catch (const std::exception&) {
+        // msgpack reports malformed or over-limit input by throwing
+    }
+    return res;
+}
+
+PresenceParse decode_and_verify_presence(ByteView value) {
+    PresenceParse res = decode_presence(value);
+    if (!res.record) return res;
+    if (!ed25519_verify(res.record->node_pub, signed_message(*res.record), res.record->signature)) {
+        res.record.reset();
+        res.error = PresenceError::bad_signature;
+    }
+    return res;
+}
+
+}  // namespace pave

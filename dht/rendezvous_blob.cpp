@@ -1,0 +1,298 @@
+#include "dht/rendezvous_blob.h"
+
+#include <cstring>
+#include <string_view>
+
+#include "crypto/hkdf.h"
+#include "crypto/hpke.h"
+
+namespace pave {
+
+namespace {
+
+constexpr uint8_t kKindOffer = 1;
+constexpr uint8_t kKindAnswer = 2;
+constexpr uint8_t kFamily4 = 4;
+constexpr uint8_t kFamily6 = 6;
+constexpr std::string_view kOfferInfoLabel = "pave/v1/rendezvous";
+constexpr std::string_view kAnswerInfoLabel = "pave/v1/rendezvous-answer";
+constexpr std::string_view kExportLabel = "pave/v1/answer-key-material";
+constexpr std::string_view kAnswerKeyLabel = "pave/v1/answer-key";
+
+ByteView text(std::string_view s) { return {reinterpret_cast<const uint8_t*>(s.data()), s.size()}; }
+
+// Appends into a fixed plaintext buffer; fails instead of overflowing.
+class Writer {
+public:
+    explicit Writer(RendezvousPlaintext& buf) : buf_(buf) {}
+    bool put(ByteView b) {
+        if (b.size() > buf_.size() - pos_) return false;
+        if (!b.empty()) std::memcpy(buf_.data() + pos_, b.data(), b.size());
+        pos_ += b.size();
+        return true;
+    }
+    bool u8(uint8_t v) { return put(ByteView(&v, 1)); }
+    bool u16(uint16_t v) {
+        uint8_t b[2] = {uint8_t(v >> 8), uint8_t(v)};
+        return put(b);
+    }
+    bool u64(uint64_t v) {
+        uint8_t b[8];
+        for (int i = 0; i < 8; ++i) b[i] = uint8_t(v >> (56 - 8 * i));
+        return put(b);
+    }
+    bool endpoint(const Endpoint& e) {
+        if (!e.valid()) return false;
+        Bytes ip = e.ip_bytes();
+        if (ip.size() == 4) {
+            if (!u8(kFamily4)) return false;
+        } else if (ip.size() == 16) {
+            if (!u8(kFamily6)) return false;
+        } else {
+            return false;
+        }
+        return put(ip) && u16(e.port());
+    }
+
+private:
+    RendezvousPlaintext& buf_;
+    size_t pos_ = 0;
+};
+
+// Reads from a plaintext; every read checks the remaining length first.
+class Reader {
+public:
+    explicit Reader(ByteView b) : b_(b) {}
+    bool get(uint8_t* out, size_t n) {
+        if (n > b_.size() - pos_) return false;
+        if (n) std::memcpy(out, b_.data() + pos_, n);
+        pos_ += n;
+        return true;
+    }
+    template <size_t N>
+    bool get(ByteArray<N>& out) {
+        return get(out.data(), N);
+    }
+    bool u8(uint8_t& v) { return get(&v, 1); }
+    bool u16(uint16_t& v) {
+        uint8_t b[2];
+        if (!get(b, 2)) return false;
+        v = uint16_t(b[0] << 8 | b[1]);
+        return true;
+    }
+    bool u64(uint64_t& v) {
+        uint8_t b[8];
+        if (!get(b, 8)) return false;
+        v = 0;
+        for (uint8_t x : b) v = v << 8 | x;
+        return true;
+    }
+    std::optional<Endpoint> endpoint() {
+        uint8_t family;
+        if (!u8(family)) return std::nullopt;
+        size_t n = family == kFamily4 ? 4 : family == kFamily6 ? 16 : 0;
+        if (n == 0) return std::nullopt;
+        uint8_t ip[16];
+        uint16_t port;
+        if (!get(ip, n) || !u16(port)) return std::nullopt;
+        // IPv4-mapped IPv6 addresses are always written as IPv4: one encoding per endpoint.
+        static const uint8_t kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+        if (n == 16 && std::memcmp(ip, kMapped, 12) == 0) return std::nullopt;
+        return Endpoint::from_ip_bytes(ByteView(ip, n), port);
+    }
+    bool candidates(std::vector<Endpoint>& out) {
+        uint8_t count;
+        if (!u8(count) || count > kRendezvousMaxCandidates) return false;
+        out.reserve(count);
+        for (uint8_t i = 0; i < count; ++i) {
+            auto e = endpoint();
+            if (!e) return false;
+            out.push_back(*e);
+        }
+        return true;
+    }
+    bool rest_is_zero() const {
+        uint8_t acc = 0;
+        for (size_t i = pos_; i < b_.size(); ++i) acc |= b_[i];
+        return acc == 0;
+    }
+
+private:
+    ByteView b_;
+    size_t pos_ = 0;
+};
+
+bool reason_ok(const std::string& r) {
+    if (r.size() > kRendezvousMaxReason) return false;
+    for (char c : r)
+        if (c < 0x20 || c > 0x7e) return false;
+    return true;
+}
+
+bool header_ok(Reader& r, uint8_t kind) {
+    uint8_t version, k;
+    return r.u8(version) && r.u8(k) && version == kRendezvousVersion && k == kind;
+}
+
+Bytes offer_info(const Ed25519Public& relay_node_pub, uint64_t period) {
+    Bytes info(kOfferInfoLabel.begin(), kOfferInfoLabel.end());
+    info.push_back(kRendezvousVersion);
+    info.insert(info.end(), relay_node_pub.begin(), relay_node_pub.end());
+    for (int i = 0; i < 8; ++i) info.push_back(uint8_t(period >> (56 - 8 * i)));
+    return info;
+}
+
+Bytes answer_info(ByteView answer_key_material) {
+    Bytes info(kAnswerInfoLabel.begin(), kAnswerInfoLabel.end());
+    info.push_back(kRendezvousVersion);
+    info.insert(info.end(), answer_key_material.begin(), answer_key_material.end());
+    return info;
+}
+
+// enc || HPKE ciphertext of the plaintext; empty if the recipient key is a low-order point.
+Bytes seal_value(const RendezvousPlaintext& pt, const ByteArray<32>& pkR, ByteView info, Bytes* exported) {
+    auto sender = hpke_setup_base_sender(pkR, info);
+    if (!sender) return {};
+    Bytes ct = sender->ctx.seal({}, pt);
+    if (ct.size() != kRendezvousPlaintextSize + kRendezvousTagSize) return {};
+    Bytes value;
+    value.reserve(kRendezvousValueSize);
+    value.insert(value.end(), sender->enc.begin(), sender->enc.end());
+    value.insert(value.end(), ct.begin(), ct.end());
+    if (exported) *exported = sender->ctx.export_secret(text(kExportLabel), kAnswerKeyMaterialSize);
+    return value;
+}
+
+// The opened plaintext (wiped on destruction) and, on request, the exporter output.
+struct OpenedValue {
+    RendezvousPlaintext pt{};
+    ~OpenedValue() { secure_zero(pt.data(), pt.size()); }
+};
+
+bool open_value(ByteView value, const X25519Key& skR, ByteView info, OpenedValue& out, Bytes* exported) {
+    if (value.size() != kRendezvousValueSize) return false;
+    ByteArray<32> enc;
+    std::memcpy(enc.data(), value.data(), kRendezvousEncSize);
+    auto ctx = hpke_setup_base_receiver(enc, skR, info);
+    if (!ctx) return false;
+    auto pt = ctx->open({}, value.subspan(kRendezvousEncSize));
+    if (!pt) return false;
+    bool ok = pt->size() == kRendezvousPlaintextSize;
+    if (ok) std::memcpy(out.pt.data(), pt->data(), kRendezvousPlaintextSize);
+    secure_zero(pt->data(), pt->size());
+    if (ok && exported) *exported = ctx->export_secret(text(kExportLabel), kAnswerKeyMaterialSize);
+    return ok;
+}
+
+}  // namespace
+
+std::optional<RendezvousPlaintext> encode_offer_plaintext(const Offer& offer) {
+    if (offer.candidates.size() > kRendezvousMaxCandidates) return std::nullopt;
+    RendezvousPlaintext pt{};
+    Writer w(pt);
+    bool ok = w.u8(kRendezvousVersion) && w.u8(kKindOffer) && w.put(offer.session_id) &&
+              w.put(offer.client_share) && w.u64(offer.timestamp_ms) && w.endpoint(offer.vpn) &&
+              w.u8(uint8_t(offer.candidates.size()));
+    for (const auto& c : offer.candidates) ok = ok && w.endpoint(c);
+    if (!ok) return std::nullopt;
+    return pt;
+}
+
+std::optional<Offer> decode_offer_plaintext(ByteView pt) {
+    if (pt.size() != kRendezvousPlaintextSize) return std::nullopt;
+    Reader r(pt);
+    Offer o;
+    if (!header_ok(r, kKindOffer) || !r.get(o.session_id) || !r.get(o.client_share) || !r.u64(o.timestamp_ms))
+        return std::nullopt;
+    auto vpn = r.endpoint();
+    if (!vpn) return std::nullopt;
+    o.vpn = *vpn;
+    if (!r.candidates(o.candidates) || !r.rest_is_zero()) return std::nullopt;
+    return o;
+}
+
+std::optional<RendezvousPlaintext> encode_answer_plaintext(const Answer& a) {
+    if (a.candidates.size() > kRendezvousMaxCandidates || !reason_ok(a.refuse_reason)) return std::nullopt;
+    if (a.accepted && (a.refuse_code != 0 || !a.refuse_reason.empty())) return std::nullopt;
+    RendezvousPlaintext pt{};
+    Writer w(pt);
+    bool ok = w.u8(kRendezvousVersion) && w.u8(kKindAnswer) && w.put(a.session_id) && w.u8(a.accepted ? 1 : 0) &&
+              w.u8(a.refuse_code) && w.put(a.relay_share) && w.u64(a.timestamp_ms) &&
+              w.u8(uint8_t(a.refuse_reason.size())) && w.put(text(a.refuse_reason)) &&
+              w.u8(uint8_t(a.candidates.size()));
+    for (const auto& c : a.candidates) ok = ok && w.endpoint(c);
+    if (!ok) return std::nullopt;
+    return pt;
+}
+
+std::optional<Answer> decode_answer_plaintext(ByteView pt) {
+    if (pt.size() != kRendezvousPlaintextSize) return std::nullopt;
+    Reader r(pt);
+    Answer a;
+    uint8_t accepted, reason_len;
+    if (!header_ok(r, kKindAnswer) || !r.get(a.session_id) || !r.u8(accepted) || accepted > 1 ||
+        !r.u8(a.refuse_code) || !r.get(a.relay_share) || !r.u64(a.timestamp_ms) || !r.u8(reason_len) ||
+        reason_len > kRendezvousMaxReason)
+        return std::nullopt;
+    a.accepted = accepted == 1;
+    char reason[kRendezvousMaxReason];
+    if (!r.get(reinterpret_cast<uint8_t*>(reason), reason_len)) return std::nullopt;
+    a.refuse_reason.assign(reason, reason_len);
+    if (!reason_ok(a.refuse_reason)) return std::nullopt;
+    if (a.accepted && (a.refuse_code != 0 || reason_len != 0)) return std::nullopt;
+    if (!r.candidates(a.candidates) || !r.rest_is_zero()) return std::nullopt;
+    return a;
+}
+
+std::optional<SealedOffer> seal_offer(const Offer& offer, const ByteArray<32>& relay_inbox_pub,
+                                      const Ed25519Public& relay_node_pub, uint64_t period) {
+    auto pt = encode_offer_plaintext(offer);
+    if (!pt) return std::nullopt;
+    SealedOffer out;
+    out.value = seal_value(*pt, relay_inbox_pub, offer_info(relay_node_pub, period), &out.answer_key_material);
+    secure_zero(pt->data(), pt->size());
+    if (out.value.size() != kRendezvousValueSize || out.answer_key_material.size() != kAnswerKeyMaterialSize)
+        return std::nullopt;
+    return out;
+}
+
+std::optional<OpenedOffer> open_offer(ByteView value, const X25519Key& inbox_key, const Ed25519Public& relay_node_pub,
+                                      uint64_t period) {
+    if (value.size() != kRendezvousValueSize) return std::nullopt;
+    OpenedValue opened;
+    OpenedOffer out;
+    if (!open_value(value, inbox_key, offer_info(relay_node_pub, period), opened, &out.answer_key_material))
+        return std::nullopt;
+    auto offer = decode_offer_plaintext(opened.pt);
+    if (!offer || out.answer_key_material.size() != kAnswerKeyMaterialSize) return std::nullopt;
+    out.offer = std::move(*offer);
+    return out;
+}
+
+Bytes seal_answer(const Answer& answer, const ByteArray<32>& client_share, ByteView answer_key_material) {
+    if (answer_key_material.size() != kAnswerKeyMaterialSize) return {};
+    auto pt = encode_answer_plaintext(answer);
+    if (!pt) return {};
+    Bytes value = seal_value(*pt, client_share, answer_info(answer_key_material), nullptr);
+    secure_zero(pt->data(), pt->size());
+    if (value.size() != kRendezvousValueSize) return {};
+    return value;
+}
+
+std::optional<Answer> open_answer(ByteView value, const X25519Key& client_eph, ByteView answer_key_material) {
+    if (value.size() != kRendezvousValueSize || answer_key_material.size() != kAnswerKeyMaterialSize)
+        return std::nullopt;
+    OpenedValue opened;
+    if (!open_value(value, client_eph, answer_info(answer_key_material), opened, nullptr)) return std::nullopt;
+    return decode_answer_plaintext(opened.pt);
+}
+
+ByteArray<20> answer_dht_key(ByteView answer_key_material) {
+    ByteArray<20> key{};
+    // With key material shorter than a hash output HKDF-Expand is undefined; such input
+    // never comes from seal_offer/open_offer, and yields an all-zero key here.
+    hkdf::expand_into(answer_key_material, text(kAnswerKeyLabel), key);
+    return key;
+}
+
+}  // namespace pave

@@ -1,0 +1,87 @@
+// The sealed rendezvous messages put on the DHT: a client's offer to a relay and the relay's
+// answer. Every value has one fixed size and one layout, enc (32) || HPKE ciphertext of a
+// fixed-size zero-padded plaintext, so a storer learns nothing but that size (DESIGN.md,
+// "Rendezvous"). Timestamps and replay are checked by the caller.
+#pragma once
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "crypto/bytes.h"
+#include "crypto/ed25519_key.h"
+#include "crypto/x25519.h"
+#include "relay/endpoint.h"
+
+namespace pave {
+
+inline constexpr uint8_t kRendezvousVersion = 0x01;
+inline constexpr size_t kRendezvousValueSize = 512;
+inline constexpr size_t kRendezvousEncSize = 32;
+inline constexpr size_t kRendezvousTagSize = 16;
+inline constexpr size_t kRendezvousPlaintextSize = kRendezvousValueSize - kRendezvousEncSize - kRendezvousTagSize;
+inline constexpr size_t kRendezvousMaxCandidates = 8;
+inline constexpr size_t kRendezvousMaxReason = 64;
+inline constexpr size_t kAnswerKeyMaterialSize = 32;
+
+struct Offer {
+    ByteArray<16> session_id{};
+    ByteArray<32> client_share{};  // the client's ephemeral X25519 public key (answer and ee DH)
+    std::vector<Endpoint> candidates;  // at most kRendezvousMaxCandidates
+    Endpoint vpn;
+    uint64_t timestamp_ms = 0;
+};
+
+struct Answer {
+    ByteArray<16> session_id{};
+    bool accepted = false;
+    uint8_t refuse_code = 0;    // 0 when accepted
+    std::string refuse_reason;  // printable ASCII, at most kRendezvousMaxReason; empty when accepted
+    ByteArray<32> relay_share{};  // the relay's ephemeral X25519 public key
+    std::vector<Endpoint> candidates;  // at most kRendezvousMaxCandidates
+    uint64_t timestamp_ms = 0;
+};
+
+struct SealedOffer {
+    Bytes value;                  // kRendezvousValueSize bytes
+    Bytes answer_key_material;    // HPKE exporter output, kAnswerKeyMaterialSize bytes
+};
+
+struct OpenedOffer {
+    Offer offer;
+    Bytes answer_key_material;
+};
+
+// Client: seals offer to the relay's inbox key. info = "pave/v1/rendezvous" || version ||
+// relay_node_pub || period (u64 big endian). nullopt if the offer cannot be encoded (more than
+// 8 candidates, an invalid endpoint) or the inbox key is a low-order point.
+std::optional<SealedOffer> seal_offer(const Offer& offer, const ByteArray<32>& relay_inbox_pub,
+                                      const Ed25519Public& relay_node_pub, uint64_t period);
+
+// Relay: trial-decrypts value; nullopt for anything not for this inbox key, relay and period,
+// or malformed. The size is checked before anything else.
+std::optional<OpenedOffer> open_offer(ByteView value, const X25519Key& inbox_key, const Ed25519Public& relay_node_pub,
+                                      uint64_t period);
+
+// Relay: seals answer to the client's ephemeral share with HPKE; info = "pave/v1/rendezvous-answer" ||
+// version || answer_key_material, so the answer is bound to the one offer it answers (the
+// session id travels inside). Empty on bad input (candidate count, reason length or characters,
+// accepted with a refusal, key material size, low-order client share).
+Bytes seal_answer(const Answer& answer, const ByteArray<32>& client_share, ByteView answer_key_material);
+
+// Client: opens an answer with its ephemeral key; nullopt if not for this offer or malformed.
+// The caller compares Answer::session_id with its own.
+std::optional<Answer> open_answer(ByteView value, const X25519Key& client_eph, ByteView answer_key_material);
+
+// DHT key of the answer: the first 20 bytes of HKDF-Expand(answer_key_material, "pave/v1/answer-key").
+ByteArray<20> answer_dht_key(ByteView answer_key_material);
+
+// The fixed-size plaintexts (exposed for tests and fuzzing). Encoders return nullopt for
+// values that break the limits above; decoders accept exactly kRendezvousPlaintextSize bytes
+// of canonical encoding (zero padding, known version and kind) and never throw.
+using RendezvousPlaintext = ByteArray<kRendezvousPlaintextSize>;
+std::optional<RendezvousPlaintext> encode_offer_plaintext(const Offer& offer);
+std::optional<RendezvousPlaintext> encode_answer_plaintext(const Answer& answer);
+std::optional<Offer> decode_offer_plaintext(ByteView pt);
+std::optional<Answer> decode_answer_plaintext(ByteView pt);
+
+}  // namespace pave

@@ -1,0 +1,33 @@
+// OpenDHT's socket, sharing the descriptor of a role's UDP port.
+// OpenDHT calls sendTo on its own thread (a plain sendto(2) is safe there); the loop thread
+// hands it the DHT datagrams it received on the shared port through deliver().
+#pragma once
+#include <opendht/network_utils.h>
+
+#include "crypto/bytes.h"
+#include "relay/endpoint.h"
+
+namespace pave {
+
+class SharedSocket final : public dht::net::DatagramSocket {
+public:
+    SharedSocket(int fd4, const Endpoint& bound4, int fd6, const Endpoint& bound6);
+
+    int sendTo(const dht::SockAddr& dest, const uint8_t* data, size_t size, bool replied) override;
+    bool hasIPv4() const override { return fd4_ >= 0; }
+    bool hasIPv6() const override { return fd6_ >= 0; }
+    const dht::SockAddr& getBoundRef(sa_family_t family = AF_UNSPEC) const override {
+        return family == AF_INET6 ? bound6_ : bound4_;
+    }
+    void stop() override;
+
+    // Loop thread only.
+    void deliver(ByteView data, const Endpoint& from);
+
+private:
+    int fd4_, fd6_;
+    dht::SockAddr bound4_, bound6_;
+    std::atomic<bool> stopped_{false};
+};
+
+}  // namespace pave

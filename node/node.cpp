@@ -1,0 +1,350 @@
+#include "node/node.h"
+
+#include <netdb.h>
+#include <uv.h>
+
+#include <chrono>
+#include <csignal>
+#include <memory>
+#include <optional>
+#include <sstream>
+
+#include "crypto/hex.h"
+#include "crypto/key_file.h"
+#include "dht/directory_feed.h"
+#include "dht/dht_node.h"
+#include "node/control_server.h"
+#include "node/log.h"
+#include "node/loop_queue.h"
+#include "node/relay_service.h"
+#include "node/state_dir.h"
+#include "node/udp_port.h"
+#include "relay/rate_limiter.h"
+#include "relay/stun.h"
+
+namespace pave {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::string fmt_duration(uint64_t s) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%luh%02lum%02lus", (unsigned long)(s / 3600), (unsigned long)(s / 60 % 60),
+                  (unsigned long)(s % 60));
+    return buf;
+}
+
+std::vector<std::string> split_words(const std::string& line, size_t max_parts) {
+    std::vector<std::string> out;
+    size_t i = 0;
+    while (i < line.size() && out.size() + 1 < max_parts) {
+        while (i < line.size() && line[i] == ' ') ++i;
+        size_t j = line.find(' ', i);
+        if (i < line.size()) out.push_back(line.substr(i, j == std::string::npos ? std::string::npos : j - i));
+        if (j == std::string::npos) return out;
+        i = j;
+    }
+    while (i < line.size() && line[i] == ' ') ++i;
+    if (i < line.size()) out.push_back(line.substr(i));
+    return out;
+}
+
+// A DHT key given by the user: 40 hex digits as is, anything else hashed like OpenDHT does.
+DhtKey parse_user_key(const std::string& s) {
+    if (s.size() == 40)
+        if (auto b = from_hex(s)) {
+            DhtKey k{};
+            std::copy(b->begin(), b->end(), k.begin());
+            return k;
+        }
+    return dht_key_of(s);
+}
+
+class Node {
+public:
+    explicit Node(const NodeOptions& o) : opts_(o), loop_(uv_default_loop()), queue_(loop_) {}
+
+    int run();
+
+private:
+    std::string open_ports();
+    void start_dht();
+    void on_tick();
+    void bootstrap_if_needed();
+    void handle_stun(ByteView data, const Endpoint& from, UdpPort& port);
+    void handle_command(const std::string& line, ControlServer::Reply reply);
+    std::string cmd_status();
+    std::string cmd_relays();
+    void shutdown();
+
+    NodeOptions opts_;
+    uv_loop_t* loop_;
+    LoopQueue queue_;
+    std::optional<Ed25519Key> key_;
+    std::unique_ptr<UdpPort> port4_, port6_;
+    std::unique_ptr<DhtNode> dht_;
+    std::unique_ptr<DirectoryFeed> feed_;
+    std::unique_ptr<RelayService> relay_;
+    std::unique_ptr<ControlServer> control_;
+    uv_timer_t tick_timer_{};
+    uv_signal_t sigint_{}, sigterm_{};
+    Clock::time_point started_ = Clock::now();
+    Clock::time_point last_bootstrap_{};
+    KeyedRateLimiter stun_limiter_{20.0, 40.0, 4096};
+    uint64_t stun_answered_ = 0, stun_dropped_ = 0;
+    bool stopping_ = false;
+    int exit_code_ = 0;
+};
+
+std::string Node::open_ports() {
+    std::vector<Endpoint> binds;
+    bool explicit_bind = !opts_.bind.empty();
+    if (!explicit_bind) {
+        binds.push_back(*Endpoint::parse("0.0.0.0:0"));
+        binds.push_back(*Endpoint::parse("[::]:0"));
+    }
+    for (const auto& b : opts_.bind) {
+        auto e = Endpoint::parse(b.find(':') != std::string::npos && b.front() != '[' ? "[" + b + "]:0" : b + ":0");
+        if (!e) return "invalid --bind address '" + b + "' (expected a numeric IPv4 or IPv6 address)";
+        binds.push_back(*e);
+    }
+    for (auto& e : binds) {
+        e.set_port(opts_.port);
+        auto& slot = e.family() == AF_INET ? port4_ : port6_;
+        if (slot) return "more than one --bind address of the same family";
+        slot = std::make_unique<UdpPort>(loop_);
+        std::string err = slot->open(e, opts_.fwmark);
+        if (!err.empty()) {
+            slot.reset();
+            if (!explicit_bind && e.family() == AF_INET6) {
+                log::warn("node", "IPv6 unavailable ({}), continuing with IPv4 only", err);
+                continue;
+            }
+            return err;
+        }
+    }
+    if (!port4_ && !port6_) return "no UDP socket could be opened";
+    for (UdpPort* p : {port4_.get(), port6_.get()}) {
+        if (!p) continue;
+        p->set_handler(PacketKind::dht, [this](ByteView d, const Endpoint& from) {
+            if (dht_) dht_->deliver(d, from);
+        });
+        p->set_handler(PacketKind::stun, [this, p](ByteView d, const Endpoint& from) { handle_stun(d, from, *p); });
+    }
+    return "";
+}
+
+void Node::handle_stun(ByteView data, const Endpoint& from, UdpPort& port) {
+    Bytes out;
+    StunAction a = handle_request(data, from, out);
+    if (a == StunAction::ignore) return;
+    if (!stun_limiter_.allow(from.ip_bytes(), Clock::now())) {
+        ++stun_dropped_;
+        return;
+    }
+    if (port.send(out, from)) ++stun_answered_;
+}
+
+void Node::start_dht() {
+    DhtNode::Options o;
+    o.network_id = opts_.network_id;
+    if (port4_) {
+        o.fd4 = port4_->fd();
+        o.bound4 = port4_->bound();
+    }
+    if (port6_) {
+        o.fd6 = port6_->fd();
+        o.bound6 = port6_->bound();
+    }
+    o.verbose = opts_.dht_verbose;
+    dht_ = std::make_unique<DhtNode>(o);
+    std::optional<Ed25519Public> self;
+    if (key_) self = key_->public_key();
+    feed_ = std::make_unique<DirectoryFeed>(*dht_, queue_, self);
+    feed_->start();
+    if (opts_.relay && key_) relay_ = std::make_unique<RelayService>(*dht_, *key_, opts_.presence_ttl_s, opts_.capacity);
+    bootstrap_if_needed();
+}
+
+void Node::bootstrap_if_needed() {
+    if (opts_.bootstrap.empty()) return;
+    auto now = Clock::now();
+    if (last_bootstrap_ != Clock::time_point{} && now - last_bootstrap_ < std::chrono::seconds(5)) return;
+    if (last_bootstrap_ != Clock::time_point{} && dht_->status().connected()) return;
+    if (last_bootstrap_ != Clock::time_point{}) log::info("dht", "not connected; retrying bootstrap");
+    last_bootstrap_ = now;
+    dht_->bootstrap(opts_.bootstrap);
+}
+
+void Node::on_tick() {
+    uint64_t now = unix_now();
+    feed_->tick(now);
+    if (relay_) relay_->tick(now);
+    bootstrap_if_needed();
+}
+
+std::string Node::cmd_status() {
+    std::ostringstream o;
+    auto st = dht_->status();
+    auto up = std::chrono::duration_cast<std::chrono::seconds>(Clock::now() - started_).count();
+    o << "id " << (key_ ? node_id(key_->public_key()) : std::string("(client role: no identity)")) << "\n";
+    o << "role " << (relay_ ? "relay" : "no-relay") << (opts_.client ? " client" : "") << "\n";
+    for (UdpPort* p : {port4_.get(), port6_.get()})
+        if (p) o << "bound " << p->bound().to_string() << "\n";
+    o << "network " << opts_.network_id << "\n";
+    o << "dht " << (st.connected() ? "connected" : (st.v4 == "connecting" || st.v6 == "connecting") ? "connecting" : "disconnected")
+      << " ipv4=" << st.v4 << " ipv6=" << st.v6 << "\n";
+    o << "dht_nodes " << (st.good4 + st.good6) << " good, " << (st.dubious4 + st.dubious6) << " dubious\n";
+    o << "dht_id " << dht_->node_id_hex() << "\n";
+    o << "relays_known " << feed_->directory().live(unix_now()).size() << "\n";
+    if (relay_) o << "bucket " << relay_->bucket() << " publications " << relay_->publications() << "\n";
+    o << "stun answered " << stun_answered_ << " rate_limited " << stun_dropped_ << "\n";
+    o << "uptime " << fmt_duration(uint64_t(up)) << "\n";
+    return o.str();
+}
+
+std::string Node::cmd_relays() {
+    uint64_t now = unix_now();
+    auto relays = feed_->directory().live(now);
+    std::ostringstream o;
+    o << "# " << relays.size() << " relay(s)\n";
+    for (const auto& r : relays)
+        o << node_id(r.node_pub) << " bucket=" << r.bucket << " capacity=" << r.capacity
+          << " expires_in=" << (r.expires - now) << "s\n";
+    return o.str();
+}
+
+void Node::handle_command(const std::string& line, ControlServer::Reply reply) {
+    auto w = split_words(line, 4);
+    if (w.empty()) return reply("");
+    const std::string& c = w[0];
+    if (c == "help") {
+        return reply(
+            "status              node id, bound addresses, DHT connectivity and node count, uptime\n"
+            "relays              the relay directory as seen now, one relay per line (node id first)\n"
+            "sessions            relay and client sessions\n"
+            "stats               directory verdict counters\n"
+            "dht get KEY         values stored at KEY (40 hex digits, or a string to hash)\n"
+            "dht put KEY VALUE   put VALUE (text) at KEY under a fresh value id\n"
+            "dht export          hex of every value this node stores\n"
+            "help                this list\n"
+            "quit                leave the shell\n");
+    }
+    if (c == "status") return reply(cmd_status());
+    if (c == "relays") return reply(cmd_relays());
+    if (c == "stats") {
+        std::ostringstream o;
+        const Directory& d = feed_->directory();
+        o << "values_seen " << feed_->values_seen() << "\n";
+        for (size_t v = 0; v < size_t(Directory::Verdict::count_); ++v)
+            o << "directory_" << Directory::to_string(Directory::Verdict(v)) << " " << d.count(Directory::Verdict(v)) << "\n";
+        return reply(o.str());
+    }
+    if (c == "sessions") return reply("# 0 session(s)\n");
+    if (c == "dht" && w.size() >= 2) {
+        if (w[1] == "get" && w.size() == 3) {
+            auto collected = std::make_shared<std::vector<Bytes>>();
+            dht_->get(
+                parse_user_key(w[2]),
+                [this, collected](std::vector<Bytes> vals, bool) {
+                    queue_.post([collected, vals = std::move(vals)] {
+                        collected->insert(collected->end(), vals.begin(), vals.end());
+                    });
+                },
+                [this, collected, reply](bool ok) {
+                    queue_.post([collected, reply, ok] {
+                        std::ostringstream o;
+                        o << "# " << collected->size() << " value(s)" << (ok ? "" : " (lookup incomplete)") << "\n";
+                        for (const auto& v : *collected) o << to_hex(v) << "\n";
+                        reply(o.str());
+                    });
+                });
+            return;
+        }
+        if (w[1] == "put" && w.size() == 4) {
+            Bytes value(w[3].begin(), w[3].end());
+            dht_->put(parse_user_key(w[2]), std::move(value), [this, reply](bool ok) {
+                queue_.post([reply, ok] { reply(ok ? "ok\n" : "error: put was not confirmed by any storer\n"); });
+            });
+            return;
+        }
+        if (w[1] == "export" && w.size() == 2) {
+            std::ostringstream o;
+            for (const auto& v : dht_->export_values()) o << to_hex(v.key) << " " << to_hex(v.data) << "\n";
+            return reply(o.str());
+        }
+    }
+    reply("error: unknown command '" + line + "' (try help)\n");
+}
+
+void Node::shutdown() {
+    if (stopping_) return;
+    stopping_ = true;
+    log::info("node", "stopping");
+    if (dht_) dht_->stop();  // joins OpenDHT's threads: no callback runs after this
+    queue_.close();
+    if (control_) control_->close();
+    if (port4_) port4_->close();
+    if (port6_) port6_->close();
+    uv_timer_stop(&tick_timer_);
+    uv_close(reinterpret_cast<uv_handle_t*>(&tick_timer_), nullptr);
+    uv_close(reinterpret_cast<uv_handle_t*>(&sigint_), nullptr);
+    uv_close(reinterpret_cast<uv_handle_t*>(&sigterm_), nullptr);
+}
+
+int Node::run() {
+    if (std::string err = prepare_state_dir(opts_.state_dir); !err.empty()) {
+        log::error("node", "{}", err);
+        return 1;
+    }
+    if (!opts_.client) {
+        auto kf = load_key_file(key_file_path(opts_.state_dir));
+        if (!kf.key) {
+            log::error("node", "{} (create one with `pave identity create`)", kf.error);
+            return 1;
+        }
+        key_ = std::move(kf.key);
+    }
+    if (std::string err = open_ports(); !err.empty()) {
+        log::error("node", "{}", err);
+        return 1;
+    }
+    control_ = std::make_unique<ControlServer>(loop_);
+    std::string sock = opts_.client ? connect_socket_path(opts_.state_dir) : node_socket_path(opts_.state_dir);
+    if (std::string err = control_->open(sock, [this](const std::string& l, ControlServer::Reply r) {
+            handle_command(l, std::move(r));
+        });
+        !err.empty()) {
+        log::error("node", "{}", err);
+        return 1;
+    }
+    if (opts_.bootstrap.empty())
+        log::warn("node", "no bootstrap nodes: waiting for other nodes to contact this one");
+    start_dht();
+    log::info("node", "started: id {} dht {}{}{}", key_ ? node_id(key_->public_key()) : "(client)",
+              dht_->node_id_hex(), port4_ ? " udp " + port4_->bound().to_string() : "",
+              port6_ ? " udp " + port6_->bound().to_string() : "");
+
+    uv_timer_init(loop_, &tick_timer_);
+    tick_timer_.data = this;
+    uv_timer_start(&tick_timer_, [](uv_timer_t* t) { static_cast<Node*>(t->data)->on_tick(); }, 0, 1000);
+    for (auto [sig, h] : {std::pair{SIGINT, &sigint_}, std::pair{SIGTERM, &sigterm_}}) {
+        uv_signal_init(loop_, h);
+        h->data = this;
+        uv_signal_start(h, [](uv_signal_t* s, int) { static_cast<Node*>(s->data)->shutdown(); }, sig);
+    }
+    uv_run(loop_, UV_RUN_DEFAULT);
+    uv_loop_close(loop_);
+    return exit_code_;
+}
+
+}  // namespace
+
+int run_node(const NodeOptions& opts) {
+    std::signal(SIGPIPE, SIG_IGN);
+    Node node(opts);
+    return node.run();
+}
+
+}  // namespace pave

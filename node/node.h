@@ -1,0 +1,37 @@
+// A PAVE node process: one libuv loop owning the role's UDP sockets, the DHT handle, the
+// directory, the relay service (unless --no-relay), the client service (pave connect) and
+// the control socket.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace pave {
+
+inline constexpr const char* kPublicBootstrap = "bootstrap.jami.net:4222";
+
+struct NodeOptions {
+    std::string state_dir;
+    std::vector<std::string> bind;       // numeric addresses; empty: 0.0.0.0 and ::
+    uint16_t port = 0;                   // 0: any free port
+    std::vector<std::string> bootstrap;  // host:port
+    uint32_t network_id = 0;             // 0 is the public OpenDHT network
+    bool relay = true;
+    uint32_t presence_ttl_s = 600;
+    uint32_t capacity = 64;
+    bool allow_private_endpoints = false;
+    std::vector<std::string> stun_servers;  // host:port reflectors besides PAVE peers
+    bool dht_verbose = false;
+    uint32_t fwmark = 0;
+
+    // client role (pave connect)
+    bool client = false;
+    std::string vpn;                     // HOST:PORT of the WireGuard server
+    std::string listen = "127.0.0.1:51821";
+    uint32_t timeout_s = 20;
+};
+
+// Runs until SIGINT/SIGTERM (or, for the client role, a fatal failure). Returns the exit code.
+int run_node(const NodeOptions& opts);
+
+}  // namespace pave

@@ -1,0 +1,289 @@
+#include "relay/stun.h"
+
+#include <algorithm>
+#include <array>
+#include <cstring>
+
+#include "crypto/random.h"
+
+namespace pave {
+
+namespace {
+
+constexpr uint32_t kFingerprintXor = 0x5354554e;
+constexpr size_t kMaxAttributes = 64;  // far above any real Binding message
+constexpr char kReason420[] = "Unknown Attribute";
+
+constexpr std::array<uint32_t, 256> make_crc_table() {
+    std::array<uint32_t, 256> t{};
+    for (uint32_t i = 0; i < 256; ++i) {
+        uint32_t c = i;
+        for (int k = 0; k < 8; ++k) c = (c & 1) ? (0xEDB88320u ^ (c >> 1)) : (c >> 1);
+        t[i] = c;
+    }
+    return t;
+}
+constexpr std::array<uint32_t, 256> kCrcTable = make_crc_table();
+
+uint16_t rd16(ByteView b, size_t off) { return uint16_t((b[off] << 8) | b[off + 1]); }
+uint32_t rd32(ByteView b, size_t off) {
+    return (uint32_t(b[off]) << 24) | (uint32_t(b[off + 1]) << 16) | (uint32_t(b[off + 2]) << 8) | b[off + 3];
+}
+void put16(Bytes& out, uint16_t v) {
+    out.push_back(uint8_t(v >> 8));
+    out.push_back(uint8_t(v));
+}
+void put32(Bytes& out, uint32_t v) {
+    put16(out, uint16_t(v >> 16));
+    put16(out, uint16_t(v));
+}
+size_t pad4(size_t n) { return (n + 3) & ~size_t(3); }
+
+bool is_response(uint16_t type) { return (type & 0x0100) == 0x0100; }
+
+// Comprehension-required attributes understood in a message of this class. Requests: none (no
+// authentication, no extensions). Responses: the address attributes, including the RFC 3489
+// ones some servers still add, and the error attributes; MESSAGE-INTEGRITY is accepted unverified
+// (this client never sends credentials, so it has nothing to check it against).
+bool understood_required(uint16_t msg_type, uint16_t attr) {
+    if (!is_response(msg_type)) return false;
+    switch (attr) {
+        case kStunAttrMappedAddress:
+        case 0x0004:  // SOURCE-ADDRESS (RFC 3489)
+        case 0x0005:  // CHANGED-ADDRESS (RFC 3489)
+        case kStunAttrMessageIntegrity:
+        case kStunAttrErrorCode:
+        case kStunAttrUnknownAttributes:
+        case kStunAttrXorMappedAddress:
+            return true;
+        default:
+            return false;
+    }
+}
+
+// MAPPED-ADDRESS / XOR-MAPPED-ADDRESS value; std::nullopt if malformed.
+std::optional<Endpoint> parse_address(ByteView v, bool xored, const StunTxId& tx) {
+    if (v.size() < 4) return std::nullopt;
+    const uint8_t family = v[1];
+    uint16_t port = rd16(v, 2);
+    size_t alen = 0;
+    if (family == 0x01) alen = 4;
+    else if (family == 0x02) alen = 16;
+    else return std::nullopt;
+    if (v.size() != 4 + alen) return std::nullopt;
+    std::array<uint8_t, 16> ip{};
+    std::memcpy(ip.data(), v.data() + 4, alen);
+    if (xored) {
+        port ^= uint16_t(kStunMagicCookie >> 16);
+        std::array<uint8_t, 16> mask{};
+        mask[0] = uint8_t(kStunMagicCookie >> 24);
+        mask[1] = uint8_t(kStunMagicCookie >> 16);
+        mask[2] = uint8_t(kStunMagicCookie >> 8);
+        mask[3] = uint8_t(kStunMagicCookie);
+        std::memcpy(mask.data() + 4, tx.data(), tx.size());
+        for (size_t i = 0; i < alen; ++i) ip[i] ^= mask[i];
+    }
+    return Endpoint::from_ip_bytes(ByteView(ip.data(), alen), port);
+}
+
+void put_header(Bytes& out, uint16_t type, const StunTxId& tx) {
+    put16(out, type);
+    put16(out, 0);  // length, fixed by finish()
+    put32(out, kStunMagicCookie);
+    out.insert(out.end(), tx.begin(), tx.end());
+}
+
+void set_length(Bytes& out) {
+    const size_t len = out.size() - kStunHeaderSize;
+    out[2] = uint8_t(len >> 8);
+    out[3] = uint8_t(len);
+}
+
+// Appends FINGERPRINT; the length field must already count it (RFC 5389 §15.5).
+void finish_with_fingerprint(Bytes& out) {
+    put16(out, kStunAttrFingerprint);
+    put16(out, 4);
+    put32(out, 0);
+    set_length(out);
+    const uint32_t fp = stun_crc32(ByteView(out.data(), out.size() - 8)) ^ kFingerprintXor;
+    const size_t at = out.size() - 4;
+    out[at] = uint8_t(fp >> 24);
+    out[at + 1] = uint8_t(fp >> 16);
+    out[at + 2] = uint8_t(fp >> 8);
+    out[at + 3] = uint8_t(fp);
+}
+
+}  // namespace
+
+uint32_t stun_crc32(ByteView data) {
+    uint32_t c = 0xFFFFFFFFu;
+    for (uint8_t b : data) c = kCrcTable[(c ^ b) & 0xFF] ^ (c >> 8);
+    return c ^ 0xFFFFFFFFu;
+}
+
+std::optional<StunMessage> parse_stun_message(ByteView msg) {
+    if (msg.size() < kStunHeaderSize || msg.size() % 4 != 0) return std::nullopt;
+    const uint16_t type = rd16(msg, 0);
+    if (type & 0xC000) return std::nullopt;
+    if (size_t(rd16(msg, 2)) + kStunHeaderSize != msg.size()) return std::nullopt;
+    if (rd32(msg, 4) != kStunMagicCookie) return std::nullopt;
+
+    StunMessage m;
+    m.type = type;
+    std::memcpy(m.txid.data(), msg.data() + 8, m.txid.size());
+
+    bool after_integrity = false;
+    size_t count = 0;
+    size_t off = kStunHeaderSize;
+    while (off < msg.size()) {
+        if (msg.size() - off < 4) return std::nullopt;
+        if (++count > kMaxAttributes) return std::nullopt;
+        const uint16_t at = rd16(msg, off);
+        const size_t alen = rd16(msg, off + 2);
+        const size_t room = msg.size() - off - 4;
+        if (alen > room || pad4(alen) > room) return std::nullopt;
+        const ByteView value = msg.subspan(off + 4, alen);
+
+        if (m.has_fingerprint) return std::nullopt;  // FINGERPRINT must be the last attribute
+        if (at == kStunAttrFingerprint) {
+            if (alen != 4) return std::nullopt;
+            const uint32_t want = stun_crc32(msg.first(off)) ^ kFingerprintXor;
+            if (rd32(value, 0) != want) return std::nullopt;
+            m.has_fingerprint = true;
+        } else if (!after_integrity) {
+            if (at == kStunAttrMessageIntegrity) {
+                m.has_integrity = true;
+                after_integrity = true;
+            }
+            if (at == kStunAttrXorMappedAddress && !m.xor_mapped)
+                m.xor_mapped = parse_address(value, true, m.txid);
+            else if (at == kStunAttrMappedAddress && !m.mapped)
+                m.mapped = parse_address(value, false, m.txid);
+            else if (at == kStunAttrErrorCode && !m.error_code && alen >= 4)
+                m.error_code = uint16_t((value[2] & 0x07) * 100 + value[3]);
+            if (at < 0x8000 && !understood_required(type, at) &&
+                std::find(m.unknown_required.begin(), m.unknown_required.end(), at) ==
+                    m.unknown_required.end() &&
+                m.unknown_required.size() < kStunMaxUnknownListed)
+                m.unknown_required.push_back(at);
+        }
+        off += 4 + pad4(alen);
+    }
+    return m;
+}
+
+std::optional<StunRequest> parse_binding_request(ByteView msg) {
+    auto m = parse_stun_message(msg);
+    if (!m || m->type != kStunBindingRequest) return std::nullopt;
+    StunRequest r;
+    r.txid = m->txid;
+    r.unknown_required = std::move(m->unknown_required);
+    return r;
+}
+
+Bytes build_binding_success(const StunTxId& tx, const Endpoint& mapped) {
+    const Bytes ip = mapped.ip_bytes();
+    if (!mapped.valid() || (ip.size() != 4 && ip.size() != 16)) return {};
+    Bytes out;
+    out.reserve(kStunHeaderSize + 4 + 20 + 8);
+    put_header(out, kStunBindingSuccess, tx);
+    put16(out, kStunAttrXorMappedAddress);
+    put16(out, uint16_t(4 + ip.size()));
+    out.push_back(0);
+    out.push_back(ip.size() == 4 ? 0x01 : 0x02);
+    put16(out, uint16_t(mapped.port() ^ (kStunMagicCookie >> 16)));
+    std::array<uint8_t, 16> mask{};
+    mask[0] = uint8_t(kStunMagicCookie >> 24);
+    mask[1] = uint8_t(kStunMagicCookie >> 16);
+    mask[2] = uint8_t(kStunMagicCookie >> 8);
+    mask[3] = uint8_t(kStunMagicCookie);
+    std::memcpy(mask.data() + 4, tx.data(), tx.size());
+    for (size_t i = 0; i < ip.size(); ++i) out.push_back(uint8_t(ip[i] ^ mask[i]));
+    finish_with_fingerprint(out);
+    return out;
+}
+
+Bytes build_error_420(const StunTxId& tx, const std::vector<uint16_t>& unknown) {
+    const size_t k = std::min(unknown.size(), kStunMaxUnknownListed);
+    const size_t reason_len = sizeof(kReason420) - 1;
+    Bytes out;
+    out.reserve(kStunHeaderSize + 4 + pad4(4 + reason_len) + 4 + pad4(2 * k) + 8);
+    put_header(out, kStunBindingError, tx);
+    put16(out, kStunAttrErrorCode);
+    put16(out, uint16_t(4 + reason_len));
+    put16(out, 0);
+    out.push_back(4);   // class
+    out.push_back(20);  // number
+    out.insert(out.end(), kReason420, kReason420 + reason_len);
+    while (out.size() % 4) out.push_back(0);
+    put16(out, kStunAttrUnknownAttributes);
+    put16(out, uint16_t(2 * k));
+    for (size_t i = 0; i < k; ++i) put16(out, unknown[i]);
+    while (out.size() % 4) out.push_back(0);
+    finish_with_fingerprint(out);
+    return out;
+}
+
+StunAction handle_request(ByteView in, const Endpoint& from, Bytes& out) {
+    out.clear();
+    if (!from.valid() || from.port() == 0) return StunAction::ignore;
+    auto req = parse_binding_request(in);
+    if (!req) return StunAction::ignore;
+    if (!req->unknown_required.empty()) {
+        out = build_error_420(req->txid, req->unknown_required);
+        return StunAction::answer_420;
+    }
+    out = build_binding_success(req->txid, from);
+    if (out.empty()) return StunAction::ignore;
+    return StunAction::answer_success;
+}
+
+Bytes build_binding_request(StunTxId& out_tx) {
+    random_bytes(std::span<uint8_t>(out_tx));
+    Bytes out;
+    put_header(out, kStunBindingRequest, out_tx);
+    return out;
+}
+
+std::optional<Endpoint> parse_binding_response(ByteView msg, const StunTxId& expected) {
+    auto m = parse_stun_message(msg);
+    if (!m || m->type != kStunBindingSuccess || m->txid != expected) return std::nullopt;
+    if (!m->unknown_required.empty()) return std::nullopt;
+    std::optional<Endpoint> ep = m->xor_mapped ? m->xor_mapped : m->mapped;
+    if (!ep || ep->port() == 0) return std::nullopt;
+    return ep;
+}
+
+NatMapping classify_nat_mapping(std::span<const StunObservation> obs) {
+    std::vector<const StunObservation*> v;
+    for (const auto& o : obs)
+        if (o.reflector.valid() && o.mapped.valid()) v.push_back(&o);
+    bool two_ips = false;
+    bool differs = false;
+    for (size_t i = 0; i < v.size(); ++i) {
+        for (size_t j = i + 1; j < v.size(); ++j) {
+            const bool same_reflector = v[i]->reflector == v[j]->reflector;
+            const bool same_mapping = v[i]->mapped == v[j]->mapped;
+            if (same_reflector) {
+                if (!same_mapping) return NatMapping::unknown;
+                continue;
+            }
+            if (!same_mapping) differs = true;
+            if (!v[i]->reflector.same_ip(v[j]->reflector)) two_ips = true;
+        }
+    }
+    if (differs) return NatMapping::endpoint_dependent;
+    if (two_ips) return NatMapping::endpoint_independent;
+    return NatMapping::unknown;
+}
+
+const char* nat_mapping_name(NatMapping m) {
+    switch (m) {
+        case NatMapping::endpoint_independent: return "endpoint-independent";
+        case NatMapping::endpoint_dependent: return "endpoint-dependent";
+        case NatMapping::unknown: break;
+    }
+    return "unknown";
+}
+
+}  // namespace pave

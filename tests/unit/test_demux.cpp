@@ -1,0 +1,157 @@
+#include <doctest/doctest.h>
+
+#include <string>
+
+#include "relay/demux.h"
+#include "relay/stun.h"
+
+using namespace pave;
+
+namespace {
+
+Bytes wg(uint8_t type, size_t len) {
+    Bytes b(len, 0xAA);
+    if (len > 0) b[0] = type;
+    for (size_t i = 1; i < 4 && i < len; ++i) b[i] = 0;
+    return b;
+}
+
+Bytes stun(uint8_t b0, uint8_t b1, size_t len) {
+    Bytes b(len, 0x5A);
+    b[0] = b0;
+    b[1] = b1;
+    const size_t body = len - 20;
+    b[2] = uint8_t(body >> 8);
+    b[3] = uint8_t(body);
+    b[4] = 0x21;
+    b[5] = 0x12;
+    b[6] = 0xA4;
+    b[7] = 0x42;
+    return b;
+}
+
+}  // namespace
+
+TEST_CASE("demux: WireGuard message sizes") {
+    CHECK(classify(wg(1, 148)) == PacketKind::wireguard);
+    CHECK(classify(wg(1, 147)) == PacketKind::unknown);
+    CHECK(classify(wg(1, 149)) == PacketKind::unknown);
+    CHECK(classify(wg(2, 92)) == PacketKind::wireguard);
+    CHECK(classify(wg(2, 91)) == PacketKind::unknown);
+    CHECK(classify(wg(2, 93)) == PacketKind::unknown);
+    CHECK(classify(wg(3, 64)) == PacketKind::wireguard);
+    CHECK(classify(wg(3, 63)) == PacketKind::unknown);
+    CHECK(classify(wg(3, 65)) == PacketKind::unknown);
+    CHECK(classify(wg(4, 32)) == PacketKind::wireguard);
+    CHECK(classify(wg(4, 48)) == PacketKind::wireguard);
+    CHECK(classify(wg(4, 1440)) == PacketKind::wireguard);
+    CHECK(classify(wg(4, 31)) == PacketKind::unknown);
+    CHECK(classify(wg(4, 33)) == PacketKind::unknown);
+    CHECK(classify(wg(4, 47)) == PacketKind::unknown);
+    CHECK(classify(wg(4, 16)) == PacketKind::unknown);
+    // Types outside 1..4 and non-zero reserved bytes.
+    CHECK(classify(wg(5, 148)) == PacketKind::unknown);
+    CHECK(classify(wg(0, 148)) == PacketKind::unknown);
+    for (size_t i = 1; i < 4; ++i) {
+        Bytes b = wg(1, 148);
+        b[i] = 1;
+        CHECK(classify(b) == PacketKind::unknown);
+        Bytes d = wg(4, 64);
+        d[i] = 0x80;
+        CHECK(classify(d) == PacketKind::unknown);
+    }
+    // Shorter than the 4-byte header.
+    CHECK(classify(Bytes{0x04}) == PacketKind::unknown);
+    CHECK(classify(Bytes{0x04, 0, 0}) == PacketKind::unknown);
+    CHECK(classify(Bytes{0x04, 0, 0, 0}) == PacketKind::unknown);
+}
+
+TEST_CASE("demux: STUN header rules") {
+    CHECK(classify(stun(0x00, 0x01, 20)) == PacketKind::stun);
+    CHECK(classify(stun(0x01, 0x01, 20)) == PacketKind::stun);
+    CHECK(classify(stun(0x00, 0x01, 28)) == PacketKind::stun);
+    CHECK(classify(stun(0x01, 0x11, 548)) == PacketKind::stun);
+    // First byte 0x02 and above are not STUN here.
+    CHECK(classify(stun(0x02, 0x01, 20)) == PacketKind::unknown);
+    CHECK(classify(stun(0x40, 0x01, 20)) == PacketKind::unknown);
+    // Bad cookie, each byte.
+    for (size_t i = 4; i < 8; ++i) {
+        Bytes b = stun(0x00, 0x01, 24);
+        b[i] ^= 0x01;
+        CHECK(classify(b) == PacketKind::unknown);
+    }
+    // Length field disagreeing with the datagram size.
+    Bytes b = stun(0x00, 0x01, 24);
+    b[3] = 8;
+    CHECK(classify(b) == PacketKind::unknown);
+    b[3] = 0;
+    CHECK(classify(b) == PacketKind::unknown);
+    // Size not a multiple of 4 (length field consistent with it).
+    Bytes odd = stun(0x00, 0x01, 20);
+    odd.push_back(0);
+    odd[3] = 1;
+    CHECK(classify(odd) == PacketKind::unknown);
+    // Truncated header.
+    Bytes full = stun(0x00, 0x01, 20);
+    for (size_t n = 0; n < 20; ++n) CHECK(classify(ByteView(full).first(n)) == PacketKind::unknown);
+}
+
+TEST_CASE("demux: WireGuard and STUN share first byte 0x01 without ambiguity") {
+    // A 20-byte STUN message whose first four bytes look like a WireGuard initiation header.
+    Bytes s = stun(0x01, 0x00, 20);
+    CHECK(classify(s) == PacketKind::stun);
+    // A WireGuard initiation carrying the cookie at offset 4 (its sender index) stays WireGuard.
+    Bytes w = wg(1, 148);
+    w[4] = 0x21;
+    w[5] = 0x12;
+    w[6] = 0xA4;
+    w[7] = 0x42;
+    CHECK(classify(w) == PacketKind::wireguard);
+    // A binding success response (0x0101) is never WireGuard: byte 1 is non-zero.
+    CHECK(classify(stun(0x01, 0x01, 148)) == PacketKind::stun);
+}
+
+TEST_CASE("demux: DHT, control and unknown first bytes") {
+    for (int b = 0; b < 256; ++b) {
+        Bytes p(48, 0x00);
+        p[0] = uint8_t(b);
+        const PacketKind k = classify(p);
+        if ((b >= 0x80 && b <= 0x8f) || b == 0xde || b == 0xdf) {
+            CHECK(k == PacketKind::dht);
+        } else if (b == kControlFrameByte) {
+            CHECK(k == PacketKind::control);
+        } else if (b == 0x04) {
+            CHECK(k == PacketKind::wireguard);  // a 48-byte data message
+        } else {
+            CHECK(k == PacketKind::unknown);
+        }
+    }
+    CHECK(classify(Bytes{0x7f}) == PacketKind::unknown);
+    CHECK(classify(Bytes{0x90}) == PacketKind::unknown);
+    CHECK(classify(Bytes{0xdd}) == PacketKind::unknown);
+    CHECK(classify(Bytes{0xe0}) == PacketKind::unknown);
+    CHECK(classify(Bytes{0x80}) == PacketKind::dht);
+    CHECK(classify(Bytes{0x8f}) == PacketKind::dht);
+    CHECK(classify(Bytes{kControlFrameByte}) == PacketKind::control);
+    CHECK(classify(Bytes{0x4f}) == PacketKind::unknown);
+    CHECK(classify(Bytes{0x51}) == PacketKind::unknown);
+    CHECK(classify(Bytes{}) == PacketKind::unknown);
+    CHECK(classify(ByteView()) == PacketKind::unknown);
+}
+
+TEST_CASE("demux: kind names") {
+    CHECK(std::string(packet_kind_name(PacketKind::wireguard)) == "wireguard");
+    CHECK(std::string(packet_kind_name(PacketKind::stun)) == "stun");
+    CHECK(std::string(packet_kind_name(PacketKind::dht)) == "dht");
+    CHECK(std::string(packet_kind_name(PacketKind::control)) == "control");
+    CHECK(std::string(packet_kind_name(PacketKind::unknown)) == "unknown");
+}
+
+TEST_CASE("demux: every packet the STUN code builds is classified as STUN") {
+    StunTxId tx{};
+    CHECK(classify(build_binding_request(tx)) == PacketKind::stun);
+    auto ep = Endpoint::parse("192.0.2.1:32853");
+    REQUIRE(ep);
+    CHECK(classify(build_binding_success(tx, *ep)) == PacketKind::stun);
+    CHECK(classify(build_error_420(tx, {0x0024})) == PacketKind::stun);
+}
