@@ -106,6 +106,10 @@ void DhtNode::deliver(ByteView data, const Endpoint& from) {
     if (!impl_->stopped) impl_->socket->deliver(data, from);
 }
 
+void DhtNode::flush_received() {
+    if (!impl_->stopped) impl_->socket->flush();
+}
+
 void DhtNode::bootstrap(const std::vector<std::string>& nodes) {
     for (const auto& n : nodes) {
         auto colon = n.rfind(':');

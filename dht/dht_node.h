@@ -48,6 +48,8 @@ public:
 
     // Loop thread: a DHT datagram received on the shared port.
     void deliver(ByteView data, const Endpoint& from);
+    // Loop thread, once per loop iteration: hands the queued datagrams to OpenDHT.
+    void flush_received();
 
     // "host:port" entries; names are resolved by OpenDHT. Safe to call again (retry).
     void bootstrap(const std::vector<std::string>& nodes);

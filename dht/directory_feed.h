@@ -19,12 +19,15 @@ public:
     Directory& directory() { return directory_; }
     const Directory& directory() const { return directory_; }
     uint64_t values_seen() const { return values_seen_; }
+    // CPU time the loop thread spent judging values (parse, checks, signatures).
+    uint64_t judge_cpu_ns() const { return judge_cpu_ns_; }
 
 private:
     DhtNode& dht_;
     LoopQueue& queue_;
     Directory directory_;
     uint64_t values_seen_ = 0;
+    uint64_t judge_cpu_ns_ = 0;
 };
 
 uint64_t unix_now();

@@ -28,7 +28,13 @@ void SharedSocket::deliver(ByteView data, const Endpoint& from) {
     pkt.data.assign(data.begin(), data.end());
     pkt.from = dht::SockAddr(from.sa(), from.sa_len());
     pkt.received = dht::clock::now();
-    onReceived(std::move(pkts));
+    pending_.splice(pending_.end(), pkts);
+}
+
+void SharedSocket::flush() {
+    if (pending_.empty() || stopped_) return;
+    onReceived(std::move(pending_));
+    pending_.clear();
 }
 
 }  // namespace pave

@@ -21,13 +21,16 @@ public:
     }
     void stop() override;
 
-    // Loop thread only.
+    // Loop thread only. Datagrams are queued and handed to OpenDHT in one batch per loop
+    // iteration by flush(): one wake-up of its thread instead of one per datagram.
     void deliver(ByteView data, const Endpoint& from);
+    void flush();
 
 private:
     int fd4_, fd6_;
     dht::SockAddr bound4_, bound6_;
     std::atomic<bool> stopped_{false};
+    dht::net::PacketList pending_;
 };
 
 }  // namespace pave

@@ -88,6 +88,7 @@ private:
     std::unique_ptr<RelayService> relay_;
     std::unique_ptr<ControlServer> control_;
     uv_timer_t tick_timer_{};
+    uv_check_t flush_check_{};
     uv_signal_t sigint_{}, sigterm_{};
     Clock::time_point started_ = Clock::now();
     Clock::time_point last_bootstrap_{};
@@ -237,6 +238,7 @@ void Node::handle_command(const std::string& line, ControlServer::Reply reply) {
         std::ostringstream o;
         const Directory& d = feed_->directory();
         o << "values_seen " << feed_->values_seen() << "\n";
+        o << "judge_cpu_us " << feed_->judge_cpu_ns() / 1000 << "\n";
         for (size_t v = 0; v < size_t(Directory::Verdict::count_); ++v)
             o << "directory_" << Directory::to_string(Directory::Verdict(v)) << " " << d.count(Directory::Verdict(v)) << "\n";
         return reply(o.str());
@@ -287,6 +289,8 @@ void Node::shutdown() {
     if (control_) control_->close();
     if (port4_) port4_->close();
     if (port6_) port6_->close();
+    uv_check_stop(&flush_check_);
+    uv_close(reinterpret_cast<uv_handle_t*>(&flush_check_), nullptr);
     uv_timer_stop(&tick_timer_);
     uv_close(reinterpret_cast<uv_handle_t*>(&tick_timer_), nullptr);
     uv_close(reinterpret_cast<uv_handle_t*>(&sigint_), nullptr);
@@ -326,6 +330,12 @@ int Node::run() {
               dht_->node_id_hex(), port4_ ? " udp " + port4_->bound().to_string() : "",
               port6_ ? " udp " + port6_->bound().to_string() : "");
 
+    uv_check_init(loop_, &flush_check_);
+    flush_check_.data = this;
+    uv_check_start(&flush_check_, [](uv_check_t* c) {
+        auto* self = static_cast<Node*>(c->data);
+        if (self->dht_ && !self->stopping_) self->dht_->flush_received();
+    });
     uv_timer_init(loop_, &tick_timer_);
     tick_timer_.data = this;
     uv_timer_start(&tick_timer_, [](uv_timer_t* t) { static_cast<Node*>(t->data)->on_tick(); }, 0, 1000);

@@ -99,8 +99,8 @@ def lab_namespaces(prefix: str) -> list[str]:
     """Names of existing network namespaces starting with ``prefix``."""
     out = subprocess.run(["ip", "netns", "list"], check=True, capture_output=True,
                          text=True).stdout
-    return [line.split()[0] for line in out.splitlines()
-            if line.split() and line.split()[0].startswith(prefix)]
+    names = [line.split()[0] for line in out.splitlines() if line.strip()]
+    return [n for n in names if n.startswith(prefix)]
 
 
 def _check_address(ip: str) -> None:
@@ -178,14 +178,13 @@ class Lab:
 
     @staticmethod
     def _free_prefix() -> str:
-        existing = subprocess.run(["ip", "netns", "list"], check=True, capture_output=True,
-                                  text=True).stdout
-        taken = {line.split()[0].split("-")[0] for line in existing.splitlines() if line.strip()}
+        """``pv<pid % 10000>-``, or the next number not used by any namespace."""
+        taken = {n.split("-")[0] + "-" for n in lab_namespaces("pv")}
         base = os.getpid() % 10000
         for i in range(10000):
-            tag = f"pv{(base + i) % 10000}"
-            if tag not in taken:
-                return tag + "-"
+            prefix = f"pv{(base + i) % 10000}-"
+            if prefix not in taken:
+                return prefix
         raise LabError("no free lab prefix")
 
     def close(self) -> None:
@@ -443,7 +442,7 @@ table ip {_NAT_TABLE} {{
               stdout_path: Optional[os.PathLike] = None) -> subprocess.Popen:
         """Start ``argv`` in namespace ``name`` in the background; the lab tracks its PID.
 
-        ``label`` names the process in errors. ``env`` adds variables to the
+        ``label`` names the process in :meth:`processes`. ``env`` adds variables to the
         inherited environment. stdout and stderr go to ``stdout_path`` (appended)
         or are discarded. The PID is the program's own (``ip netns exec`` execs).
         """
@@ -494,7 +493,7 @@ table ip {_NAT_TABLE} {{
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
-        for pid in list(self._procs):
+        for pid in list(self._procs):  # reap and forget tracked processes that died
             if self._procs[pid][1].poll() is not None:
                 self._procs.pop(pid)
         wait_until(lambda: not remaining(), KILL_GRACE_S, what=f"processes of {name} to die")
@@ -640,7 +639,8 @@ def ipv4_packets(path: os.PathLike) -> Iterator[Packet]:
             continue
         ihl = (frame[14] & 0x0F) * 4
         proto = frame[23]
-        src, dst = str(ipaddress.IPv4Address(frame[26:30])), str(ipaddress.IPv4Address(frame[30:34]))
+        src = str(ipaddress.IPv4Address(frame[26:30]))
+        dst = str(ipaddress.IPv4Address(frame[30:34]))
         sport = dport = 0
         if proto in (6, 17) and len(frame) >= 14 + ihl + 4:
             sport, dport = struct.unpack_from("!HH", frame, 14 + ihl)
@@ -655,28 +655,42 @@ _previous_sigterm: object = signal.SIG_DFL
 
 
 def _close_all() -> None:
+    """Tear down every lab of this process that is still open."""
     for lab in list(_LIVE):
         lab.close()
 
 
 def _on_sigterm(signum: int, frame: object) -> None:
-    _close_all()
-    if callable(_previous_sigterm):
-        _previous_sigterm(signum, frame)
+    """Tear every live lab down, then let the previous disposition of SIGTERM act."""
+    try:
+        _close_all()
+    finally:
+        if callable(_previous_sigterm):
+            _previous_sigterm(signum, frame)
+        else:
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
+
+
+def _install_handlers() -> None:
+    """Tear labs down at interpreter exit and on SIGTERM (unless SIGTERM is ignored)."""
+    global _previous_sigterm
+    atexit.register(_close_all)
+    try:
+        previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    except ValueError:  # not the main thread: rely on atexit and the context manager
+        return
+    if previous == signal.SIG_IGN:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
     else:
-        signal.signal(signum, signal.SIG_DFL)
-        os.kill(os.getpid(), signum)
+        _previous_sigterm = previous
 
 
 def _register(lab: Lab) -> None:
-    global _handlers_installed, _previous_sigterm
+    global _handlers_installed
     if not _handlers_installed:
         _handlers_installed = True
-        atexit.register(_close_all)
-        try:
-            _previous_sigterm = signal.signal(signal.SIGTERM, _on_sigterm)
-        except ValueError:  # not the main thread: rely on atexit and the context manager
-            pass
+        _install_handlers()
     _LIVE.append(lab)
 
 

@@ -445,3 +445,29 @@ TEST_CASE("stun: NAT mapping classification") {
     CHECK(std::string(nat_mapping_name(NatMapping::endpoint_dependent)) == "endpoint-dependent");
     CHECK(std::string(nat_mapping_name(NatMapping::unknown)) == "unknown");
 }
+
+TEST_CASE("stun: Binding success captured from coturn 4.6.1 (XOR-MAPPED, MAPPED, RESPONSE-ORIGIN, SOFTWARE)") {
+    // Request txid 01..0c sent from 127.0.0.1:52072 to a loopback turnserver --stun-only.
+    const Bytes resp = hex(
+        "0101003c2112a4420102030405060708090a0b0c"
+        "002000080001ea7a5e12a443"
+        "000100080001cb687f000001"
+        "802b00080001e3d57f000001"
+        "80220014436f7475726e2d342e362e312027476f72737427");
+    StunTxId tx{};
+    for (size_t i = 0; i < tx.size(); ++i) tx[i] = uint8_t(i + 1);
+    auto m = parse_stun_message(resp);
+    REQUIRE(m.has_value());
+    CHECK_FALSE(m->has_fingerprint);
+    REQUIRE(m->xor_mapped.has_value());
+    REQUIRE(m->mapped.has_value());
+    CHECK(*m->xor_mapped == *m->mapped);
+    auto mapped = parse_binding_response(resp, tx);
+    REQUIRE(mapped.has_value());
+    CHECK(mapped->to_string() == "127.0.0.1:52072");
+    // Without the XOR-MAPPED-ADDRESS (first attribute) the MAPPED-ADDRESS is used.
+    Bytes legacy(resp.begin(), resp.begin() + 20);
+    legacy.insert(legacy.end(), resp.begin() + 32, resp.end());
+    legacy[3] = uint8_t(legacy.size() - 20);
+    CHECK(parse_binding_response(legacy, tx) == mapped);
+}
