@@ -176,6 +176,15 @@ std::vector<DhtStoredValue> DhtNode::export_values() const {
     return out;
 }
 
+std::vector<Endpoint> DhtNode::known_nodes(size_t max) const {
+    std::vector<Endpoint> out;
+    for (const auto& n : impl_->runner.exportNodes()) {
+        if (out.size() >= max) break;
+        if (auto e = Endpoint::from_sockaddr(reinterpret_cast<const sockaddr*>(&n.ss), n.sslen)) out.push_back(*e);
+    }
+    return out;
+}
+
 void DhtNode::stop() {
     if (impl_->stopped) return;
     impl_->stopped = true;

@@ -62,6 +62,8 @@ public:
     DhtStatus status() const;
     std::string node_id_hex() const;  // the DHT routing id (random per run)
     std::vector<DhtStoredValue> export_values() const;
+    // Addresses of DHT peers in the routing table (candidate STUN reflectors), at most max.
+    std::vector<Endpoint> known_nodes(size_t max) const;
     void stop();  // synchronous: joins OpenDHT's threads
 
 private:

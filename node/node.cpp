@@ -13,10 +13,14 @@
 #include "crypto/key_file.h"
 #include "dht/directory_feed.h"
 #include "dht/dht_node.h"
+#include "node/candidates.h"
+#include "node/client_service.h"
 #include "node/control_server.h"
 #include "node/log.h"
 #include "node/loop_queue.h"
+#include "node/reflector.h"
 #include "node/relay_service.h"
+#include "node/resolve.h"
 #include "node/state_dir.h"
 #include "node/udp_port.h"
 #include "relay/rate_limiter.h"
@@ -73,10 +77,16 @@ private:
     void on_tick();
     void bootstrap_if_needed();
     void handle_stun(ByteView data, const Endpoint& from, UdpPort& port);
+    void handle_control(ByteView data, const Endpoint& from);
+    void handle_wireguard(ByteView data, const Endpoint& from);
+    UdpPort& session_port() { return port4_ ? *port4_ : *port6_; }
+    std::vector<Endpoint> own_candidates();
     void handle_command(const std::string& line, ControlServer::Reply reply);
     std::string cmd_status();
     std::string cmd_relays();
     void shutdown();
+    void request_stop();  // shutdown from the next loop iteration (safe inside callbacks)
+    bool start_client();
 
     NodeOptions opts_;
     uv_loop_t* loop_;
@@ -85,10 +95,15 @@ private:
     std::unique_ptr<UdpPort> port4_, port6_;
     std::unique_ptr<DhtNode> dht_;
     std::unique_ptr<DirectoryFeed> feed_;
+    std::unique_ptr<Reflector> reflector_;
     std::unique_ptr<RelayService> relay_;
+    std::unique_ptr<ClientService> client_;
+    Clock::time_point last_reflect_{};
+    uint64_t control_unmatched_ = 0, wireguard_unmatched_ = 0;
     std::unique_ptr<ControlServer> control_;
     uv_timer_t tick_timer_{};
     uv_check_t flush_check_{};
+    uv_timer_t stop_timer_{};
     uv_signal_t sigint_{}, sigterm_{};
     Clock::time_point started_ = Clock::now();
     Clock::time_point last_bootstrap_{};
@@ -132,11 +147,30 @@ std::string Node::open_ports() {
             if (dht_) dht_->deliver(d, from);
         });
         p->set_handler(PacketKind::stun, [this, p](ByteView d, const Endpoint& from) { handle_stun(d, from, *p); });
+        p->set_handler(PacketKind::control, [this](ByteView d, const Endpoint& from) { handle_control(d, from); });
+        p->set_handler(PacketKind::wireguard, [this](ByteView d, const Endpoint& from) { handle_wireguard(d, from); });
     }
     return "";
 }
 
+void Node::handle_control(ByteView data, const Endpoint& from) {
+    if (relay_ && relay_->on_control(data, from)) return;
+    if (client_ && client_->on_control(data, from)) return;
+    ++control_unmatched_;
+}
+
+void Node::handle_wireguard(ByteView data, const Endpoint& from) {
+    if (relay_) relay_->on_wireguard(data, from);
+    else if (client_) client_->on_wireguard(data, from);
+    else ++wireguard_unmatched_;
+}
+
+std::vector<Endpoint> Node::own_candidates() {
+    return gather_candidates(session_port().bound(), reflector_ ? reflector_->mapped() : std::nullopt, 8);
+}
+
 void Node::handle_stun(ByteView data, const Endpoint& from, UdpPort& port) {
+    if (reflector_ && &port == &session_port() && reflector_->on_stun(data, from)) return;
     Bytes out;
     StunAction a = handle_request(data, from, out);
     if (a == StunAction::ignore) return;
@@ -164,7 +198,19 @@ void Node::start_dht() {
     if (key_) self = key_->public_key();
     feed_ = std::make_unique<DirectoryFeed>(*dht_, queue_, self);
     feed_->start();
-    if (opts_.relay && key_) relay_ = std::make_unique<RelayService>(*dht_, *key_, opts_.presence_ttl_s, opts_.capacity);
+    reflector_ = std::make_unique<Reflector>(session_port());
+    if (opts_.relay && key_) {
+        RelayConfig rc;
+        rc.presence_ttl_s = opts_.presence_ttl_s;
+        rc.capacity = opts_.capacity;
+        rc.allow_private_endpoints = opts_.allow_private_endpoints;
+        rc.fwmark = opts_.fwmark;
+        std::vector<Endpoint> own;
+        for (UdpPort* p : {port4_.get(), port6_.get()})
+            if (p) own.push_back(p->bound());
+        relay_ = std::make_unique<RelayService>(loop_, *dht_, queue_, *key_, session_port(), rc,
+                                                [this] { return own_candidates(); }, own);
+    }
     bootstrap_if_needed();
 }
 
@@ -181,7 +227,22 @@ void Node::bootstrap_if_needed() {
 void Node::on_tick() {
     uint64_t now = unix_now();
     feed_->tick(now);
-    if (relay_) relay_->tick(now);
+    if (client_) client_->tick();
+    if (relay_) {
+        relay_->tick(now);
+        // Keep learning the relay's public address from the DHT peers it knows (PAVE nodes answer STUN).
+        auto t = Clock::now();
+        if (reflector_->answers() < 2 && t - last_reflect_ > std::chrono::seconds(2)) {
+            last_reflect_ = t;
+            std::vector<Endpoint> refl;
+            for (const auto& s : opts_.stun_servers) {
+                std::string err;
+                if (auto e = resolve_host_port(s, err)) refl.push_back(*e);
+            }
+            for (const auto& n : dht_->known_nodes(8)) refl.push_back(n);
+            reflector_->probe(refl, t);
+        }
+    }
     bootstrap_if_needed();
 }
 
@@ -201,6 +262,13 @@ std::string Node::cmd_status() {
     o << "relays_known " << feed_->directory().live(unix_now()).size() << "\n";
     if (relay_) o << "bucket " << relay_->bucket() << " publications " << relay_->publications() << "\n";
     o << "stun answered " << stun_answered_ << " rate_limited " << stun_dropped_ << "\n";
+    if (reflector_) {
+        auto m = reflector_->mapped();
+        o << "public_address " << (m ? m->to_string() : std::string("unknown")) << " from "
+          << reflector_->answers() << " reflector(s), nat_mapping " << nat_mapping_name(reflector_->mapping()) << "\n";
+    }
+    if (relay_) o << "relay_sessions " << relay_->session_count() << "\n";
+    if (client_) o << "client_step " << ClientService::to_string(client_->step()) << "\n";
     o << "uptime " << fmt_duration(uint64_t(up)) << "\n";
     return o.str();
 }
@@ -243,7 +311,13 @@ void Node::handle_command(const std::string& line, ControlServer::Reply reply) {
             o << "directory_" << Directory::to_string(Directory::Verdict(v)) << " " << d.count(Directory::Verdict(v)) << "\n";
         return reply(o.str());
     }
-    if (c == "sessions") return reply("# 0 session(s)\n");
+    if (c == "sessions") {
+        std::string out;
+        if (relay_) out += relay_->sessions_text();
+        if (client_) out += client_->sessions_text();
+        if (!relay_ && !client_) out = "# no sessions (relay off)\n";
+        return reply(out);
+    }
     if (c == "dht" && w.size() >= 2) {
         if (w[1] == "get" && w.size() == 3) {
             auto collected = std::make_shared<std::vector<Bytes>>();
@@ -280,21 +354,68 @@ void Node::handle_command(const std::string& line, ControlServer::Reply reply) {
     reply("error: unknown command '" + line + "' (try help)\n");
 }
 
+void Node::request_stop() {
+    uv_timer_start(&stop_timer_, [](uv_timer_t* t) { static_cast<Node*>(t->data)->shutdown(); }, 0, 0);
+}
+
 void Node::shutdown() {
     if (stopping_) return;
     stopping_ = true;
     log::info("node", "stopping");
     if (dht_) dht_->stop();  // joins OpenDHT's threads: no callback runs after this
     queue_.close();
+    client_.reset();
+    relay_.reset();
     if (control_) control_->close();
     if (port4_) port4_->close();
     if (port6_) port6_->close();
+    uv_timer_stop(&stop_timer_);
+    uv_close(reinterpret_cast<uv_handle_t*>(&stop_timer_), nullptr);
     uv_check_stop(&flush_check_);
     uv_close(reinterpret_cast<uv_handle_t*>(&flush_check_), nullptr);
     uv_timer_stop(&tick_timer_);
     uv_close(reinterpret_cast<uv_handle_t*>(&tick_timer_), nullptr);
     uv_close(reinterpret_cast<uv_handle_t*>(&sigint_), nullptr);
     uv_close(reinterpret_cast<uv_handle_t*>(&sigterm_), nullptr);
+}
+
+bool Node::start_client() {
+    if (opts_.client) {
+        ClientConfig cc;
+        std::string err;
+        auto vpn = resolve_host_port(opts_.vpn, err);
+        if (!vpn) {
+            log::error("connect", "--vpn: {}", err);
+            exit_code_ = 2;
+            request_stop();
+            return false;
+        }
+        auto listen = Endpoint::parse(opts_.listen);
+        if (!listen) {
+            log::error("connect", "--listen: '{}' is not a numeric ADDRESS:PORT", opts_.listen);
+            exit_code_ = 2;
+            request_stop();
+            return false;
+        }
+        cc.vpn = *vpn;
+        cc.listen = *listen;
+        cc.fwmark = opts_.fwmark;
+        cc.timeout = std::chrono::seconds(opts_.timeout_s);
+        for (const auto& s : opts_.stun_servers)
+            if (auto e = resolve_host_port(s, err)) cc.stun_servers.push_back(*e);
+        client_ = std::make_unique<ClientService>(loop_, *dht_, queue_, session_port(), *feed_, *reflector_, cc,
+                                                  [this](int code, const std::string&) {
+                                                      exit_code_ = code;
+                                                      request_stop();
+                                                  });
+        if (std::string e = client_->start(); !e.empty()) {
+            log::error("connect", "{}", e);
+            exit_code_ = 1;
+            request_stop();
+            return false;
+        }
+    }
+    return true;
 }
 
 int Node::run() {
@@ -330,6 +451,8 @@ int Node::run() {
               dht_->node_id_hex(), port4_ ? " udp " + port4_->bound().to_string() : "",
               port6_ ? " udp " + port6_->bound().to_string() : "");
 
+    uv_timer_init(loop_, &stop_timer_);
+    stop_timer_.data = this;
     uv_check_init(loop_, &flush_check_);
     flush_check_.data = this;
     uv_check_start(&flush_check_, [](uv_check_t* c) {
@@ -338,12 +461,14 @@ int Node::run() {
     });
     uv_timer_init(loop_, &tick_timer_);
     tick_timer_.data = this;
-    uv_timer_start(&tick_timer_, [](uv_timer_t* t) { static_cast<Node*>(t->data)->on_tick(); }, 0, 1000);
+    uv_timer_start(&tick_timer_, [](uv_timer_t* t) { static_cast<Node*>(t->data)->on_tick(); }, 0,
+                   opts_.client ? 100 : 1000);
     for (auto [sig, h] : {std::pair{SIGINT, &sigint_}, std::pair{SIGTERM, &sigterm_}}) {
         uv_signal_init(loop_, h);
         h->data = this;
         uv_signal_start(h, [](uv_signal_t* s, int) { static_cast<Node*>(s->data)->shutdown(); }, sig);
     }
+    start_client();
     uv_run(loop_, UV_RUN_DEFAULT);
     uv_loop_close(loop_);
     return exit_code_;

@@ -1,31 +1,93 @@
 #include "node/relay_service.h"
 
-#include <algorithm>
+#include <time.h>
 
+#include <algorithm>
+#include <sstream>
+
+#include "crypto/hex.h"
+#include "crypto/session_keys.h"
 #include "dht/bucket_keys.h"
+#include "dht/directory_feed.h"
 #include "dht/presence_record.h"
 #include "node/log.h"
+#include "node/loop_queue.h"
+#include "node/udp_port.h"
+#include "relay/endpoint_policy.h"
 
 namespace pave {
 
-RelayService::RelayService(DhtNode& dht, const Ed25519Key& key, uint32_t presence_ttl_s, uint32_t capacity)
-    : dht_(dht),
-      key_(key),
-      ttl_s_(std::max<uint32_t>(presence_ttl_s, 3)),
-      period_secs_(std::max<uint32_t>(presence_ttl_s, 10)),
-      capacity_(capacity),
-      bucket_(relay_bucket_of(key.public_key())) {}
+namespace {
 
-const X25519Key* RelayService::inbox_key(uint64_t period) const {
-    auto it = inbox_keys_.find(period);
-    return it == inbox_keys_.end() ? nullptr : &it->second;
+constexpr uint64_t kClockSkewS = 60;  // offers outside +-60 s are refused
+constexpr size_t kSeenMax = 65536;
+
+uint64_t thread_cpu_ns() {
+    timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return uint64_t(ts.tv_sec) * 1000000000u + uint64_t(ts.tv_nsec);
 }
+
+uint64_t unix_ms() {
+    return uint64_t(std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+                        .count());
+}
+
+}  // namespace
+
+const char* RelayService::to_string(Intake i) {
+    switch (i) {
+        case Intake::wrong_size: return "wrong_size";
+        case Intake::queue_full: return "queue_full";
+        case Intake::rate_deferred: return "rate_deferred";
+        case Intake::not_for_us: return "not_for_us";
+        case Intake::stale: return "stale";
+        case Intake::replayed: return "replayed";
+        case Intake::refused: return "refused";
+        case Intake::accepted: return "accepted";
+        case Intake::answer_failed: return "answer_failed";
+        case Intake::count_: break;
+    }
+    return "?";
+}
+
+RelayService::RelayService(uv_loop_t* loop, DhtNode& dht, LoopQueue& queue, const Ed25519Key& key, UdpPort& port,
+                           const RelayConfig& cfg, CandidatesFn candidates, std::vector<Endpoint> own_addresses)
+    : loop_(loop),
+      dht_(dht),
+      queue_(queue),
+      key_(key),
+      port_(port),
+      cfg_(cfg),
+      candidates_(std::move(candidates)),
+      own_addresses_(std::move(own_addresses)),
+      ttl_s_(std::max<uint32_t>(cfg.presence_ttl_s, 3)),
+      period_secs_(std::max<uint32_t>(cfg.presence_ttl_s, 10)),
+      bucket_(relay_bucket_of(key.public_key())),
+      decrypt_budget_(cfg.offers_per_second, cfg.offers_per_second / 2) {
+    timer_ = new uv_timer_t;
+    uv_timer_init(loop_, timer_);
+    timer_->data = this;
+    drain_timer_ = new uv_timer_t;
+    uv_timer_init(loop_, drain_timer_);
+    drain_timer_->data = this;
+}
+
+RelayService::~RelayService() {
+    sessions_.clear();
+    for (uv_timer_t* t : {timer_, drain_timer_}) {
+        uv_timer_stop(t);
+        uv_close(reinterpret_cast<uv_handle_t*>(t), [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
+    }
+}
+
+// ---- presence and inbox keys
 
 void RelayService::rotate(uint64_t now_s) {
     uint64_t cur = period_of(now_s);
     for (uint64_t p : {cur - 1, cur, cur + 1})
         if (!inbox_keys_.count(p)) inbox_keys_.emplace(p, X25519Key::generate());
-    // Erase keys of periods that are over (their private halves are zeroed on destruction).
+    // Keys of periods that are over are erased (their private halves zeroed on destruction).
     for (auto it = inbox_keys_.begin(); it != inbox_keys_.end();)
         it = (it->first + 1 < cur || it->first > cur + 1) ? inbox_keys_.erase(it) : std::next(it);
 }
@@ -34,11 +96,15 @@ void RelayService::tick(uint64_t now_s) {
     uint64_t cur = period_of(now_s);
     if (cur != published_period_) {
         rotate(now_s);
+        listen_inboxes(now_s);
         publish(now_s);
-        return;
+    } else if (now_s >= last_publish_ + std::max<uint32_t>(ttl_s_ / 3, 1)) {
+        publish(now_s);  // three chances per TTL to be seen before the record expires
     }
-    // Re-publish well before the record expires: three chances per TTL.
-    if (now_s >= last_publish_ + std::max<uint32_t>(ttl_s_ / 3, 1)) publish(now_s);
+    for (auto it = seen_sessions_.begin(); it != seen_sessions_.end();)
+        it = it->second + 2 * kClockSkewS < now_s ? seen_sessions_.erase(it) : std::next(it);
+    destinations_.prune(Clock::now());
+    reap(Clock::now());
 }
 
 void RelayService::publish(uint64_t now_s) {
@@ -47,14 +113,219 @@ void RelayService::publish(uint64_t now_s) {
     r.inbox_pub = inbox_keys_.at(cur).pub;
     r.period_secs = period_secs_;
     r.period = cur;
-    r.capacity = capacity_;
+    r.capacity = cfg_.capacity;
     r.expires = now_s + ttl_s_;
-    Bytes value = encode_presence(r, key_);
-    dht_.put(relay_bucket_key(bucket_), std::move(value));
+    dht_.put(relay_bucket_key(bucket_), encode_presence(r, key_));
     last_publish_ = now_s;
     published_period_ = cur;
     ++publications_;
     log::debug("relay", "presence published in bucket {} (period {}, expires in {} s)", bucket_, cur, ttl_s_);
+}
+
+void RelayService::listen_inboxes(uint64_t now_s) {
+    uint64_t cur = period_of(now_s);
+    for (auto it = inbox_listens_.begin(); it != inbox_listens_.end();) {
+        if (it->first + 1 < cur) {
+            dht_.cancel_listen(inbox_key(bucket_, period_secs_, it->first), it->second);
+            it = inbox_listens_.erase(it);
+        } else {
+            ++it;
+        }
+    }
+    for (uint64_t p : {cur - 1, cur, cur + 1}) {
+        if (inbox_listens_.count(p)) continue;
+        inbox_listens_[p] = dht_.listen(inbox_key(bucket_, period_secs_, p), [this, p](std::vector<Bytes> values, bool expired) {
+            if (expired) return;
+            // OpenDHT's thread: only a size check here, everything else on the loop thread.
+            for (auto& v : values) {
+                if (v.size() != kRendezvousValueSize) {
+                    queue_.post([this] { ++intake_[size_t(Intake::wrong_size)]; });
+                    continue;
+                }
+                queue_.post([this, v = std::move(v), p]() mutable { enqueue(std::move(v), p); });
+            }
+        });
+    }
+}
+
+// ---- rendezvous intake
+
+void RelayService::enqueue(Bytes value, uint64_t period) {
+    if (offers_.size() >= cfg_.offer_queue) {
+        ++intake_[size_t(Intake::queue_full)];
+        return;
+    }
+    offers_.push_back({std::move(value), period});
+    drain_offers();
+}
+
+void RelayService::drain_offers() {
+    auto now = Clock::now();
+    uint64_t t0 = thread_cpu_ns();
+    while (!offers_.empty() && decrypt_budget_.take(now)) {
+        QueuedOffer q = std::move(offers_.front());
+        offers_.pop_front();
+        ++intake_[size_t(handle_offer(q))];
+    }
+    decrypt_cpu_ns_ += thread_cpu_ns() - t0;
+    if (!offers_.empty() && !uv_is_active(reinterpret_cast<uv_handle_t*>(drain_timer_))) {
+        ++intake_[size_t(Intake::rate_deferred)];
+        uv_timer_start(drain_timer_, [](uv_timer_t* t) { static_cast<RelayService*>(t->data)->drain_offers(); }, 20, 0);
+    }
+}
+
+RelayService::Intake RelayService::handle_offer(const QueuedOffer& q) {
+    auto it = inbox_keys_.find(q.period);
+    if (it == inbox_keys_.end()) return Intake::not_for_us;
+    auto opened = open_offer(q.value, it->second, key_.public_key(), q.period);
+    if (!opened) return Intake::not_for_us;
+    const Offer& offer = opened->offer;
+    uint64_t now_ms = unix_ms();
+    uint64_t skew = now_ms > offer.timestamp_ms ? now_ms - offer.timestamp_ms : offer.timestamp_ms - now_ms;
+    if (skew > kClockSkewS * 1000) return Intake::stale;
+    std::string sid(reinterpret_cast<const char*>(offer.session_id.data()), offer.session_id.size());
+    if (seen_sessions_.count(sid)) return Intake::replayed;
+    if (seen_sessions_.size() >= kSeenMax) return Intake::queue_full;  // bounded: refuse rather than forget
+    seen_sessions_[sid] = now_ms / 1000;
+
+    Answer a;
+    a.session_id = offer.session_id;
+    a.timestamp_ms = now_ms;
+    auto refuse = [&](uint8_t code, std::string why) {
+        a.accepted = false;
+        a.refuse_code = code;
+        a.refuse_reason = std::move(why);
+        answer(*opened, a);
+        log::info("relay", "rendezvous refused: {}", a.refuse_reason);
+        return Intake::refused;
+    };
+    EndpointVerdict ev = check_endpoint(offer.vpn, own_addresses_, cfg_.allow_private_endpoints);
+    if (ev != EndpointVerdict::ok) return refuse(1, std::string("VPN endpoint refused: ") + pave::to_string(ev));
+    if (sessions_.size() >= cfg_.capacity) return refuse(2, "relay at capacity");
+    if (offer.candidates.empty()) return refuse(3, "no address candidates");
+
+    X25519Key eph = X25519Key::generate();
+    auto ee = x25519_shared(eph.priv, offer.client_share);
+    if (!ee) return Intake::not_for_us;  // low-order share: not a genuine client
+    auto keys = derive_session_keys(opened->answer_key_material, *ee);
+    if (!keys) return Intake::not_for_us;
+    if (sessions_.count(keys->conn_id)) return Intake::replayed;
+
+    auto s = std::make_unique<RelaySession>(loop_, port_, *keys, offer.candidates, offer.vpn, cfg_.gate, destinations_,
+                                            cfg_.timers, Clock::now());
+    if (std::string err = s->open_vpn_socket(cfg_.fwmark); !err.empty()) return refuse(4, "relay error: " + err);
+    a.accepted = true;
+    a.relay_share = eph.pub;
+    a.candidates = candidates_();
+    answer(*opened, a);
+    log::info("relay", "rendezvous accepted: session {} towards VPN {}", to_hex(keys->conn_id), log::addr(offer.vpn));
+    sessions_[keys->conn_id] = std::move(s);
+    arm_timer();
+    return Intake::accepted;
+}
+
+void RelayService::answer(const OpenedOffer& o, const Answer& a) {
+    Bytes v = seal_answer(a, o.offer.client_share, o.answer_key_material);
+    if (v.empty()) {
+        ++intake_[size_t(Intake::answer_failed)];
+        return;
+    }
+    DhtKey k;
+    auto ak = answer_dht_key(o.answer_key_material);
+    std::copy(ak.begin(), ak.end(), k.begin());
+    dht_.put(k, std::move(v));
+}
+
+// ---- sessions
+
+bool RelayService::on_control(ByteView wire, const Endpoint& from) {
+    auto id = peek_conn_id(wire);
+    if (!id) return false;
+    auto it = sessions_.find(*id);
+    if (it == sessions_.end()) return false;
+    it->second->on_control(wire, from, Clock::now());
+    arm_timer();
+    return true;
+}
+
+void RelayService::on_wireguard(ByteView pkt, const Endpoint& from) {
+    // WireGuard is accepted only from a session's validated client address.
+    for (auto& [id, s] : sessions_) {
+        const auto& peer = s->session().peer();
+        if (peer && *peer == from && s->session().state() == SessionState::established) {
+            s->on_client_wireguard(pkt, Clock::now());
+            return;
+        }
+    }
+}
+
+void RelayService::arm_timer() {
+    if (sessions_.empty()) {
+        uv_timer_stop(timer_);
+        return;
+    }
+    auto now = Clock::now();
+    auto next = Clock::time_point::max();
+    for (auto& [id, s] : sessions_) next = std::min(next, s->next_deadline());
+    auto ms = next <= now ? 0 : std::chrono::duration_cast<std::chrono::milliseconds>(next - now).count() + 1;
+    uv_timer_start(timer_, [](uv_timer_t* t) { static_cast<RelayService*>(t->data)->on_session_timer(); },
+                   uint64_t(std::min<int64_t>(ms, 1000)), 0);
+}
+
+void RelayService::on_session_timer() {
+    auto now = Clock::now();
+    for (auto& [id, s] : sessions_)
+        if (s->next_deadline() <= now) s->on_timer(now);
+    reap(now);
+    arm_timer();
+}
+
+void RelayService::reap(Clock::time_point now) {
+    // Per client IP cap (IPv6 per /64), judged on validated addresses.
+    SessionCaps caps(cfg_.per_client_ip, sessions_.size() + 1);
+    for (auto& [id, s] : sessions_) {
+        const auto& peer = s->session().peer();
+        if (!peer || s->finished(now)) continue;
+        if (!caps.try_add(peer->ip_bytes())) {
+            log::info("relay", "session {} closed: too many sessions from one client address", to_hex(id));
+            s->close(now);
+        }
+    }
+    for (auto it = sessions_.begin(); it != sessions_.end();) {
+        if (it->second->finished(now)) {
+            const Session& ss = it->second->session();
+            log::info("relay", "session {} ended ({}{}{})", to_hex(it->first), pave::to_string(ss.state()),
+                      ss.failure().empty() ? "" : ": ", ss.failure());
+            it = sessions_.erase(it);
+        } else {
+            ++it;
+        }
+    }
+}
+
+std::string RelayService::sessions_text() const {
+    std::ostringstream o;
+    o << "# " << sessions_.size() << " relay session(s)\n";
+    for (const auto& [id, s] : sessions_) {
+        const Session& ss = s->session();
+        const Gate& g = s->gate();
+        o << "relay " << to_hex(id) << " state=" << pave::to_string(ss.state())
+          << " peer=" << (ss.peer() ? ss.peer()->to_string() : std::string("-")) << " vpn=" << s->vpn().to_string()
+          << " rtt_ms=" << (ss.rtt() ? std::to_string(double(ss.rtt()->count()) / 1000.0) : std::string("-"))
+          << " frames_in=" << ss.frames_in() << " frames_out=" << ss.frames_out() << " rebinds=" << ss.rebinds()
+          << " wg_to_vpn=" << g.packets_to_endpoint() << "/" << g.bytes_to_endpoint() << "B"
+          << " wg_to_client=" << g.packets_to_client() << "/" << g.bytes_to_client() << "B"
+          << " unlocked=" << (g.unlocked() ? 1 : 0) << " drops:";
+        for (size_t d = 0; d < size_t(SessionDrop::count_); ++d)
+            o << " " << pave::to_string(SessionDrop(d)) << "=" << ss.drops(SessionDrop(d));
+        for (size_t v = 1; v < Gate::kVerdictCount; ++v)
+            o << " " << pave::to_string(Gate::Verdict(v)) << "=" << g.count(Gate::Verdict(v));
+        o << "\n";
+    }
+    o << "intake:";
+    for (size_t i = 0; i < size_t(Intake::count_); ++i) o << " " << to_string(Intake(i)) << "=" << intake_[i];
+    o << " queued=" << offers_.size() << " decrypt_cpu_us=" << decrypt_cpu_ns_ / 1000 << "\n";
+    return o.str();
 }
 
 }  // namespace pave

@@ -1,42 +1,115 @@
-// The relay role's presence: a signed record in the directory, re-published before it
-// expires, and the inbox keys it names, rotated every period. The previous, current and next
-// periods' inbox keys are held; older ones are erased, so a later leak exposes no past client.
+// The relay role: presence in the directory, the sealed-rendezvous inbox, and the sessions
+// it relays.
+//
+// Presence: a signed record re-published before it expires; the inbox keys it names rotate
+// every period, the previous, current and next periods' keys are held and older ones erased,
+// so a later leak exposes no past client.
+// Inbox: values on the bucket's inbox keys are trial-decrypted on the loop thread (never on
+// OpenDHT's), at a bounded rate from a bounded queue; stale timestamps and replayed session
+// ids are refused.
 #pragma once
-#include <cstdint>
+#include <uv.h>
+
+#include <array>
+#include <chrono>
+#include <deque>
+#include <functional>
 #include <map>
+#include <memory>
+#include <unordered_map>
 
 #include "crypto/ed25519_key.h"
 #include "crypto/x25519.h"
 #include "dht/dht_node.h"
+#include "dht/rendezvous_blob.h"
+#include "node/relay_session.h"
+#include "relay/rate_limiter.h"
 
 namespace pave {
 
+class LoopQueue;
+class UdpPort;
+
+struct RelayConfig {
+    uint32_t presence_ttl_s = 600;
+    uint32_t capacity = 64;
+    uint32_t per_client_ip = 4;
+    bool allow_private_endpoints = false;
+    uint32_t fwmark = 0;
+    SessionTimers timers;
+    GateLimits gate;
+    double offers_per_second = 200;  // trial decryptions per second
+    size_t offer_queue = 256;
+};
+
 class RelayService {
 public:
-    RelayService(DhtNode& dht, const Ed25519Key& key, uint32_t presence_ttl_s, uint32_t capacity);
+    using Clock = std::chrono::steady_clock;
+    using CandidatesFn = std::function<std::vector<Endpoint>()>;
+
+    enum class Intake { wrong_size, queue_full, rate_deferred, not_for_us, stale, replayed, refused, accepted,
+                        answer_failed, count_ };
+    static const char* to_string(Intake i);
+
+    RelayService(uv_loop_t* loop, DhtNode& dht, LoopQueue& queue, const Ed25519Key& key, UdpPort& port,
+                 const RelayConfig& cfg, CandidatesFn candidates, std::vector<Endpoint> own_addresses);
+    ~RelayService();
+
     // Loop thread, about once a second.
     void tick(uint64_t now_s);
+    // From the shared port. Return true if a session took the datagram.
+    bool on_control(ByteView wire, const Endpoint& from);
+    void on_wireguard(ByteView pkt, const Endpoint& from);
+
     uint64_t period_of(uint64_t now_s) const { return now_s / period_secs_; }
-    uint32_t period_secs() const { return period_secs_; }
     unsigned bucket() const { return bucket_; }
     uint64_t publications() const { return publications_; }
-    // Inbox key for a period if still held (previous, current or next period).
-    const X25519Key* inbox_key(uint64_t period) const;
+    uint64_t intake(Intake i) const { return intake_[size_t(i)]; }
+    uint64_t decrypt_cpu_ns() const { return decrypt_cpu_ns_; }
+    size_t queued_offers() const { return offers_.size(); }
+    std::string sessions_text() const;
+    size_t session_count() const { return sessions_.size(); }
 
 private:
+    struct QueuedOffer {
+        Bytes value;
+        uint64_t period;
+    };
     void rotate(uint64_t now_s);
     void publish(uint64_t now_s);
+    void listen_inboxes(uint64_t now_s);
+    void enqueue(Bytes value, uint64_t period);
+    void drain_offers();
+    Intake handle_offer(const QueuedOffer& q);
+    void answer(const OpenedOffer& o, const Answer& a);
+    void arm_timer();
+    void on_session_timer();
+    void reap(Clock::time_point now);
 
+    uv_loop_t* loop_;
     DhtNode& dht_;
+    LoopQueue& queue_;
     const Ed25519Key& key_;
-    uint32_t ttl_s_;
-    uint32_t period_secs_;
-    uint32_t capacity_;
+    UdpPort& port_;
+    RelayConfig cfg_;
+    CandidatesFn candidates_;
+    std::vector<Endpoint> own_addresses_;
+    uint32_t ttl_s_, period_secs_;
     unsigned bucket_;
     std::map<uint64_t, X25519Key> inbox_keys_;
-    uint64_t last_publish_ = 0;
-    uint64_t published_period_ = UINT64_MAX;
-    uint64_t publications_ = 0;
+    std::map<uint64_t, size_t> inbox_listens_;  // period -> listen token
+    uint64_t last_publish_ = 0, published_period_ = UINT64_MAX, publications_ = 0;
+
+    std::deque<QueuedOffer> offers_;
+    TokenBucket decrypt_budget_;
+    std::unordered_map<std::string, uint64_t> seen_sessions_;  // session id -> unix time seen
+    std::array<uint64_t, size_t(Intake::count_)> intake_{};
+    uint64_t decrypt_cpu_ns_ = 0;
+
+    DestinationLimiter destinations_;
+    std::map<ByteArray<8>, std::unique_ptr<RelaySession>> sessions_;  // by conn id
+    uv_timer_t* timer_ = nullptr;
+    uv_timer_t* drain_timer_ = nullptr;
 };
 
 }  // namespace pave

@@ -297,11 +297,17 @@ TEST_CASE("stun: FINGERPRINT must be correct and last") {
     // Wrong FINGERPRINT length.
     Bytes wrong_len = request_with({{kStunAttrFingerprint, Bytes(8, 0)}});
     CHECK_FALSE(parse_stun_message(wrong_len).has_value());
-    // An attribute after FINGERPRINT.
-    Bytes after = good;
-    after.insert(after.end(), {0x80, 0x22, 0x00, 0x00});
-    after[3] = uint8_t(after.size() - 20);
+    // An attribute after a FINGERPRINT whose CRC is right for the final length field.
+    Bytes after = request_with({});
+    after[3] = 8 + 4;
+    const uint32_t fp = stun_crc32(after) ^ 0x5354554e;
+    after.insert(after.end(), {0x80, 0x28, 0x00, 0x04, uint8_t(fp >> 24), uint8_t(fp >> 16), uint8_t(fp >> 8),
+                               uint8_t(fp), 0x80, 0x22, 0x00, 0x00});
     CHECK_FALSE(parse_stun_message(after).has_value());
+    CHECK_FALSE(parse_stun_message(ByteView(after).first(28)).has_value());  // length field now wrong
+    Bytes cut(after.begin(), after.begin() + 28);
+    cut[3] = 8;
+    CHECK_FALSE(parse_stun_message(cut).has_value());  // CRC covered the old length field
 }
 
 TEST_CASE("stun: unknown comprehension-required attribute gets 420, optional ones are ignored") {

@@ -1,0 +1,95 @@
+// The client role (`pave connect`): finds a random relay in the directory, posts it a sealed
+// rendezvous offer, punches through both NATs to it, and then carries the local WireGuard's
+// packets through it, byte for byte. The role has no long-term identity: a fresh ephemeral
+// key per rendezvous, a random DHT node id per run and no presence record.
+#pragma once
+#include <uv.h>
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "crypto/x25519.h"
+#include "dht/directory.h"
+#include "dht/dht_node.h"
+#include "dht/rendezvous_blob.h"
+#include "relay/session.h"
+
+namespace pave {
+
+class DirectoryFeed;
+class LoopQueue;
+class Reflector;
+class UdpPort;
+
+struct ClientConfig {
+    Endpoint vpn;
+    Endpoint listen;
+    uint32_t fwmark = 0;
+    std::chrono::seconds timeout{20};
+    std::vector<Endpoint> stun_servers;
+    SessionTimers timers;
+};
+
+class ClientService {
+public:
+    using Clock = std::chrono::steady_clock;
+    // Called when the client cannot go on (first attempt failed): exit code and reason.
+    using FatalFn = std::function<void(int code, const std::string& why)>;
+
+    enum class Step { finding_relays, learning_address, rendezvous, punching, connected, failed };
+    static const char* to_string(Step s);
+
+    ClientService(uv_loop_t* loop, DhtNode& dht, LoopQueue& queue, UdpPort& port, DirectoryFeed& feed,
+                  Reflector& reflector, const ClientConfig& cfg, FatalFn fatal);
+    ~ClientService();
+
+    std::string start();  // opens the local WireGuard listener; "" or a one-line error
+    void tick();          // loop thread, every ~100 ms
+    bool on_control(ByteView wire, const Endpoint& from);
+    void on_wireguard(ByteView pkt, const Endpoint& from);  // from the relay, on the client socket
+    std::string sessions_text() const;
+    Step step() const { return step_; }
+
+private:
+    static void on_local_recv(uv_udp_t*, ssize_t, const uv_buf_t*, const sockaddr*, unsigned);
+    void on_local_packet(ByteView pkt, const Endpoint& from);
+    void progress(const std::string& msg);
+    void fail(const std::string& step, const std::string& why);
+    void begin_attempt();
+    void send_offer();
+    void on_answer(const Bytes& value);
+    void arm_timer();
+
+    uv_loop_t* loop_;
+    DhtNode& dht_;
+    LoopQueue& queue_;
+    UdpPort& port_;
+    DirectoryFeed& feed_;
+    Reflector& reflector_;
+    ClientConfig cfg_;
+    FatalFn fatal_;
+
+    Step step_ = Step::finding_relays;
+    Clock::time_point attempt_start_, step_start_;
+    bool ever_connected_ = false;
+    unsigned attempts_ = 0;
+
+    std::optional<RelayInfo> relay_;
+    std::optional<X25519Key> eph_;
+    Bytes answer_material_;
+    std::optional<DhtKey> answer_key_;
+    std::optional<size_t> answer_listen_;
+    ByteArray<16> session_id_{};
+    std::unique_ptr<Session> session_;
+
+    uv_udp_t* local_ = nullptr;
+    std::optional<Endpoint> local_peer_;  // the WireGuard source port we locked onto
+    uint64_t local_other_source_ = 0, local_dropped_not_connected_ = 0;
+    uint64_t wg_to_relay_ = 0, wg_from_relay_ = 0;
+    uv_timer_t* timer_ = nullptr;
+};
+
+}  // namespace pave

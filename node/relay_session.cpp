@@ -1,0 +1,92 @@
+#include "node/relay_session.h"
+
+#include <sys/socket.h>
+
+#include <array>
+
+#include "node/udp_port.h"
+
+namespace pave {
+
+namespace {
+thread_local std::array<char, 65536> g_vpn_buf;
+}
+
+RelaySession::RelaySession(uv_loop_t* loop, UdpPort& port, const SessionKeys& keys,
+                           const std::vector<Endpoint>& client_candidates, const Endpoint& vpn,
+                           const GateLimits& limits, DestinationLimiter& destinations, const SessionTimers& timers,
+                           Clock::time_point now)
+    : port_(port),
+      vpn_(vpn),
+      session_(SessionRole::relay, keys, client_candidates, now, timers,
+               [&port](const Endpoint& to, ByteView data) { port.send(data, to); }),
+      gate_(limits, destinations, vpn, now),
+      loop_(loop) {}
+
+RelaySession::~RelaySession() {
+    if (vpn_sock_) {
+        uv_udp_recv_stop(vpn_sock_);
+        vpn_sock_->data = nullptr;
+        uv_close(reinterpret_cast<uv_handle_t*>(vpn_sock_), [](uv_handle_t* h) { delete reinterpret_cast<uv_udp_t*>(h); });
+    }
+}
+
+std::string RelaySession::open_vpn_socket(uint32_t fwmark) {
+    vpn_sock_ = new uv_udp_t;
+    uv_udp_init_ex(loop_, vpn_sock_, vpn_.family());
+    vpn_sock_->data = this;
+    int rc = uv_udp_connect(vpn_sock_, vpn_.sa());
+    if (rc == 0 && fwmark) {
+        uv_os_fd_t fd;
+        uv_fileno(reinterpret_cast<uv_handle_t*>(vpn_sock_), &fd);
+        if (setsockopt(fd, SOL_SOCKET, SO_MARK, &fwmark, sizeof fwmark) != 0) rc = UV_EPERM;
+    }
+    if (rc == 0)
+        rc = uv_udp_recv_start(
+            vpn_sock_, [](uv_handle_t*, size_t, uv_buf_t* b) { *b = uv_buf_init(g_vpn_buf.data(), unsigned(g_vpn_buf.size())); },
+            &RelaySession::on_vpn_recv);
+    if (rc != 0) return std::string("cannot open the socket towards the VPN: ") + uv_strerror(rc);
+    return "";
+}
+
+void RelaySession::on_vpn_recv(uv_udp_t* h, ssize_t n, const uv_buf_t* buf, const sockaddr*, unsigned flags) {
+    auto* self = static_cast<RelaySession*>(h->data);
+    if (!self || n <= 0 || (flags & UV_UDP_PARTIAL)) return;
+    self->on_vpn_packet(ByteView(reinterpret_cast<const uint8_t*>(buf->base), size_t(n)));
+}
+
+void RelaySession::on_vpn_packet(ByteView pkt) {
+    // A connect()ed socket only receives from the VPN endpoint itself.
+    if (session_.state() != SessionState::established || !session_.peer()) return;
+    if (gate_.from_endpoint(pkt, Clock::now()) != Gate::Verdict::forward) return;
+    port_.send(pkt, *session_.peer());
+}
+
+void RelaySession::on_client_wireguard(ByteView pkt, Clock::time_point now) {
+    if (gate_.from_client(pkt, now) != Gate::Verdict::forward) return;
+    session_.on_data_from_peer(now);
+    if (!vpn_sock_) return;
+    uv_buf_t b = uv_buf_init(const_cast<char*>(reinterpret_cast<const char*>(pkt.data())), unsigned(pkt.size()));
+    if (uv_udp_try_send(vpn_sock_, &b, 1, nullptr) < 0) ++vpn_send_errors_;
+}
+
+void RelaySession::on_timer(Clock::time_point now) {
+    session_.on_timer(now);
+    if (gate_.expired(now)) gate_.close();
+}
+
+RelaySession::Clock::time_point RelaySession::next_deadline() const {
+    return std::min(session_.next_deadline(), gate_.deadline());
+}
+
+bool RelaySession::finished(Clock::time_point now) const {
+    auto st = session_.state();
+    return st == SessionState::closed || st == SessionState::failed || gate_.closed() || gate_.expired(now);
+}
+
+void RelaySession::close(Clock::time_point now) {
+    session_.close(0, now);
+    gate_.close();
+}
+
+}  // namespace pave

@@ -1,0 +1,58 @@
+// A relay's side of one client session: the control session (punching, validation,
+// keepalives), the gate, and one connect()ed UDP socket towards the client's VPN endpoint.
+// WireGuard crosses byte for byte: client -> gate -> VPN socket, VPN socket -> gate -> client.
+#pragma once
+#include <uv.h>
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "relay/gate.h"
+#include "relay/session.h"
+
+namespace pave {
+
+class UdpPort;
+
+class RelaySession {
+public:
+    using Clock = std::chrono::steady_clock;
+
+    RelaySession(uv_loop_t* loop, UdpPort& port, const SessionKeys& keys, const std::vector<Endpoint>& client_candidates,
+                 const Endpoint& vpn, const GateLimits& limits, DestinationLimiter& destinations,
+                 const SessionTimers& timers, Clock::time_point now);
+    ~RelaySession();
+    RelaySession(const RelaySession&) = delete;
+    RelaySession& operator=(const RelaySession&) = delete;
+
+    // "" or why the VPN socket could not be opened.
+    std::string open_vpn_socket(uint32_t fwmark);
+    void on_control(ByteView wire, const Endpoint& from, Clock::time_point now) { session_.on_control(wire, from, now); }
+    // WireGuard from the bound client address.
+    void on_client_wireguard(ByteView pkt, Clock::time_point now);
+    void on_timer(Clock::time_point now);
+    Clock::time_point next_deadline() const;
+    bool finished(Clock::time_point now) const;
+    void close(Clock::time_point now);
+
+    Session& session() { return session_; }
+    const Session& session() const { return session_; }
+    const Gate& gate() const { return gate_; }
+    const Endpoint& vpn() const { return vpn_; }
+    uint64_t vpn_send_errors() const { return vpn_send_errors_; }
+
+private:
+    static void on_vpn_recv(uv_udp_t*, ssize_t, const uv_buf_t*, const sockaddr*, unsigned);
+    void on_vpn_packet(ByteView pkt);
+
+    UdpPort& port_;
+    Endpoint vpn_;
+    Session session_;
+    Gate gate_;
+    uv_loop_t* loop_;
+    uv_udp_t* vpn_sock_ = nullptr;
+    uint64_t vpn_send_errors_ = 0;
+};
+
+}  // namespace pave

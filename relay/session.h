@@ -1,0 +1,97 @@
+// One PAVE session between a client and a relay, seen from one side: hole punching, path
+// validation, keepalives with RTT, re-binding after a NAT mapping change, and close.
+//
+// I/O-free: it is fed authenticated-or-not control frames and time, and sends through the
+// callback it is given. The session never sends to an address that has not proven it is
+// reachable and willing (path validation) beyond the anti-amplification budget of
+// PathValidator. WireGuard packets do not pass through here: the owner forwards them to and
+// from the bound peer address.
+#pragma once
+#include <array>
+#include <chrono>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "crypto/session_keys.h"
+#include "relay/control_frame.h"
+#include "relay/endpoint.h"
+#include "relay/path_validator.h"
+#include "relay/punch_schedule.h"
+
+namespace pave {
+
+enum class SessionRole { client, relay };
+enum class SessionState { punching, established, closed, failed };
+const char* to_string(SessionState s);
+
+enum class SessionDrop { malformed, wrong_conn, auth_failed, replayed, budget, bad_ack, count_ };
+const char* to_string(SessionDrop d);
+
+struct SessionTimers {
+    std::chrono::milliseconds punch_timeout{20000};
+    std::chrono::milliseconds keepalive{5000};   // well under the ~30 s NAT mapping lifetime
+    std::chrono::milliseconds dead_after{20000}; // no authenticated frame for this long: closed
+    // Bytes each rendezvous candidate may receive before it has sent anything (opens our own
+    // NAT mapping for the punch); any other address gets only 3x what it sent us.
+    size_t punch_credit = 1024;
+};
+
+class Session {
+public:
+    using Clock = std::chrono::steady_clock;
+    using Send = std::function<void(const Endpoint& to, ByteView data)>;
+
+    Session(SessionRole role, const SessionKeys& keys, const std::vector<Endpoint>& peer_candidates,
+            Clock::time_point now, const SessionTimers& timers, Send send);
+
+    // A control frame whose conn id matched this session.
+    void on_control(ByteView wire, const Endpoint& from, Clock::time_point now);
+    // Call at (or after) next_deadline().
+    void on_timer(Clock::time_point now);
+    Clock::time_point next_deadline() const { return next_deadline_; }
+    // The owner saw a WireGuard packet from the bound peer: the path is alive.
+    void on_data_from_peer(Clock::time_point now) { last_heard_ = now; }
+    void close(uint8_t reason, Clock::time_point now);
+
+    SessionState state() const { return state_; }
+    const std::string& failure() const { return failure_; }
+    const std::optional<Endpoint>& peer() const { return peer_; }  // the validated, bound address
+    std::optional<std::chrono::microseconds> rtt() const { return rtt_; }
+    std::optional<Endpoint> reflexive() const { return reflexive_; }  // our address as the peer sees it
+    const ByteArray<8>& conn_id() const { return conn_id_; }
+    uint64_t frames_in() const { return frames_in_; }
+    uint64_t frames_out() const { return frames_out_; }
+    uint64_t rebinds() const { return rebinds_; }
+    uint64_t drops(SessionDrop d) const { return drops_[size_t(d)]; }
+    uint64_t total_drops() const;
+    unsigned punch_rounds() const { return schedule_.rounds(); }
+
+private:
+    void send_frame(const Frame& f, const Endpoint& to, bool force = false);
+    void punch_round(Clock::time_point now);
+    void challenge(const Endpoint& to, Clock::time_point now, uint8_t attempt);
+    void schedule(Clock::time_point now);
+    void fail(std::string why);
+
+    SessionRole role_;
+    SessionTimers timers_;
+    Send send_;
+    FrameCodec codec_;
+    ByteArray<8> conn_id_;
+    std::vector<Endpoint> candidates_;
+    PathValidator paths_;
+    PunchSchedule schedule_;
+    SessionState state_ = SessionState::punching;
+    std::string failure_;
+    std::optional<Endpoint> peer_;
+    std::optional<Endpoint> reflexive_;
+    std::optional<std::chrono::microseconds> rtt_;
+    Clock::time_point started_, last_heard_, last_ping_{}, next_deadline_;
+    uint64_t ping_id_ = 0;
+    uint64_t frames_in_ = 0, frames_out_ = 0, rebinds_ = 0;
+    std::array<uint64_t, size_t(SessionDrop::count_)> drops_{};
+};
+
+}  // namespace pave
