@@ -5,6 +5,8 @@
 #include <cstdarg>
 #include <atomic>
 #include <cstring>
+#include <future>
+#include <map>
 #include <mutex>
 
 #include "crypto/hex.h"
@@ -39,7 +41,13 @@ bool warning_that_matters(const std::string& line) {
 }
 
 std::shared_ptr<dht::Logger> make_logger(bool verbose) {
-    auto err = [](char const* f, va_list a) { log::warn("opendht", "{}", vformat(f, a)); };
+    auto err = [](char const* f, va_list a) {
+        std::string line = vformat(f, a);
+        if (warning_that_matters(line))
+            log::warn("opendht", "{}", line);
+        else
+            log::debug("opendht", "{}", line);
+    };
     auto warn = [](char const* f, va_list a) {
         std::string line = vformat(f, a);
         if (warning_that_matters(line))
@@ -74,6 +82,10 @@ std::vector<Bytes> payloads(const std::vector<std::shared_ptr<dht::Value>>& vals
 
 struct DhtNode::Impl {
     dht::DhtRunner runner;
+    // Listen tokens are futures OpenDHT fulfils on its own thread, possibly only once
+    // connected: they are kept, never waited on, and handed back to cancelListen.
+    std::map<size_t, std::shared_future<size_t>> listens;
+    size_t next_listen = 1;
     SharedSocket* socket = nullptr;  // owned by the runner
     bool has4 = false, has6 = false;
     bool stopped = false;
@@ -147,11 +159,17 @@ size_t DhtNode::listen(const DhtKey& key, ValuesCallback values) {
             values(payloads(vals), expired);
             return true;
         });
-    // The token is ready as soon as the DHT thread registered the listener.
-    return fut.get();
+    size_t id = impl_->next_listen++;
+    impl_->listens.emplace(id, fut.share());
+    return id;
 }
 
-void DhtNode::cancel_listen(const DhtKey& key, size_t token) { impl_->runner.cancelListen(to_hash(key), token); }
+void DhtNode::cancel_listen(const DhtKey& key, size_t token) {
+    auto it = impl_->listens.find(token);
+    if (it == impl_->listens.end()) return;
+    impl_->runner.cancelListen(to_hash(key), it->second);
+    impl_->listens.erase(it);
+}
 
 DhtStatus DhtNode::status() const {
     DhtStatus s;

@@ -55,7 +55,7 @@ public:
     void bootstrap(const std::vector<std::string>& nodes);
     void put(const DhtKey& key, Bytes value, DoneCallback done = {});
     void get(const DhtKey& key, ValuesCallback values, DoneCallback done = {});
-    // Returns a token for cancel_listen (0 is a valid token).
+    // Never blocks (OpenDHT may hold the operation until connected). Returns a token for cancel_listen.
     size_t listen(const DhtKey& key, ValuesCallback values);
     void cancel_listen(const DhtKey& key, size_t token);
 

@@ -150,7 +150,9 @@ void ClientService::tick() {
                                               std::to_string(cfg_.timeout.count()) + " s");
             break;
         case Step::punching:
-            if (session_ && session_->state() == SessionState::established) {
+            // Connected once the path is validated and its RTT measured (one PING/PONG).
+            if (session_ && session_->state() == SessionState::established &&
+                (session_->rtt() || now - step_start_ > std::chrono::seconds(2))) {
                 step_ = Step::connected;
                 ever_connected_ = true;
                 char rtt[32] = "?";

@@ -215,7 +215,7 @@ TEST_CASE("control frame: authentic frames with bad contents are malformed and s
         Bytes{0, 1, 2, 3},
         Bytes(17, 7),
         Bytes{uint8_t(FrameType::ping), 1, 2, 3},
-        Bytes(18, uint8_t(FrameType::probe)),
+        Bytes(19, uint8_t(FrameType::probe)),
         Bytes{uint8_t(FrameType::close)},
         Bytes{uint8_t(FrameType::close), 1, 2},
         Bytes(16, uint8_t(FrameType::rebind)),

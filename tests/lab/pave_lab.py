@@ -1,0 +1,99 @@
+"""PAVE on the standard namespace lab (lab.netlab): the DHT bootstrap host, a relay behind
+NAT B and a client behind NAT A, all real processes tracked and stopped by PID.
+
+    boot   203.0.113.40  Debian's dhtnode (UDP 4222) + a `pave node --no-relay` (UDP 4300)
+    relay  10.2.0.2      `pave node` behind NAT B (public 203.0.113.20)
+    client 10.1.0.2      `pave connect` behind NAT A (public 203.0.113.10)
+    vpn    203.0.113.30  WireGuard server (wireguard-go), when a test needs one
+"""
+
+import os
+import random
+import re
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from lab.netlab import Lab, wait_until
+from lab.swarm import pave_bin
+
+CLIENT_PUBLIC = "203.0.113.10"
+CLIENT_PRIVATE = "10.1.0.2"
+RELAY_PUBLIC = "203.0.113.20"
+RELAY_PRIVATE = "10.2.0.2"
+VPN_IP = "203.0.113.30"
+BOOT_IP = "203.0.113.40"
+DHTNODE_PORT = 4222
+BOOT_PAVE_PORT = 4300
+RELAY_PORT = 4500
+CLIENT_PORT = 4600
+
+
+class PaveLab:
+    def __init__(self, lab: Lab, ttl="30s"):
+        self.lab = lab
+        self.netid = random.randint(100000, 2**31)
+        self.tmp = Path(tempfile.mkdtemp(prefix="pave-lab-"))
+        self.ttl = ttl
+        self.client = None
+
+    def state(self, name):
+        return str(self.tmp / name)
+
+    def log(self, name):
+        p = self.tmp / f"{name}.log"
+        return p.read_text(errors="replace") if p.exists() else ""
+
+    def pave(self, host, *args, check=True, timeout=30):
+        return self.lab.run(host, [pave_bin(), *args], check=check, timeout=timeout)
+
+    def shell(self, host, state, command, connect=False):
+        args = ["--state-dir", self.state(state), "shell"] + (["--connect"] if connect else []) + ["-c", command]
+        return self.pave(host, *args, timeout=20).stdout
+
+    def start_swarm(self):
+        """dhtnode and a PAVE bootstrap node on `boot`, the relay behind NAT B."""
+        lab = self.lab
+        lab.spawn("boot", ["dhtnode", "-s", "-n", self.netid, "-p", DHTNODE_PORT], "dhtnode",
+                  stdout_path=self.tmp / "dhtnode.log")
+        boot_args = ["--bootstrap", f"{BOOT_IP}:{DHTNODE_PORT}", "--network-id", self.netid]
+        self.pave("boot", "--state-dir", self.state("boot"), "identity", "create")
+        lab.spawn("boot", [pave_bin(), "--state-dir", self.state("boot"), "node", "--no-relay", "--bind", BOOT_IP,
+                           "--port", BOOT_PAVE_PORT, *boot_args], "pave-boot", stdout_path=self.tmp / "boot.log")
+        self.pave("relay", "--state-dir", self.state("relay"), "identity", "create")
+        self.relay_id = self.pave("relay", "--state-dir", self.state("relay"), "identity", "show").stdout.split()[1]
+        lab.spawn("relay", [pave_bin(), "--state-dir", self.state("relay"), "node", "--bind", RELAY_PRIVATE,
+                            "--port", RELAY_PORT, "--presence-ttl", self.ttl,
+                            "--bootstrap", f"{BOOT_IP}:{BOOT_PAVE_PORT}", "--network-id", self.netid],
+                  "pave-relay", stdout_path=self.tmp / "relay.log")
+        # The relay is in the directory once the boot node lists it.
+        assert wait_until(lambda: self.relay_id in self.shell("boot", "boot", "relays"), timeout=30), \
+            self.log("relay")[-3000:]
+        # ... and it knows its public address (STUN answered by the PAVE boot node).
+        assert wait_until(lambda: f"public_address {RELAY_PUBLIC}:{RELAY_PORT}" in
+                          self.shell("relay", "relay", "status"), timeout=20), self.shell("relay", "relay", "status")
+
+    def start_client(self, vpn=f"{VPN_IP}:51820", timeout="20s", extra=()):
+        self.client = self.lab.spawn(
+            "client", [pave_bin(), "--state-dir", self.state("client"), "connect", "--vpn", vpn,
+                       "--bind", CLIENT_PRIVATE, "--port", CLIENT_PORT, "--timeout", timeout,
+                       "--bootstrap", f"{BOOT_IP}:{BOOT_PAVE_PORT}", "--network-id", self.netid, *extra],
+            "pave-client", stdout_path=self.tmp / "client.log")
+        return self.client
+
+    def client_sessions(self):
+        return self.shell("client", "client", "sessions", connect=True)
+
+    def relay_sessions(self):
+        return self.shell("relay", "relay", "sessions")
+
+    def wait_connected(self, timeout=30):
+        ok = wait_until(lambda: "path validated; connected via relay" in self.log("client"), timeout=timeout)
+        assert ok, self.log("client")[-3000:] + "\n--- relay ---\n" + self.log("relay")[-3000:]
+
+
+def field(text, name):
+    """The value of `name=VALUE` in a sessions line."""
+    m = re.search(rf"\b{name}=(\S+)", text)
+    return m.group(1) if m else None
