@@ -102,9 +102,12 @@ int run_cli(int argc, char** argv) {
     shell->add_flag("--connect", shell_connect, "attach to `pave connect` instead of `pave node`");
 
     std::string stun_server, stun_bind;
+    unsigned stun_timeout_ms = 1500;
     auto* stun = app.add_subcommand("stun-probe", "ask a STUN server for this host's public address");
     stun->add_option("--server", stun_server, "STUN server HOST:PORT")->required();
     stun->add_option("--bind", stun_bind, "local address:port to send from");
+    stun->add_option("--timeout-ms", stun_timeout_ms, "give up after this long (default 1500)")
+        ->check(CLI::Range(100u, 60000u));
 
     try {
         app.parse(argc, argv);
@@ -169,7 +172,7 @@ int run_cli(int argc, char** argv) {
                                            : (shell_connect ? connect_socket_path(state_dir) : node_socket_path(state_dir));
         return run_shell(path, command, state_dir + "/shell_history");
     }
-    if (*stun) return run_stun_probe(stun_server, stun_bind);
+    if (*stun) return run_stun_probe(stun_server, stun_bind, stun_timeout_ms);
     return 2;
 }
 

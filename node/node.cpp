@@ -260,7 +260,10 @@ std::string Node::cmd_status() {
     o << "dht_nodes " << (st.good4 + st.good6) << " good, " << (st.dubious4 + st.dubious6) << " dubious\n";
     o << "dht_id " << dht_->node_id_hex() << "\n";
     o << "relays_known " << feed_->directory().live(unix_now()).size() << "\n";
-    if (relay_) o << "bucket " << relay_->bucket() << " publications " << relay_->publications() << "\n";
+    if (relay_) {
+        o << "bucket " << relay_->bucket() << " publications " << relay_->publications() << "\n";
+        o << "inbox_key " << to_hex(relay_->current_inbox_key(unix_now())) << "\n";
+    }
     o << "stun answered " << stun_answered_ << " rate_limited " << stun_dropped_ << "\n";
     if (reflector_) {
         auto m = reflector_->mapped();
@@ -295,7 +298,7 @@ void Node::handle_command(const std::string& line, ControlServer::Reply reply) {
             "sessions            relay and client sessions\n"
             "stats               directory verdict counters\n"
             "dht get KEY         values stored at KEY (40 hex digits, or a string to hash)\n"
-            "dht put KEY VALUE   put VALUE (text) at KEY under a fresh value id\n"
+            "dht put KEY VALUE   put VALUE (text, or hex:HEX) at KEY under a fresh value id\n"
             "dht export          hex of every value this node stores\n"
             "help                this list\n"
             "quit                leave the shell\n");
@@ -340,6 +343,11 @@ void Node::handle_command(const std::string& line, ControlServer::Reply reply) {
         }
         if (w[1] == "put" && w.size() == 4) {
             Bytes value(w[3].begin(), w[3].end());
+            if (w[3].rfind("hex:", 0) == 0) {
+                auto b = from_hex(w[3].substr(4));
+                if (!b) return reply("error: VALUE after hex: is not hex\n");
+                value = *b;
+            }
             dht_->put(parse_user_key(w[2]), std::move(value), [this, reply](bool ok) {
                 queue_.post([reply, ok] { reply(ok ? "ok\n" : "error: put was not confirmed by any storer\n"); });
             });

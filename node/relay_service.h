@@ -20,6 +20,7 @@
 
 #include "crypto/ed25519_key.h"
 #include "crypto/x25519.h"
+#include "dht/bucket_keys.h"
 #include "dht/dht_node.h"
 #include "dht/rendezvous_blob.h"
 #include "node/relay_session.h"
@@ -63,6 +64,7 @@ public:
 
     uint64_t period_of(uint64_t now_s) const { return now_s / period_secs_; }
     unsigned bucket() const { return bucket_; }
+    DhtKey current_inbox_key(uint64_t now_s) const { return inbox_key(bucket_, period_secs_, period_of(now_s)); }
     uint64_t publications() const { return publications_; }
     uint64_t intake(Intake i) const { return intake_[size_t(i)]; }
     uint64_t decrypt_cpu_ns() const { return decrypt_cpu_ns_; }

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <algorithm>
 #include <cstring>
 #include <iostream>
 
@@ -13,7 +14,7 @@
 
 namespace pave {
 
-int run_stun_probe(const std::string& server, const std::string& bind) {
+int run_stun_probe(const std::string& server, const std::string& bind, unsigned timeout_ms) {
     std::string err;
     auto srv = resolve_host_port(server, err);
     if (!srv) {
@@ -33,13 +34,14 @@ int run_stun_probe(const std::string& server, const std::string& bind) {
             return 1;
         }
     }
-    // Three tries, 500 ms apart (RFC 5389 retransmits too); a lost answer is not an error yet.
-    for (int attempt = 0; attempt < 3; ++attempt) {
+    // Retransmit every 500 ms (RFC 5389 retransmits too) until the timeout.
+    unsigned tries = std::max(1u, timeout_ms / 500);
+    for (unsigned attempt = 0; attempt < tries; ++attempt) {
         StunTxId tx;
         Bytes req = build_binding_request(tx);
         ::sendto(fd, req.data(), req.size(), 0, srv->sa(), srv->sa_len());
         pollfd p{fd, POLLIN, 0};
-        while (poll(&p, 1, 500) > 0) {
+        while (poll(&p, 1, int(std::min(500u, timeout_ms))) > 0) {
             uint8_t buf[1500];
             ssize_t n = ::recv(fd, buf, sizeof buf, 0);
             if (n <= 0) break;

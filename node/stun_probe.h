@@ -4,6 +4,6 @@
 
 namespace pave {
 
-int run_stun_probe(const std::string& server, const std::string& bind);
+int run_stun_probe(const std::string& server, const std::string& bind, unsigned timeout_ms);
 
 }  // namespace pave

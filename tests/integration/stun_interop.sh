@@ -20,7 +20,7 @@ set -u
 
 PAVE=${1:-}
 MODE=${2:-all}
-PAVE_NODE_ARGS=${PAVE_NODE_ARGS:-"node --listen 127.0.0.1:{PORT} --state-dir {STATE} --no-bootstrap"}
+PAVE_NODE_ARGS=${PAVE_NODE_ARGS:-"--state-dir {STATE} node --bind 127.0.0.1 --port {PORT} --network-id 7 --no-relay"}
 WAIT_S=5
 
 WORK=$(mktemp -d /tmp/pave-stun-interop.XXXXXX)
@@ -157,6 +157,7 @@ check_server() {
     port=$(free_udp_port) || fail "no free UDP port"
     state="$WORK/state"
     mkdir -p "$state"
+    "$PAVE" --state-dir "$state" identity create >/dev/null 2>&1 || fail "server: pave identity create failed"
     args=${PAVE_NODE_ARGS//\{PORT\}/$port}
     args=${args//\{STATE\}/$state}
     # shellcheck disable=SC2086 # args is a word list on purpose

@@ -3,6 +3,8 @@
 //   pave-dht-tool --network-id N --bootstrap HOST:PORT forge badsig|wrongkey|expired|farfuture
 //       puts one forged presence record on the bucket key its claimed node key maps to and
 //       prints the node id it claims (which no honest listing may show).
+//   pave-dht-tool --network-id N --bootstrap HOST:PORT flood-key KEYHEX COUNT SIZE
+//       puts COUNT random values of SIZE bytes at one key (e.g. junk rendezvous blobs on an inbox key).
 //   pave-dht-tool --network-id N --bootstrap HOST:PORT flood COUNT
 //       puts COUNT junk values spread over every bucket key: garbage bytes, records with forged
 //       signatures, validly signed but expired records, and OpenDHT putEncrypted values.
@@ -18,6 +20,7 @@
 #include <mutex>
 #include <thread>
 
+#include "crypto/hex.h"
 #include "crypto/random.h"
 #include "dht/bucket_keys.h"
 #include "dht/presence_record.h"
@@ -163,6 +166,21 @@ int main(int argc, char** argv) {
                     break;
                 }
             }
+        }
+        std::cout << "flooded " << count << std::endl;
+    } else if (cmd == "flood-key" && i + 3 < argc) {
+        auto raw = from_hex(arg);
+        if (!raw || raw->size() != 20) {
+            std::cerr << "KEYHEX must be 40 hex digits\n";
+            return 2;
+        }
+        DhtKey key;
+        std::copy(raw->begin(), raw->end(), key.begin());
+        size_t count = std::stoul(argv[i + 2]), size = std::stoul(argv[i + 3]);
+        for (size_t n = 0; n < count; ++n) {
+            Bytes v(size);
+            random_bytes(v);
+            put_plain(runner, key, v, pending);
         }
         std::cout << "flooded " << count << std::endl;
     } else {

@@ -1,0 +1,134 @@
+"""Sealed rendezvous and hole punching through real NATs (issue: rendezvous + punching).
+
+The standard namespace lab: client behind NAT A, relay behind NAT B, both port-preserving
+masquerade that silently drops unsolicited inbound packets, a bootstrap host running Debian's
+dhtnode and a PAVE node. Every process is started and stopped by the lab, by PID."""
+
+import re
+import time
+
+import pytest
+
+from lab.netlab import Lab, wait_until
+from lab.pave_lab import BOOT_IP, DHTNODE_PORT, PaveLab, field
+from lab.swarm import dht_tool_bin
+
+
+def rss_kb(lab, pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def intake(text):
+    line = next(l for l in text.splitlines() if l.startswith("intake:"))
+    return {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", line)}
+
+
+@pytest.fixture
+def plab():
+    with Lab() as lab:
+        lab.build_standard()
+        p = PaveLab(lab)
+        p.start_swarm()
+        yield p
+
+
+def test_session_comes_up_and_survives_idle(plab):
+    t0 = time.time()
+    plab.start_client()
+    plab.wait_connected(timeout=30)
+    log = plab.log("client")
+    # it says where it is, step by step
+    for step in ("finding relays", "picked relay", "public address learned", "rendezvous sent",
+                 "answer received; punching", "path validated; connected via relay"):
+        assert step in log, step
+    assert re.search(r"connected via relay \w+ \(RTT [0-9.]+ ms\)", log), log
+    print(f"connected {time.time() - t0:.1f} s after start")
+    c = plab.client_sessions()
+    r = plab.relay_sessions()
+    assert field(c, "state") == "established" and field(r, "state") == "established"
+    # each side bound the other's public (NAT) address, validated
+    assert field(c, "peer") == "203.0.113.20:4500"
+    assert field(r, "peer") == "203.0.113.10:4600"
+    frames_before = int(field(r, "frames_in"))
+    # 60 s of idle: keepalives keep both NAT mappings open
+    time.sleep(60)
+    c2, r2 = plab.client_sessions(), plab.relay_sessions()
+    assert field(c2, "state") == "established", c2
+    assert field(r2, "state") == "established", r2
+    assert int(field(r2, "frames_in")) >= frames_before + 8, "keepalives from the client"
+    assert int(field(c2, "auth_failed")) == 0 and int(field(r2, "auth_failed")) == 0
+    assert plab.client.poll() is None
+    # the far side goes: the relay's session times out cleanly
+    plab.lab.stop(plab.client)
+    assert wait_until(lambda: "# 0 relay session(s)" in plab.relay_sessions(), timeout=40)
+    assert re.search(r"session \w+ ended \(closed: peer silent", plab.log("relay"))
+
+
+def test_symmetric_nat_fails_within_timeout_with_reason():
+    with Lab() as lab:
+        lab.build_standard(nat_b="symmetric")
+        p = PaveLab(lab)
+        p.start_swarm(require_public_port=False)
+        t0 = time.time()
+        proc = p.start_client(timeout="10s")
+        rc = proc.wait(timeout=40)
+        elapsed = time.time() - t0
+        log = p.log("client")
+        assert rc != 0
+        assert "failed at step 'punching': no path validated" in log, log[-2000:]
+        # bounded by --timeout (10 s) plus start-up, never a hang
+        assert elapsed < 10 + 8, elapsed
+        print(f"symmetric NAT B: failed after {elapsed:.1f} s: "
+              + next(l for l in log.splitlines() if "failed at step" in l))
+
+
+def test_replayed_offer_opens_no_second_session(plab):
+    plab.start_client()
+    plab.wait_connected()
+    status = plab.shell("relay", "relay", "status")
+    inbox = re.search(r"inbox_key (\w+)", status).group(1)
+    got = plab.shell("boot", "boot", f"dht get {inbox}")
+    offers = [l for l in got.splitlines() if l and not l.startswith("#")]
+    assert offers, got
+    assert all(len(o) == 1024 for o in offers), "every rendezvous value is 512 bytes"
+    before = intake(plab.relay_sessions())
+    for o in offers:
+        plab.shell("boot", "boot", f"dht put {inbox} hex:{o}")
+    assert wait_until(lambda: intake(plab.relay_sessions())["replayed"] >= before["replayed"] + 1, timeout=15)
+    after = intake(plab.relay_sessions())
+    assert after["accepted"] == before["accepted"] == 1
+    assert "# 1 relay session(s)" in plab.relay_sessions()
+
+
+def test_junk_flood_on_inbox_is_bounded(plab):
+    status = plab.shell("relay", "relay", "status")
+    inbox = re.search(r"inbox_key (\w+)", status).group(1)
+    relay_pid = next(pid for pid, label in plab.lab.processes().items() if label == "pave-relay")
+    before = intake(plab.relay_sessions())
+    rss0 = rss_kb(plab.lab, relay_pid)
+    plab.lab.run("boot", [dht_tool_bin(), "--network-id", plab.netid, "--bootstrap", f"{BOOT_IP}:{DHTNODE_PORT}",
+                          "flood-key", inbox, "1000", "512"], timeout=120)
+
+    def judged():
+        i = intake(plab.relay_sessions())
+        return (i["not_for_us"] + i["queue_full"]) - (before["not_for_us"] + before["queue_full"]) >= 950
+    assert wait_until(judged, timeout=40), plab.relay_sessions()
+    time.sleep(1)
+    after = intake(plab.relay_sessions())
+    rss1 = rss_kb(plab.lab, relay_pid)
+    cpu_ms = (after["decrypt_cpu_us"] - before["decrypt_cpu_us"]) / 1000
+    print(f"1000 junk blobs: trial-decrypted {after['not_for_us'] - before['not_for_us']}, "
+          f"dropped at the full queue {after['queue_full'] - before['queue_full']}, "
+          f"decrypt CPU {cpu_ms:.1f} ms, RSS {rss0} -> {rss1} kB")
+    assert after["accepted"] == before["accepted"]
+    assert after["queued"] == 0
+    # at most one X25519 + HKDF + failed AEAD per blob (~0.1 ms each here)
+    assert cpu_ms < 300, cpu_ms
+    assert rss1 - rss0 < 8 * 1024, "no memory growth beyond the bounded queue"
+    # the relay still serves a genuine client afterwards
+    plab.start_client()
+    plab.wait_connected()
