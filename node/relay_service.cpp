@@ -293,6 +293,7 @@ void RelayService::reap(Clock::time_point now) {
     }
     for (auto it = sessions_.begin(); it != sessions_.end();) {
         if (it->second->finished(now)) {
+            it->second->close(now);  // tells the client (CLOSE frame) if it was still established
             const Session& ss = it->second->session();
             log::info("relay", "session {} ended ({}{}{})", to_hex(it->first), pave::to_string(ss.state()),
                       ss.failure().empty() ? "" : ": ", ss.failure());

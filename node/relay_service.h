@@ -38,7 +38,14 @@ struct RelayConfig {
     bool allow_private_endpoints = false;
     uint32_t fwmark = 0;
     SessionTimers timers;
-    GateLimits gate;
+    // A session may wait for its first WireGuard handshake and stay without WireGuard traffic
+    // longer than the gate's defaults: control keepalives are cheap, a new rendezvous is not.
+    GateLimits gate = [] {
+        GateLimits g;
+        g.handshake_timeout = std::chrono::minutes(5);
+        g.idle_timeout = std::chrono::minutes(15);
+        return g;
+    }();
     double offers_per_second = 200;  // trial decryptions per second
     size_t offer_queue = 256;
 };

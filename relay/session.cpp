@@ -45,8 +45,7 @@ const char* to_string(SessionDrop d) {
 
 Session::Session(SessionRole role, const SessionKeys& keys, const std::vector<Endpoint>& peer_candidates,
                  Clock::time_point now, const SessionTimers& timers, Send send)
-    : role_(role),
-      timers_(timers),
+    : timers_(timers),
       send_(std::move(send)),
       codec_(role == SessionRole::client ? client_frame_keys(keys) : relay_frame_keys(keys)),
       conn_id_(keys.conn_id),

@@ -75,7 +75,6 @@ private:
     void schedule(Clock::time_point now);
     void fail(std::string why);
 
-    SessionRole role_;
     SessionTimers timers_;
     Send send_;
     FrameCodec codec_;
