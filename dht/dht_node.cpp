@@ -8,6 +8,7 @@
 #include <future>
 #include <map>
 #include <mutex>
+#include <regex>
 
 #include "crypto/hex.h"
 #include "crypto/random.h"
@@ -40,23 +41,32 @@ bool warning_that_matters(const std::string& line) {
     return false;
 }
 
+// OpenDHT names peers by address in its lines; PAVE logs no peer address unless asked to.
+std::string redact(std::string line) {
+    if (log::show_addresses()) return line;
+    static const std::regex v4(R"(\b\d{1,3}(\.\d{1,3}){3}(:\d+)?\b)");
+    static const std::regex v6(R"(\[[0-9a-fA-F:.]+\](:\d+)?)");
+    line = std::regex_replace(line, v4, "<addr>");
+    return std::regex_replace(line, v6, "<addr>");
+}
+
 std::shared_ptr<dht::Logger> make_logger(bool verbose) {
     auto err = [](char const* f, va_list a) {
-        std::string line = vformat(f, a);
+        std::string line = redact(vformat(f, a));
         if (warning_that_matters(line))
             log::warn("opendht", "{}", line);
         else
             log::debug("opendht", "{}", line);
     };
     auto warn = [](char const* f, va_list a) {
-        std::string line = vformat(f, a);
+        std::string line = redact(vformat(f, a));
         if (warning_that_matters(line))
             log::warn("opendht", "{}", line);
         else
             log::debug("opendht", "{}", line);
     };
     auto dbg = [verbose](char const* f, va_list a) {
-        if (verbose) log::debug("opendht", "{}", vformat(f, a));
+        if (verbose) log::debug("opendht", "{}", redact(vformat(f, a)));
     };
     return std::make_shared<dht::Logger>(dht::LogMethod(err), dht::LogMethod(warn), dht::LogMethod(dbg));
 }

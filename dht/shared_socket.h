@@ -14,7 +14,11 @@ public:
     SharedSocket(int fd4, const Endpoint& bound4, int fd6, const Endpoint& bound6);
 
     int sendTo(const dht::SockAddr& dest, const uint8_t* data, size_t size, bool replied) override;
-    bool hasIPv4() const override { return fd4_ >= 0; }
+    // OpenDHT 2.4 registers a listener for IPv6 only after it registered one for IPv4
+    // (Dht::listen: token6 = token4 == 0 ? 0 : ...), so an IPv6-only node could never listen.
+    // The socket therefore always claims IPv4; without an IPv4 descriptor, IPv4 sends fail
+    // with EAFNOSUPPORT and IPv4 searches simply find no nodes.
+    bool hasIPv4() const override { return true; }
     bool hasIPv6() const override { return fd6_ >= 0; }
     const dht::SockAddr& getBoundRef(sa_family_t family = AF_UNSPEC) const override {
         return family == AF_INET6 ? bound6_ : bound4_;

@@ -107,6 +107,7 @@ private:
     uv_signal_t sigint_{}, sigterm_{};
     Clock::time_point started_ = Clock::now();
     Clock::time_point last_bootstrap_{};
+    unsigned bootstrap_retries_ = 0;
     KeyedRateLimiter stun_limiter_{20.0, 40.0, 4096};
     uint64_t stun_answered_ = 0, stun_dropped_ = 0;
     bool stopping_ = false;
@@ -219,7 +220,10 @@ void Node::bootstrap_if_needed() {
     auto now = Clock::now();
     if (last_bootstrap_ != Clock::time_point{} && now - last_bootstrap_ < std::chrono::seconds(5)) return;
     if (last_bootstrap_ != Clock::time_point{} && dht_->status().connected()) return;
-    if (last_bootstrap_ != Clock::time_point{}) log::info("dht", "not connected; retrying bootstrap");
+    if (last_bootstrap_ != Clock::time_point{}) {
+        if (bootstrap_retries_++ == 0) log::info("dht", "not connected; retrying bootstrap every 5 s");
+        else log::debug("dht", "not connected; retrying bootstrap");
+    }
     last_bootstrap_ = now;
     dht_->bootstrap(opts_.bootstrap);
 }
@@ -255,8 +259,12 @@ std::string Node::cmd_status() {
     for (UdpPort* p : {port4_.get(), port6_.get()})
         if (p) o << "bound " << p->bound().to_string() << "\n";
     o << "network " << opts_.network_id << "\n";
-    o << "dht " << (st.connected() ? "connected" : (st.v4 == "connecting" || st.v6 == "connecting") ? "connecting" : "disconnected")
-      << " ipv4=" << st.v4 << " ipv6=" << st.v6 << "\n";
+    // "connected" only with at least one peer that answers; an unreachable bootstrap leaves
+    // OpenDHT "connecting" forever, which the user should read as disconnected.
+    bool dht_up = st.connected() && st.good4 + st.good6 > 0;
+    o << "dht " << (dht_up ? "connected" : "disconnected") << " ipv4=" << st.v4 << " ipv6=" << st.v6;
+    if (!dht_up && !opts_.bootstrap.empty()) o << " (retrying " << opts_.bootstrap.size() << " bootstrap node(s))";
+    o << "\n";
     o << "dht_nodes " << (st.good4 + st.good6) << " good, " << (st.dubious4 + st.dubious6) << " dubious\n";
     o << "dht_id " << dht_->node_id_hex() << "\n";
     o << "relays_known " << feed_->directory().live(unix_now()).size() << "\n";
