@@ -50,15 +50,27 @@ Directory::Verdict Directory::ingest(ByteView value, unsigned bucket, uint64_t n
 
 Directory::Verdict Directory::judge(ByteView value, unsigned bucket, uint64_t now_s) {
     if (value.size() > kPresenceMaxSize) return Verdict::too_large;
+    // Verdicts that depend on the bytes alone are remembered by digest, so a value is parsed
+    // and signature-checked once however often it is delivered. Verdicts that depend on where
+    // or when the value was read (bucket, far-future expiry, a full table) are not: a copy of
+    // a genuine record planted under another bucket must not hide the original.
     std::string digest = digest_of(value);
     if (seen_.count(digest)) return Verdict::duplicate;
+    Verdict v = judge_fresh(value, bucket, now_s);
+    if (v != Verdict::wrong_bucket && v != Verdict::too_far_future && v != Verdict::full) remember(digest);
+    return v;
+}
+
+void Directory::remember(const std::string& digest) {
     seen_.emplace(digest, true);
     seen_order_.push_back(digest);
     if (seen_order_.size() > kSeenMax) {
         seen_.erase(seen_order_.front());
         seen_order_.pop_front();
     }
+}
 
+Directory::Verdict Directory::judge_fresh(ByteView value, unsigned bucket, uint64_t now_s) {
     // Cheap structural and time checks first: a signature is checked only for a record that
     // would otherwise be accepted.
     PresenceParse p = decode_presence(value);

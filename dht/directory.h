@@ -10,6 +10,7 @@
 #include <list>
 #include <map>
 #include <optional>
+#include <string>
 #include <unordered_map>
 #include <vector>
 
@@ -62,7 +63,8 @@ public:
 
 private:
     Verdict judge(ByteView value, unsigned bucket, uint64_t now_s);
-    void remember(const ByteArray<16>& digest);
+    Verdict judge_fresh(ByteView value, unsigned bucket, uint64_t now_s);
+    void remember(const std::string& digest);
 
     std::optional<Ed25519Public> self_;
     size_t max_relays_;

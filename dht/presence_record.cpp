@@ -27,8 +27,9 @@ Bytes signed_message(const PresenceRecord& r) {
     msgpack::sbuffer buf;
     msgpack::packer<msgpack::sbuffer> pk(buf);
     pack_fields(pk, r, 7);
-    Bytes msg(kDomain, kDomain + sizeof kDomain);  // label including its NUL terminator
-    msg.insert(msg.end(), buf.data(), buf.data() + buf.size());
+    Bytes msg(sizeof kDomain + buf.size());  // label including its NUL terminator, then the fields
+    std::memcpy(msg.data(), kDomain, sizeof kDomain);
+    std::memcpy(msg.data() + sizeof kDomain, buf.data(), buf.size());
     return msg;
 }
 
@@ -43,6 +44,15 @@ bool read_uint(const msgpack::object& o, uint64_t max, uint64_t& out) {
     if (o.type != msgpack::type::POSITIVE_INTEGER || o.via.u64 > max) return false;
     out = o.via.u64;
     return true;
+}
+
+Bytes encode_signed(const PresenceRecord& r) {
+    msgpack::sbuffer buf;
+    msgpack::packer<msgpack::sbuffer> pk(buf);
+    pack_fields(pk, r, 8);
+    pk.pack_bin(64);
+    pk.pack_bin_body(reinterpret_cast<const char*>(r.signature.data()), 64);
+    return Bytes(buf.data(), buf.data() + buf.size());
 }
 
 }  // namespace
@@ -63,12 +73,7 @@ Bytes encode_presence(const PresenceRecord& fields, const Ed25519Key& key) {
     r.version = kPresenceVersion;
     r.node_pub = key.public_key();
     r.signature = key.sign(signed_message(r));
-    msgpack::sbuffer buf;
-    msgpack::packer<msgpack::sbuffer> pk(buf);
-    pack_fields(pk, r, 8);
-    pk.pack_bin(64);
-    pk.pack_bin_body(reinterpret_cast<const char*>(r.signature.data()), 64);
-    return Bytes(buf.data(), buf.data() + buf.size());
+    return encode_signed(r);
 }
 
 PresenceParse decode_presence(ByteView value) {
@@ -80,8 +85,10 @@ PresenceParse decode_presence(ByteView value) {
     res.error = PresenceError::malformed;
     if (value.empty()) return res;
     try {
-        // Limits: one array of at most 8 entries, no maps or strings, bins of at most 64 bytes, depth 2.
-        msgpack::unpack_limit limit(8, 0, 0, 64, 0, 2);
+        // Limits bounded by the value's size (each element takes at least one byte), so that a
+        // record of a later version with other fields still reads as an unknown version.
+        msgpack::unpack_limit limit(kPresenceMaxSize, kPresenceMaxSize, kPresenceMaxSize, kPresenceMaxSize,
+                                    kPresenceMaxSize, 8);
         std::size_t off = 0;
         msgpack::object_handle oh = msgpack::unpack(reinterpret_cast<const char*>(value.data()), value.size(), off,
                                                     nullptr, nullptr, limit);
@@ -105,6 +112,9 @@ PresenceParse decode_presence(ByteView value) {
         r.version = uint8_t(version);
         r.period_secs = uint32_t(period_secs);
         r.capacity = uint32_t(capacity);
+        // One record, one byte form: only the canonical encoding is accepted, so variants of a
+        // signed record cannot pass as new values.
+        if (encode_signed(r) != Bytes(value.begin(), value.end())) return res;
         res.record = r;
         res.error = PresenceError::none;
     } catch (const std::exception&) {

@@ -44,7 +44,7 @@ void write(Level l, std::string_view component, std::string_view msg) {
     gettimeofday(&tv, nullptr);
     tm t;
     gmtime_r(&tv.tv_sec, &t);
-    char ts[40];
+    char ts[96];
     std::snprintf(ts, sizeof ts, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", t.tm_year + 1900, t.tm_mon + 1,
                   t.tm_mday, t.tm_hour, t.tm_min, t.tm_sec, int(tv.tv_usec / 1000));
     // One line per event: fold any embedded newline so a log line cannot be forged.

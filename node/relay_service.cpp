@@ -199,7 +199,10 @@ RelayService::Intake RelayService::handle_offer(const QueuedOffer& q) {
         log::info("relay", "rendezvous refused: {}", a.refuse_reason);
         return Intake::refused;
     };
-    EndpointVerdict ev = check_endpoint(offer.vpn, own_addresses_, cfg_.allow_private_endpoints);
+    // Own addresses: the bound ones, and the public (reflexive) and host candidates as of now.
+    std::vector<Endpoint> own = own_addresses_;
+    for (const auto& c : candidates_()) own.push_back(c);
+    EndpointVerdict ev = check_endpoint(offer.vpn, own, cfg_.allow_private_endpoints);
     if (ev != EndpointVerdict::ok) return refuse(1, std::string("VPN endpoint refused: ") + pave::to_string(ev));
     if (sessions_.size() >= cfg_.capacity) return refuse(2, "relay at capacity");
     if (offer.candidates.empty()) return refuse(3, "no address candidates");

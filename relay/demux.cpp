@@ -20,7 +20,9 @@ bool is_wireguard(ByteView p) {
         case 1: return p.size() == kWgInitiationSize;
         case 2: return p.size() == kWgResponseSize;
         case 3: return p.size() == kWgCookieReplySize;
-        case 4: return p.size() >= kWgDataMinSize && (p.size() - kWgDataMinSize) % 16 == 0;
+        // Transport data: WireGuard pads its plaintext to 16 bytes but never past the MTU, so a
+        // full-size packet (MTU 1420: 1452 bytes) is not a multiple of 16; only the minimum holds.
+        case 4: return p.size() >= kWgDataMinSize;
         default: return false;
     }
 }

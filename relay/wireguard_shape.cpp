@@ -33,7 +33,6 @@ std::optional<WgMessage> parse_wireguard(ByteView pkt) {
         m.receiver_index = le32(pkt, 4);
         return m;
     case 4:
-        if ((pkt.size() - kWgTransportMinSize) % 16 != 0) return std::nullopt;
         m.type = WgType::transport;
         m.receiver_index = le32(pkt, 4);
         m.counter = le64(pkt, 8);

@@ -14,11 +14,9 @@ Every helper process is started with lab.spawn (tracked, stopped by PID by the l
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import ipaddress
 import json
 import re
-import socket
 import struct
 import sys
 import textwrap
@@ -27,6 +25,7 @@ from pathlib import Path
 from typing import Iterator, Optional
 
 from lab.netlab import Lab, LabError, wait_until
+from lab.pave_lab import PaveLab
 
 PY = sys.executable or "/usr/bin/python3"
 
@@ -36,6 +35,25 @@ VPN_WG_PORT = 51820
 CLIENT_WG_PORT = 51820
 PAVE_LISTEN = "127.0.0.1:51821"
 WG_MTU = 1420
+
+
+# ----------------------------------------------------------------------- PAVE
+
+
+class LabPave(PaveLab):
+    """PaveLab whose shell commands wait (up to 10 s) for a node that has not opened its
+    control socket yet, instead of failing: start_swarm() polls the boot node right after
+    spawning it, which loses the race on a loaded machine."""
+
+    def shell(self, host, state, command, connect=False):
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                return super().shell(host, state, command, connect)
+            except LabError as e:
+                if "cannot reach the node" not in str(e) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
 
 
 # ------------------------------------------------------------------ WireGuard
@@ -128,7 +146,7 @@ _TCP_SERVER = textwrap.dedent(r'''
 
 _TCP_CLIENT = textwrap.dedent(r'''
     import hashlib, socket, sys, time
-    c = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=30)
+    c = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=float(sys.argv[3]))
     h, n, t0 = hashlib.sha256(), 0, time.monotonic()
     while True:
         data = c.recv(1 << 16)
@@ -159,9 +177,11 @@ class TransferResult:
 
 
 def tcp_transfer(lab: Lab, workdir: Path, size: int, server_ns: str = "vpn", server_ip: str = VPN_TUNNEL_IP,
-                 client_ns: str = "client", port: int = 5555, timeout: float = 120) -> TransferResult:
+                 client_ns: str = "client", port: int = 5555, timeout: float = 120,
+                 stall_timeout: float = 15) -> TransferResult:
     """``size`` random bytes from a TCP server in ``server_ns`` to a client in ``client_ns``;
-    both ends hash what they sent / received with SHA-256."""
+    both ends hash what they sent / received with SHA-256. Raises LabError when the transfer
+    takes longer than ``timeout`` or receives nothing for ``stall_timeout`` seconds."""
     log = Path(workdir) / f"tcp-server-{port}.log"
     log.unlink(missing_ok=True)
     server = lab.spawn(server_ns, [PY, "-c", _TCP_SERVER, server_ip, port, size], label="tcp server",
@@ -169,7 +189,8 @@ def tcp_transfer(lab: Lab, workdir: Path, size: int, server_ns: str = "vpn", ser
     try:
         wait_until(lambda: "listening" in (log.read_text() if log.exists() else "") or server.poll() is not None,
                    10, what="the TCP server")
-        out = lab.run(client_ns, [PY, "-c", _TCP_CLIENT, server_ip, port], timeout=timeout).stdout.split()
+        out = lab.run(client_ns, [PY, "-c", _TCP_CLIENT, server_ip, port, stall_timeout],
+                      timeout=timeout).stdout.split()
         wait_until(lambda: "sent" in log.read_text() or server.poll() is not None, 10, what="the server's digest")
         sent = log.read_text().split("sent", 1)[1].split()
         return TransferResult(size=int(sent[0]), sent_sha256=sent[1], received=int(out[1]),
@@ -409,7 +430,9 @@ def scan_dht_traffic(pcap: Path, patterns: dict[str, bytes], dht_hosts: dict[str
         rep.scanned_bytes += len(p.payload)
         names = find_patterns(p.payload, patterns)
         if names:
-            rep.leaks.append((p.index, f"{p.src}:{p.sport}", f"{p.dst}:{p.dport}", names))
+            where = sorted({path for n in names for path in msgpack_paths(p.payload, patterns[n])})
+            rep.leaks.append((p.index, f"{p.src}:{p.sport}", f"{p.dst}:{p.dport}",
+                              names + ([f"in msgpack field(s) {', '.join(where)}"] if where else [])))
     return rep
 
 
@@ -487,6 +510,29 @@ def msgpack_decode(data: bytes):
     if dec.i != len(data):
         raise ValueError("trailing bytes after msgpack object")
     return value
+
+
+def msgpack_paths(data: bytes, pattern: bytes) -> list[str]:
+    """Where ``pattern`` occurs inside a msgpack message: paths such as "r/n4" of the strings
+    or binaries holding it (empty if ``data`` is not msgpack)."""
+    try:
+        obj = msgpack_decode(data)
+    except ValueError:
+        return []
+    found: list[str] = []
+
+    def walk(o, path: str) -> None:
+        if isinstance(o, dict):
+            for k, v in o.items():
+                walk(v, f"{path}/{k}" if path else str(k))
+        elif isinstance(o, list):
+            for v in o:
+                walk(v, path + "[]")
+        elif isinstance(o, (bytes, str)):
+            if pattern in (o if isinstance(o, bytes) else o.encode()):
+                found.append(path or "(top)")
+    walk(obj, "")
+    return found
 
 
 def _value_datas(obj) -> list[bytes]:
@@ -575,16 +621,6 @@ def parse_sessions(text: str) -> list[dict]:
                 d[k + "_pkts"], d[k + "_bytes"] = int(m.group(1)), int(m.group(2))
         out.append(d)
     return out
-
-
-def sha256_hex(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def free_port_hint() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def elapsed(t0: float) -> str:

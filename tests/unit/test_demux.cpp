@@ -46,8 +46,10 @@ TEST_CASE("demux: WireGuard message sizes") {
     CHECK(classify(wg(4, 48)) == PacketKind::wireguard);
     CHECK(classify(wg(4, 1440)) == PacketKind::wireguard);
     CHECK(classify(wg(4, 31)) == PacketKind::unknown);
-    CHECK(classify(wg(4, 33)) == PacketKind::unknown);
-    CHECK(classify(wg(4, 47)) == PacketKind::unknown);
+    // full-size data at MTU 1420 (16 + 1420 + 16), not a multiple of 16
+    CHECK(classify(wg(4, 1452)) == PacketKind::wireguard);
+    CHECK(classify(wg(4, 33)) == PacketKind::wireguard);
+    CHECK(classify(wg(4, 47)) == PacketKind::wireguard);
     CHECK(classify(wg(4, 16)) == PacketKind::unknown);
     // Types outside 1..4 and non-zero reserved bytes.
     CHECK(classify(wg(5, 148)) == PacketKind::unknown);
