@@ -8,7 +8,6 @@
 #include <future>
 #include <map>
 #include <mutex>
-#include <regex>
 
 #include "crypto/hex.h"
 #include "crypto/random.h"
@@ -42,13 +41,7 @@ bool warning_that_matters(const std::string& line) {
 }
 
 // OpenDHT names peers by address in its lines; PAVE logs no peer address unless asked to.
-std::string redact(std::string line) {
-    if (log::show_addresses()) return line;
-    static const std::regex v4(R"(\b\d{1,3}(\.\d{1,3}){3}(:\d+)?\b)");
-    static const std::regex v6(R"(\[[0-9a-fA-F:.]+\](:\d+)?)");
-    line = std::regex_replace(line, v4, "<addr>");
-    return std::regex_replace(line, v6, "<addr>");
-}
+std::string redact(std::string line) { return log::show_addresses() ? line : log::redact_addresses(line); }
 
 std::shared_ptr<dht::Logger> make_logger(bool verbose) {
     auto err = [](char const* f, va_list a) {
@@ -114,7 +107,7 @@ DhtNode::DhtNode(const Options& opts) : impl_(std::make_unique<Impl>()) {
         impl->status4 = int(s4);
         impl->status6 = int(s6);
     };
-    auto sock = std::make_unique<SharedSocket>(opts.fd4, opts.bound4, opts.fd6, opts.bound6);
+    auto sock = std::make_unique<SharedSocket>(opts.fd4, opts.bound4, opts.fd6, opts.bound6, opts.client);
     impl_->socket = sock.get();
     impl_->has4 = opts.fd4 >= 0;
     impl_->has6 = opts.fd6 >= 0;

@@ -39,6 +39,7 @@ public:
         int fd4 = -1, fd6 = -1;  // the role's shared UDP sockets
         Endpoint bound4, bound6;
         bool verbose = false;    // pass OpenDHT's debug log through
+        bool client = false;     // the client role: peers keep it out of their routing tables
     };
 
     explicit DhtNode(const Options& opts);

@@ -11,7 +11,8 @@ namespace pave {
 
 class SharedSocket final : public dht::net::DatagramSocket {
 public:
-    SharedSocket(int fd4, const Endpoint& bound4, int fd6, const Endpoint& bound6);
+    // client_mode: mark every message this node sends as a client's (see sendTo).
+    SharedSocket(int fd4, const Endpoint& bound4, int fd6, const Endpoint& bound6, bool client_mode);
 
     int sendTo(const dht::SockAddr& dest, const uint8_t* data, size_t size, bool replied) override;
     // OpenDHT 2.4 registers a listener for IPv6 only after it registered one for IPv4
@@ -32,6 +33,7 @@ public:
 
 private:
     int fd4_, fd6_;
+    bool client_mode_;
     dht::SockAddr bound4_, bound6_;
     std::atomic<bool> stopped_{false};
     dht::net::PacketList pending_;

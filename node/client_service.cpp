@@ -54,6 +54,8 @@ ClientService::ClientService(uv_loop_t* loop, DhtNode& dht, LoopQueue& queue, Ud
 }
 
 ClientService::~ClientService() {
+    // Tell the relay at once (CLOSE frame), so it stops forwarding for our address.
+    if (session_) session_->close(0, Clock::now());
     if (answer_listen_ && answer_key_) dht_.cancel_listen(*answer_key_, *answer_listen_);
     uv_timer_stop(timer_);
     uv_close(reinterpret_cast<uv_handle_t*>(timer_), [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });

@@ -39,6 +39,61 @@ void set_show_addresses(bool on) { g_addresses = on; }
 bool show_addresses() { return g_addresses; }
 std::string addr(const Endpoint& e) { return g_addresses ? e.to_string() : std::string("<addr>"); }
 
+namespace {
+bool digit(char c) { return c >= '0' && c <= '9'; }
+bool hexdigit(char c) { return digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
+
+// Length of a dotted quad (and :port) starting at i, or 0.
+size_t ipv4_at(std::string_view t, size_t i) {
+    if (i > 0 && (digit(t[i - 1]) || t[i - 1] == '.')) return 0;
+    size_t j = i;
+    for (int part = 0; part < 4; ++part) {
+        size_t start = j;
+        while (j < t.size() && digit(t[j]) && j - start < 3) ++j;
+        if (j == start) return 0;
+        if (part < 3) {
+            if (j >= t.size() || t[j] != '.') return 0;
+            ++j;
+        }
+    }
+    if (j < t.size() && (digit(t[j]) || t[j] == '.')) return 0;
+    if (j + 1 < t.size() && t[j] == ':' && digit(t[j + 1])) {
+        ++j;
+        while (j < t.size() && digit(t[j])) ++j;
+    }
+    return j - i;
+}
+
+// Length of "[v6]" (and :port) starting at i, or 0.
+size_t ipv6_at(std::string_view t, size_t i) {
+    if (t[i] != '[') return 0;
+    size_t j = i + 1, colons = 0;
+    while (j < t.size() && (hexdigit(t[j]) || t[j] == ':' || t[j] == '.')) colons += t[j++] == ':';
+    if (j >= t.size() || t[j] != ']' || colons < 2) return 0;
+    ++j;
+    if (j + 1 < t.size() && t[j] == ':' && digit(t[j + 1])) {
+        ++j;
+        while (j < t.size() && digit(t[j])) ++j;
+    }
+    return j - i;
+}
+}  // namespace
+
+std::string redact_addresses(std::string_view t) {
+    std::string out;
+    out.reserve(t.size());
+    for (size_t i = 0; i < t.size();) {
+        size_t n = digit(t[i]) ? ipv4_at(t, i) : ipv6_at(t, i);
+        if (n) {
+            out += "<addr>";
+            i += n;
+        } else {
+            out.push_back(t[i++]);
+        }
+    }
+    return out;
+}
+
 void write(Level l, std::string_view component, std::string_view msg) {
     timeval tv;
     gettimeofday(&tv, nullptr);

@@ -23,6 +23,9 @@ void set_show_addresses(bool on);
 bool show_addresses();
 // An address as it may appear in a log line: "<addr>" unless --log-addresses.
 std::string addr(const Endpoint& e);
+// Replaces every IPv4 address (with its :port) and bracketed IPv6 address in free text
+// (e.g. a library's log line) by "<addr>".
+std::string redact_addresses(std::string_view text);
 
 void write(Level l, std::string_view component, std::string_view msg);
 

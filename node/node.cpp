@@ -194,6 +194,7 @@ void Node::start_dht() {
         o.bound6 = port6_->bound();
     }
     o.verbose = opts_.dht_verbose;
+    o.client = opts_.client;
     dht_ = std::make_unique<DhtNode>(o);
     std::optional<Ed25519Public> self;
     if (key_) self = key_->public_key();

@@ -74,6 +74,7 @@ RelayService::RelayService(uv_loop_t* loop, DhtNode& dht, LoopQueue& queue, cons
 }
 
 RelayService::~RelayService() {
+    for (auto& [id, s] : sessions_) s->close(Clock::now());  // clients learn at once (CLOSE frame)
     sessions_.clear();
     for (uv_timer_t* t : {timer_, drain_timer_}) {
         uv_timer_stop(t);

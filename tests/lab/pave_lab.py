@@ -7,12 +7,13 @@ NAT B and a client behind NAT A, all real processes tracked and stopped by PID.
     vpn    203.0.113.30  WireGuard server (wireguard-go), when a test needs one
 """
 
-import os
 import random
 import re
+import shutil
 import subprocess
 import tempfile
 import time
+import weakref
 from pathlib import Path
 
 from lab.netlab import Lab, wait_until
@@ -35,6 +36,7 @@ class PaveLab:
         self.lab = lab
         self.netid = random.randint(100000, 2**31)
         self.tmp = Path(tempfile.mkdtemp(prefix="pave-lab-"))
+        weakref.finalize(self, shutil.rmtree, str(self.tmp), True)
         self.ttl = ttl
         self.client = None
 
@@ -52,6 +54,17 @@ class PaveLab:
         args = ["--state-dir", self.state(state), "shell"] + (["--connect"] if connect else []) + ["-c", command]
         return self.pave(host, *args, timeout=20).stdout
 
+    def wait_shell(self, host, state, timeout=10):
+        """Until the node's control socket answers (it is created a moment after start)."""
+        deadline = time.time() + timeout
+        while True:
+            r = self.pave(host, "--state-dir", self.state(state), "shell", "-c", "status", check=False)
+            if r.returncode == 0:
+                return
+            if time.time() > deadline:
+                raise AssertionError(f"{state} node never answered: {r.stderr}\n{self.log(state)[-2000:]}")
+            time.sleep(0.1)
+
     def start_swarm(self, require_public_port=True):
         """dhtnode and a PAVE bootstrap node on `boot`, the relay behind NAT B."""
         lab = self.lab
@@ -61,12 +74,14 @@ class PaveLab:
         self.pave("boot", "--state-dir", self.state("boot"), "identity", "create")
         lab.spawn("boot", [pave_bin(), "--state-dir", self.state("boot"), "node", "--no-relay", "--bind", BOOT_IP,
                            "--port", BOOT_PAVE_PORT, *boot_args], "pave-boot", stdout_path=self.tmp / "boot.log")
+        self.wait_shell("boot", "boot")
         self.pave("relay", "--state-dir", self.state("relay"), "identity", "create")
         self.relay_id = self.pave("relay", "--state-dir", self.state("relay"), "identity", "show").stdout.split()[1]
         lab.spawn("relay", [pave_bin(), "--state-dir", self.state("relay"), "node", "--bind", RELAY_PRIVATE,
                             "--port", RELAY_PORT, "--presence-ttl", self.ttl,
                             "--bootstrap", f"{BOOT_IP}:{BOOT_PAVE_PORT}", "--network-id", self.netid],
                   "pave-relay", stdout_path=self.tmp / "relay.log")
+        self.wait_shell("relay", "relay")
         # The relay is in the directory once the boot node lists it.
         assert wait_until(lambda: self.relay_id in self.shell("boot", "boot", "relays"), timeout=30), \
             self.log("relay")[-3000:]

@@ -6,6 +6,7 @@ All traffic stays on 127.0.0.0/8.
 
 import os
 import random
+import shutil
 import signal
 import socket
 import subprocess
@@ -174,3 +175,4 @@ class Swarm:
             except subprocess.TimeoutExpired:
                 p.kill()
                 p.wait()
+        shutil.rmtree(self.tmp, ignore_errors=True)
