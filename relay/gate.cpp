@@ -123,13 +123,17 @@ Gate::Verdict Gate::decide_client(ByteView pkt, time_point now) {
         // The client answers a rekey the endpoint started.
         if (!sent_by_endpoint_.answer(msg->receiver_index, WgType::response)) return Verdict::drop_unknown_index;
         sent_by_client_.add(msg->sender_index, WgType::response);
+        client_data_.add(msg->receiver_index);
+        endpoint_data_.add(msg->sender_index);
         return Verdict::forward;
     case WgType::cookie_reply:
         if (!sent_by_endpoint_.answer(msg->receiver_index, WgType::cookie_reply))
             return Verdict::drop_unknown_index;
         return Verdict::forward;
     default:
-        return Verdict::forward;  // transport data and keepalives
+        // Transport data and keepalives, only on a keypair a handshake through this gate set up.
+        if (!client_data_.contains(msg->receiver_index)) return Verdict::drop_unknown_index;
+        return Verdict::forward;
     }
 }
 
@@ -152,6 +156,8 @@ Gate::Verdict Gate::decide_endpoint(ByteView pkt, time_point now) {
         if (!sent_by_client_.answer(msg->receiver_index, WgType::response)) return Verdict::drop_unknown_index;
         unlocked_ = true;
         sent_by_endpoint_.add(msg->sender_index, WgType::response);
+        client_data_.add(msg->sender_index);
+        endpoint_data_.add(msg->receiver_index);
         return Verdict::forward;
     case WgType::cookie_reply:
         if (!sent_by_client_.answer(msg->receiver_index, WgType::cookie_reply)) return Verdict::drop_unknown_index;
@@ -163,6 +169,7 @@ Gate::Verdict Gate::decide_endpoint(ByteView pkt, time_point now) {
         return Verdict::forward;
     case WgType::transport:
         if (!unlocked_) return Verdict::drop_locked;
+        if (!endpoint_data_.contains(msg->receiver_index)) return Verdict::drop_unknown_index;
         return Verdict::forward;
     }
     return Verdict::drop_not_wireguard;

@@ -145,6 +145,26 @@ private:
     Endpoint vpn_;
     TokenBucket client_inits_;
     TokenBucket endpoint_inits_;
+    // Receiver indices that completed handshakes established for transport data, per direction:
+    // WireGuard holds at most three keypairs (previous, current, next), so a few suffice.
+    class Indices {
+    public:
+        void add(uint32_t index) {
+            ring_[next_++ % ring_.size()] = index;
+            if (size_ < ring_.size()) ++size_;
+        }
+        bool contains(uint32_t index) const {
+            for (size_t i = 0; i < size_; ++i)
+                if (ring_[i] == index) return true;
+            return false;
+        }
+
+    private:
+        std::array<uint32_t, 8> ring_{};
+        size_t next_ = 0, size_ = 0;
+    };
+    Indices client_data_;    // receiver indices the client's transport data may carry
+    Indices endpoint_data_;  // receiver indices the endpoint's transport data may carry
     PendingHandshakes sent_by_client_;    // sent by the client, answered by the endpoint
     PendingHandshakes sent_by_endpoint_;  // sent by the endpoint (its rekeys), answered by the client
     time_point created_;

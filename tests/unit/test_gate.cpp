@@ -288,12 +288,12 @@ TEST_CASE("gate: packet and byte quota") {
     lim.max_packets = 4;
     Gate g(lim, open_destinations(), vpn(), T0);
     unlock(g, T0);
-    CHECK(g.from_client(data(1), T0) == V::forward);
-    CHECK(g.from_endpoint(data(1), T0) == V::forward);
+    CHECK(g.from_client(data(0x2000), T0) == V::forward);
+    CHECK(g.from_endpoint(data(0x1000), T0) == V::forward);
     CHECK_FALSE(g.expired(T0));
-    CHECK(g.from_client(data(1), T0) == V::drop_quota);
+    CHECK(g.from_client(data(0x2000), T0) == V::drop_quota);
     CHECK(g.expired(T0));
-    CHECK(g.from_endpoint(data(1, 32), T0) == V::drop_quota);
+    CHECK(g.from_endpoint(data(0x1000, 32), T0) == V::drop_quota);
     CHECK(g.count(V::drop_quota) == 2);
     CHECK(g.packets_to_endpoint() + g.packets_to_client() == 4);
 
@@ -301,9 +301,9 @@ TEST_CASE("gate: packet and byte quota") {
     blim.max_bytes = 148 + 92 + 1440 + 100;
     Gate h(blim, open_destinations(), vpn(), T0);
     unlock(h, T0);
-    CHECK(h.from_client(data(1), T0) == V::forward);
-    CHECK(h.from_endpoint(data(1, 128), T0) == V::drop_quota);  // 128 > 100 left
-    CHECK(h.from_endpoint(data(1, 32), T0) == V::drop_quota);   // stopped for good
+    CHECK(h.from_client(data(0x2000), T0) == V::forward);
+    CHECK(h.from_endpoint(data(0x1000, 128), T0) == V::drop_quota);  // 128 > 100 left
+    CHECK(h.from_endpoint(data(0x1000, 32), T0) == V::drop_quota);   // stopped for good
     CHECK(h.bytes_to_client() + h.bytes_to_endpoint() <= blim.max_bytes);
 }
 
@@ -342,9 +342,9 @@ TEST_CASE("gate: timeouts") {
         Gate g(lim, open_destinations(), vpn(), T0);
         unlock(g, T0 + 10s);
         CHECK(g.deadline() == T0 + 130s);
-        CHECK(g.from_client(data(2), T0 + 100s) == V::forward);
+        CHECK(g.from_client(data(0x2000), T0 + 100s) == V::forward);
         CHECK(g.deadline() == T0 + 130s);  // the endpoint side is still quiet since 10 s
-        CHECK(g.from_endpoint(data(1), T0 + 110s) == V::forward);
+        CHECK(g.from_endpoint(data(0x1000), T0 + 110s) == V::forward);
         CHECK(g.deadline() == T0 + 220s);
         CHECK_FALSE(g.expired(T0 + 219s));
         CHECK(g.expired(T0 + 220s));
@@ -434,4 +434,23 @@ TEST_CASE("session caps: per client address and in total") {
     SessionCaps none(0, 10);
     CHECK_FALSE(none.try_add(a));
     CHECK(none.count() == 0);
+}
+
+TEST_CASE("gate: transport data only on keypairs a handshake through the gate set up") {
+    Gate g(GateLimits{}, open_destinations(), vpn(), T0);
+    unlock(g, T0, 0x1000, 0x2000);
+    // the client's data is addressed to the VPN's index, the VPN's data to the client's
+    CHECK(g.from_client(data(0x2000), T0) == V::forward);
+    CHECK(g.from_endpoint(data(0x1000), T0) == V::forward);
+    // anything else, though WireGuard-shaped, is not this session's traffic
+    CHECK(g.from_client(data(0x1000), T0) == V::drop_unknown_index);
+    CHECK(g.from_client(data(0xdead), T0) == V::drop_unknown_index);
+    CHECK(g.from_endpoint(data(0x2000), T0) == V::drop_unknown_index);
+    CHECK(g.from_endpoint(data(0xbeef), T0) == V::drop_unknown_index);
+    // a rekey started by the VPN and answered by the client adds the new keypair
+    CHECK(g.from_endpoint(init(0x3000), T0) == V::forward);
+    CHECK(g.from_client(resp(0x4000, 0x3000), T0) == V::forward);
+    CHECK(g.from_client(data(0x3000), T0) == V::forward);
+    CHECK(g.from_endpoint(data(0x4000), T0) == V::forward);
+    CHECK(g.from_client(data(0x2000), T0) == V::forward);  // the previous keypair still works
 }
