@@ -108,7 +108,10 @@ private:
     Clock::time_point started_ = Clock::now();
     Clock::time_point last_bootstrap_{};
     unsigned bootstrap_retries_ = 0;
+    // STUN answers (at most 2.6x a request's size): per source IP, and in total so that
+    // requests spoofed from many addresses cannot turn the node into a reflector.
     KeyedRateLimiter stun_limiter_{20.0, 40.0, 4096};
+    TokenBucket stun_total_{500.0, 500.0};
     uint64_t stun_answered_ = 0, stun_dropped_ = 0;
     bool stopping_ = false;
     int exit_code_ = 0;
@@ -175,7 +178,8 @@ void Node::handle_stun(ByteView data, const Endpoint& from, UdpPort& port) {
     Bytes out;
     StunAction a = handle_request(data, from, out);
     if (a == StunAction::ignore) return;
-    if (!stun_limiter_.allow(from.ip_bytes(), Clock::now())) {
+    auto now = Clock::now();
+    if (!stun_limiter_.allow(from, now) || !stun_total_.take(now)) {
         ++stun_dropped_;
         return;
     }

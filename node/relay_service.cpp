@@ -253,14 +253,21 @@ bool RelayService::on_control(ByteView wire, const Endpoint& from) {
 }
 
 void RelayService::on_wireguard(ByteView pkt, const Endpoint& from) {
-    // WireGuard is accepted only from a session's validated client address.
-    for (auto& [id, s] : sessions_) {
+    // WireGuard is accepted only from a session's validated, bound client address.
+    auto accepts = [&](RelaySession* s) {
         const auto& peer = s->session().peer();
-        if (peer && *peer == from && s->session().state() == SessionState::established) {
-            s->on_client_wireguard(pkt, Clock::now());
-            return;
-        }
+        return peer && *peer == from && s->session().state() == SessionState::established;
+    };
+    auto it = by_peer_.find(from);
+    RelaySession* s = it != by_peer_.end() && accepts(it->second) ? it->second : nullptr;
+    if (!s) {  // first packet from this address, or the session re-bound: look it up again
+        for (auto& [id, cand] : sessions_)
+            if (accepts(cand.get())) s = cand.get();
+        if (!s) return;
+        if (by_peer_.size() >= 4 * cfg_.capacity) by_peer_.clear();  // stale entries of re-bound peers
+        by_peer_[from] = s;
     }
+    s->on_client_wireguard(pkt, Clock::now());
 }
 
 void RelayService::arm_timer() {
@@ -301,6 +308,7 @@ void RelayService::reap(Clock::time_point now) {
             const Session& ss = it->second->session();
             log::info("relay", "session {} ended ({}{}{})", to_hex(it->first), pave::to_string(ss.state()),
                       ss.failure().empty() ? "" : ": ", ss.failure());
+            std::erase_if(by_peer_, [&](const auto& e) { return e.second == it->second.get(); });
             it = sessions_.erase(it);
         } else {
             ++it;

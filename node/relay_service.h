@@ -117,6 +117,7 @@ private:
 
     DestinationLimiter destinations_;
     std::map<ByteArray<8>, std::unique_ptr<RelaySession>> sessions_;  // by conn id
+    std::unordered_map<Endpoint, RelaySession*, EndpointHash> by_peer_;  // data path lookup
     uv_timer_t* timer_ = nullptr;
     uv_timer_t* drain_timer_ = nullptr;
 };

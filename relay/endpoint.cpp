@@ -125,9 +125,29 @@ std::string Endpoint::to_string() const {
     return "-";
 }
 
+bool Endpoint::same_ip(const Endpoint& o) const {
+    if (ss_.ss_family != o.ss_.ss_family) return false;
+    if (ss_.ss_family == AF_INET)
+        return reinterpret_cast<const sockaddr_in*>(&ss_)->sin_addr.s_addr ==
+               reinterpret_cast<const sockaddr_in*>(&o.ss_)->sin_addr.s_addr;
+    if (ss_.ss_family == AF_INET6)
+        return std::memcmp(&reinterpret_cast<const sockaddr_in6*>(&ss_)->sin6_addr,
+                           &reinterpret_cast<const sockaddr_in6*>(&o.ss_)->sin6_addr, 16) == 0;
+    return true;  // both invalid
+}
+
 size_t Endpoint::hash() const {
+    const uint8_t* a = nullptr;
+    size_t n = 0;
+    if (ss_.ss_family == AF_INET) {
+        a = reinterpret_cast<const uint8_t*>(&reinterpret_cast<const sockaddr_in*>(&ss_)->sin_addr);
+        n = 4;
+    } else if (ss_.ss_family == AF_INET6) {
+        a = reinterpret_cast<const sockaddr_in6*>(&ss_)->sin6_addr.s6_addr;
+        n = 16;
+    }
     size_t h = 1469598103934665603ull;
-    for (uint8_t b : ip_bytes()) h = (h ^ b) * 1099511628211ull;
+    for (size_t i = 0; i < n; ++i) h = (h ^ a[i]) * 1099511628211ull;
     return (h ^ port()) * 1099511628211ull;
 }
 

@@ -33,7 +33,8 @@ public:
     const sockaddr* sa() const { return reinterpret_cast<const sockaddr*>(&ss_); }
     socklen_t sa_len() const { return len_; }
 
-    bool same_ip(const Endpoint& o) const { return ip_bytes() == o.ip_bytes(); }
+    // Allocation-free comparisons: these run for every packet on the data path.
+    bool same_ip(const Endpoint& o) const;
     bool operator==(const Endpoint& o) const { return same_ip(o) && port() == o.port(); }
     size_t hash() const;
 

@@ -62,8 +62,10 @@ def test_session_comes_up_and_survives_idle(plab):
     assert int(field(r2, "frames_in")) >= frames_before + 8, "keepalives from the client"
     assert int(field(c2, "auth_failed")) == 0 and int(field(r2, "auth_failed")) == 0
     assert plab.client.poll() is None
-    # the far side goes: the relay's session times out cleanly
-    plab.lab.stop(plab.client)
+    # the far side vanishes without a word (SIGKILL: no CLOSE frame): the relay's session
+    # times out cleanly on missing keepalives
+    plab.client.kill()
+    plab.client.wait()
     assert wait_until(lambda: "# 0 relay session(s)" in plab.relay_sessions(), timeout=40)
     assert re.search(r"session \w+ ended \(closed: peer silent", plab.log("relay"))
 
