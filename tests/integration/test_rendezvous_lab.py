@@ -110,17 +110,22 @@ def test_junk_flood_on_inbox_is_bounded(plab):
     status = plab.shell("relay", "relay", "status")
     inbox = re.search(r"inbox_key (\w+)", status).group(1)
     relay_pid = next(pid for pid, label in plab.lab.processes().items() if label == "pave-relay")
-    before = intake(plab.relay_sessions())
-    rss0 = rss_kb(plab.lab, relay_pid)
-    plab.lab.run("boot", [dht_tool_bin(), "--network-id", plab.netid, "--bootstrap", f"{BOOT_IP}:{DHTNODE_PORT}",
-                          "flood-key", inbox, "1000", "512"], timeout=120)
+    flood = [dht_tool_bin(), "--network-id", plab.netid, "--bootstrap", f"{BOOT_IP}:{DHTNODE_PORT}",
+             "flood-key", inbox, "1000", "512"]
 
-    def judged():
-        i = intake(plab.relay_sessions())
-        return (i["not_for_us"] + i["queue_full"]) - (before["not_for_us"] + before["queue_full"]) >= 950
-    assert wait_until(judged, timeout=40), plab.relay_sessions()
-    time.sleep(1)
-    after = intake(plab.relay_sessions())
+    def run_flood():
+        before = intake(plab.relay_sessions())
+        plab.lab.run("boot", flood, timeout=120)
+
+        def judged():
+            i = intake(plab.relay_sessions())
+            return (i["not_for_us"] + i["queue_full"]) - (before["not_for_us"] + before["queue_full"]) >= 950
+        assert wait_until(judged, timeout=40), plab.relay_sessions()
+        time.sleep(1)
+        return before, intake(plab.relay_sessions())
+
+    rss0 = rss_kb(plab.lab, relay_pid)
+    before, after = run_flood()
     rss1 = rss_kb(plab.lab, relay_pid)
     cpu_ms = (after["decrypt_cpu_us"] - before["decrypt_cpu_us"]) / 1000
     print(f"1000 junk blobs: trial-decrypted {after['not_for_us'] - before['not_for_us']}, "
@@ -130,7 +135,14 @@ def test_junk_flood_on_inbox_is_bounded(plab):
     assert after["queued"] == 0
     # at most one X25519 + HKDF + failed AEAD per blob (~0.1 ms each here)
     assert cpu_ms < 300, cpu_ms
-    assert rss1 - rss0 < 8 * 1024, "no memory growth beyond the bounded queue"
+    # No memory growth per blob: a second flood of the same size (allocator pools and, under
+    # ASan, its quarantine already warm) leaves the resident size where it was, give or take
+    # OpenDHT's storage of the values themselves (~0.5 MB).
+    _, again = run_flood()
+    rss2 = rss_kb(plab.lab, relay_pid)
+    print(f"second flood: RSS {rss1} -> {rss2} kB")
+    assert again["accepted"] == before["accepted"] and again["queued"] == 0
+    assert rss2 - rss1 < 4 * 1024, "memory grows with the number of junk blobs"
     # the relay still serves a genuine client afterwards
     plab.start_client()
     plab.wait_connected()
