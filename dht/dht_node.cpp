@@ -44,14 +44,8 @@ bool warning_that_matters(const std::string& line) {
 std::string redact(std::string line) { return log::show_addresses() ? line : log::redact_addresses(line); }
 
 std::shared_ptr<dht::Logger> make_logger(bool verbose) {
-    auto err = [](char const* f, va_list a) {
-        std::string line = redact(vformat(f, a));
-        if (warning_that_matters(line))
-            log::warn("opendht", "{}", line);
-        else
-            log::debug("opendht", "{}", line);
-    };
-    auto warn = [](char const* f, va_list a) {
+    // Errors and warnings alike: passed on only when they report a failure.
+    auto filtered = [](char const* f, va_list a) {
         std::string line = redact(vformat(f, a));
         if (warning_that_matters(line))
             log::warn("opendht", "{}", line);
@@ -61,7 +55,7 @@ std::shared_ptr<dht::Logger> make_logger(bool verbose) {
     auto dbg = [verbose](char const* f, va_list a) {
         if (verbose) log::debug("opendht", "{}", redact(vformat(f, a)));
     };
-    return std::make_shared<dht::Logger>(dht::LogMethod(err), dht::LogMethod(warn), dht::LogMethod(dbg));
+    return std::make_shared<dht::Logger>(dht::LogMethod(filtered), dht::LogMethod(filtered), dht::LogMethod(dbg));
 }
 
 const char* status_name(dht::NodeStatus s) {

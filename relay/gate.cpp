@@ -97,20 +97,27 @@ Gate::Verdict Gate::finish(Verdict v, ByteView pkt, bool to_endpoint, time_point
     return v;
 }
 
-Gate::Verdict Gate::decide_client(ByteView pkt, time_point now) {
+// Checks common to both directions: closed, out of quota, expired, not WireGuard-shaped.
+std::optional<Gate::Verdict> Gate::precheck(ByteView pkt, time_point now, std::optional<WgMessage>& msg) {
     if (closed_) return Verdict::drop_closed;
     if (quota_exhausted_) return Verdict::drop_quota;
     if (now >= deadline()) {
         closed_ = true;
         return Verdict::drop_closed;
     }
-    const auto msg = parse_wireguard(pkt);
+    msg = parse_wireguard(pkt);
     if (!msg) return Verdict::drop_not_wireguard;
     if (bytes_to_endpoint_ + bytes_to_client_ + pkt.size() > limits_.max_bytes ||
         packets_to_endpoint_ + packets_to_client_ + 1 > limits_.max_packets) {
         quota_exhausted_ = true;
         return Verdict::drop_quota;
     }
+    return std::nullopt;
+}
+
+Gate::Verdict Gate::decide_client(ByteView pkt, time_point now) {
+    std::optional<WgMessage> msg;
+    if (auto v = precheck(pkt, now, msg)) return *v;
     if (msg->type == WgType::initiation) {
         if (!client_inits_.take(now)) return Verdict::drop_rate_session;
         if (!unlocked_ && !destinations_.take(vpn_, now)) return Verdict::drop_rate_destination;
@@ -138,19 +145,8 @@ Gate::Verdict Gate::decide_client(ByteView pkt, time_point now) {
 }
 
 Gate::Verdict Gate::decide_endpoint(ByteView pkt, time_point now) {
-    if (closed_) return Verdict::drop_closed;
-    if (quota_exhausted_) return Verdict::drop_quota;
-    if (now >= deadline()) {
-        closed_ = true;
-        return Verdict::drop_closed;
-    }
-    const auto msg = parse_wireguard(pkt);
-    if (!msg) return Verdict::drop_not_wireguard;
-    if (bytes_to_endpoint_ + bytes_to_client_ + pkt.size() > limits_.max_bytes ||
-        packets_to_endpoint_ + packets_to_client_ + 1 > limits_.max_packets) {
-        quota_exhausted_ = true;
-        return Verdict::drop_quota;
-    }
+    std::optional<WgMessage> msg;
+    if (auto v = precheck(pkt, now, msg)) return *v;
     switch (msg->type) {
     case WgType::response:
         if (!sent_by_client_.answer(msg->receiver_index, WgType::response)) return Verdict::drop_unknown_index;

@@ -136,6 +136,7 @@ private:
         size_t next_ = 0;
     };
 
+    std::optional<Verdict> precheck(ByteView pkt, time_point now, std::optional<WgMessage>& msg);
     Verdict decide_client(ByteView pkt, time_point now);
     Verdict decide_endpoint(ByteView pkt, time_point now);
     Verdict finish(Verdict v, ByteView pkt, bool to_endpoint, time_point now);

@@ -63,7 +63,7 @@ uint64_t Session::total_drops() const {
     return n;
 }
 
-void Session::send_frame(const Frame& f, const Endpoint& to, bool) {
+void Session::send_frame(const Frame& f, const Endpoint& to) {
     Bytes wire = codec_.seal(f);
     if (wire.empty()) return;  // counter exhausted: the session must end
     if (!paths_.may_send(to, wire.size())) {
@@ -80,6 +80,17 @@ void Session::challenge(const Endpoint& to, Clock::time_point now, uint8_t attem
     p.challenge = paths_.challenge(to, now);
     p.attempt = attempt;
     send_frame(p, to);
+}
+
+// A probe or re-bind: echo its challenge (with the address it came from) and, if that address
+// is not validated yet, challenge it in turn.
+void Session::answer_challenge(const ByteArray<16>& c, const Endpoint& from, bool from_validated,
+                               Clock::time_point now) {
+    ProbeAckFrame ack;
+    ack.challenge = c;
+    ack.observed = encode_observed(from);
+    send_frame(ack, from);
+    if (!from_validated) challenge(from, now, 0);
 }
 
 void Session::punch_round(Clock::time_point now) {
@@ -109,20 +120,8 @@ void Session::on_control(ByteView wire, const Endpoint& from, Clock::time_point 
     bool from_validated = paths_.validated(from);
 
     std::visit(overloaded{
-                   [&](const ProbeFrame& p) {
-                       ProbeAckFrame ack;
-                       ack.challenge = p.challenge;
-                       ack.observed = encode_observed(from);
-                       send_frame(ack, from);
-                       if (!from_validated) challenge(from, now, 0);
-                   },
-                   [&](const RebindFrame& r) {
-                       ProbeAckFrame ack;
-                       ack.challenge = r.challenge;
-                       ack.observed = encode_observed(from);
-                       send_frame(ack, from);
-                       if (!from_validated) challenge(from, now, 0);
-                   },
+                   [&](const ProbeFrame& p) { answer_challenge(p.challenge, from, from_validated, now); },
+                   [&](const RebindFrame& r) { answer_challenge(r.challenge, from, from_validated, now); },
                    [&](const ProbeAckFrame& a) {
                        if (!paths_.on_ack(from, a.challenge, now)) {
                            ++drops_[size_t(SessionDrop::bad_ack)];

@@ -69,9 +69,10 @@ public:
     unsigned punch_rounds() const { return schedule_.rounds(); }
 
 private:
-    void send_frame(const Frame& f, const Endpoint& to, bool force = false);
+    void send_frame(const Frame& f, const Endpoint& to);
     void punch_round(Clock::time_point now);
     void challenge(const Endpoint& to, Clock::time_point now, uint8_t attempt);
+    void answer_challenge(const ByteArray<16>& c, const Endpoint& from, bool from_validated, Clock::time_point now);
     void schedule(Clock::time_point now);
     void fail(std::string why);
 

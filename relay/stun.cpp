@@ -10,6 +10,17 @@ namespace pave {
 
 namespace {
 
+// XOR-MAPPED-ADDRESS masks the address with the magic cookie and then the transaction id.
+std::array<uint8_t, 16> xor_mask(const StunTxId& tx) {
+    std::array<uint8_t, 16> mask{};
+    mask[0] = uint8_t(kStunMagicCookie >> 24);
+    mask[1] = uint8_t(kStunMagicCookie >> 16);
+    mask[2] = uint8_t(kStunMagicCookie >> 8);
+    mask[3] = uint8_t(kStunMagicCookie);
+    std::memcpy(mask.data() + 4, tx.data(), tx.size());
+    return mask;
+}
+
 constexpr uint32_t kFingerprintXor = 0x5354554e;
 constexpr size_t kMaxAttributes = 64;  // far above any real Binding message
 constexpr char kReason420[] = "Unknown Attribute";
@@ -75,12 +86,7 @@ std::optional<Endpoint> parse_address(ByteView v, bool xored, const StunTxId& tx
     std::memcpy(ip.data(), v.data() + 4, alen);
     if (xored) {
         port ^= uint16_t(kStunMagicCookie >> 16);
-        std::array<uint8_t, 16> mask{};
-        mask[0] = uint8_t(kStunMagicCookie >> 24);
-        mask[1] = uint8_t(kStunMagicCookie >> 16);
-        mask[2] = uint8_t(kStunMagicCookie >> 8);
-        mask[3] = uint8_t(kStunMagicCookie);
-        std::memcpy(mask.data() + 4, tx.data(), tx.size());
+        const auto mask = xor_mask(tx);
         for (size_t i = 0; i < alen; ++i) ip[i] ^= mask[i];
     }
     return Endpoint::from_ip_bytes(ByteView(ip.data(), alen), port);
@@ -192,12 +198,7 @@ Bytes build_binding_success(const StunTxId& tx, const Endpoint& mapped) {
     out.push_back(0);
     out.push_back(ip.size() == 4 ? 0x01 : 0x02);
     put16(out, uint16_t(mapped.port() ^ (kStunMagicCookie >> 16)));
-    std::array<uint8_t, 16> mask{};
-    mask[0] = uint8_t(kStunMagicCookie >> 24);
-    mask[1] = uint8_t(kStunMagicCookie >> 16);
-    mask[2] = uint8_t(kStunMagicCookie >> 8);
-    mask[3] = uint8_t(kStunMagicCookie);
-    std::memcpy(mask.data() + 4, tx.data(), tx.size());
+    const auto mask = xor_mask(tx);
     for (size_t i = 0; i < ip.size(); ++i) out.push_back(uint8_t(ip[i] ^ mask[i]));
     finish_with_fingerprint(out);
     return out;

@@ -1,4 +1,7 @@
 #include <doctest/doctest.h>
+
+#include <sys/wait.h>
+#include <unistd.h>
 #include <fcntl.h>
 #include <nettle/sha2.h>
 #include <sys/stat.h>
@@ -136,12 +139,26 @@ TEST_CASE("key file: load errors are one clear line") {
         CHECK(contains(res.error, "not a regular file"));
     }
     SUBCASE("unreadable") {
+        auto path = dir.file("noread.key");
+        write_raw(path, good, 0000);
         if (::geteuid() != 0) {
-            auto path = dir.file("noread.key");
-            write_raw(path, good, 0000);
             auto res = load_key_file(path);
             CHECK_FALSE(res.key);
             CHECK(contains(res.error, "cannot be opened"));
+        } else {
+            // root reads anything: try as an unprivileged user in a child process
+            REQUIRE(::chmod(dir.path.c_str(), 0755) == 0);
+            pid_t pid = ::fork();
+            REQUIRE(pid >= 0);
+            if (pid == 0) {
+                if (::setgid(65534) != 0 || ::setuid(65534) != 0) ::_exit(3);
+                auto res = load_key_file(path);
+                ::_exit(res.key ? 1 : contains(res.error, "cannot be opened") ? 0 : 2);
+            }
+            int status = 0;
+            REQUIRE(::waitpid(pid, &status, 0) == pid);
+            CHECK(WIFEXITED(status));
+            CHECK(WEXITSTATUS(status) == 0);
         }
     }
     SUBCASE("truncated, empty, oversized") {
