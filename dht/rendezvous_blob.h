@@ -31,6 +31,12 @@ struct Offer {
     uint64_t timestamp_ms = 0;
 };
 
+// Answer::refuse_code values.
+inline constexpr uint8_t kRefuseEndpoint = 1;      // the VPN endpoint is not allowed (same at every relay)
+inline constexpr uint8_t kRefuseCapacity = 2;      // this relay is full: another one may have room
+inline constexpr uint8_t kRefuseNoCandidates = 3;  // the offer named no address to punch to
+inline constexpr uint8_t kRefuseInternal = 4;      // the relay failed locally
+
 struct Answer {
     ByteArray<16> session_id{};
     bool accepted = false;

@@ -103,8 +103,18 @@ void ClientService::fail(const std::string& step, const std::string& why) {
     begin_attempt();
 }
 
+void ClientService::try_another_relay() {
+    if (answer_listen_ && answer_key_) dht_.cancel_listen(*answer_key_, *answer_listen_);
+    answer_listen_.reset();
+    eph_.reset();
+    relay_.reset();
+    step_ = Step::finding_relays;
+    step_start_ = Clock::now();
+}
+
 void ClientService::begin_attempt() {
     ++attempts_;
+    tried_.clear();
     attempt_start_ = step_start_ = Clock::now();
     step_ = Step::finding_relays;
     relay_.reset();
@@ -117,17 +127,24 @@ void ClientService::tick() {
     bool timed_out = in_attempt > cfg_.timeout;
     switch (step_) {
         case Step::finding_relays: {
-            relay_ = feed_.directory().pick_random(unix_now());
+            // Uniformly at random among the live relays not yet tried in this attempt.
+            auto live = feed_.directory().live(unix_now());
+            std::erase_if(live, [&](const RelayInfo& r) { return tried_.count(r.node_pub) != 0; });
+            relay_.reset();
+            if (!live.empty()) relay_ = live[random_below(live.size())];
             if (relay_) {
-                progress("found " + std::to_string(feed_.directory().live(unix_now()).size()) +
-                         " relay(s); picked relay " + short_id(relay_->node_pub) + " at random");
+                tried_.insert(relay_->node_pub);
+                progress("found " + std::to_string(live.size()) + " relay(s)" +
+                         (tried_.size() > 1 ? " not tried yet" : "") + "; picked relay " + short_id(relay_->node_pub) +
+                         " at random");
                 step_ = Step::learning_address;
                 step_start_ = now;
             } else if (timed_out) {
                 auto st = dht_.status();
-                fail("finding relays", st.connected() ? "no relay in the directory after " +
-                                                            std::to_string(cfg_.timeout.count()) + " s"
-                                                      : "not connected to the DHT (bootstrap unreachable?)");
+                fail("finding relays", !st.connected() ? "not connected to the DHT (bootstrap unreachable?)"
+                                       : tried_.empty()
+                                           ? "no relay in the directory after " + std::to_string(cfg_.timeout.count()) + " s"
+                                           : "no answer from any of the " + std::to_string(tried_.size()) + " relay(s) tried");
             }
             break;
         }
@@ -148,8 +165,15 @@ void ClientService::tick() {
             break;
         }
         case Step::rendezvous:
-            if (timed_out) fail("rendezvous", "no answer from relay " + short_id(relay_->node_pub) + " within " +
-                                              std::to_string(cfg_.timeout.count()) + " s");
+            if (timed_out) {
+                fail("rendezvous", "no answer from relay " + short_id(relay_->node_pub) + " within " +
+                                       std::to_string(cfg_.timeout.count()) + " s");
+            } else if (now - step_start_ > kAnswerWait) {
+                // A relay whose record has not expired yet may be gone: try another one.
+                progress("no answer from relay " + short_id(relay_->node_pub) + " in " +
+                         std::to_string(kAnswerWait.count()) + " s; trying another relay");
+                try_another_relay();
+            }
             break;
         case Step::punching:
             // Connected once the path is validated and its RTT measured (one PING/PONG).
@@ -219,6 +243,13 @@ void ClientService::on_answer(const Bytes& value) {
     if (answer_listen_ && answer_key_) dht_.cancel_listen(*answer_key_, *answer_listen_);
     answer_listen_.reset();
     if (!a->accepted) {
+        // A full relay says so; another may have room. Any other refusal (e.g. the VPN endpoint
+        // is not allowed) would be the same everywhere.
+        if (a->refuse_code == kRefuseCapacity && Clock::now() - attempt_start_ < cfg_.timeout) {
+            progress("relay " + short_id(relay_->node_pub) + " refused: " + a->refuse_reason + "; trying another relay");
+            try_another_relay();
+            return;
+        }
         fail("rendezvous", "relay refused: " + a->refuse_reason);
         return;
     }

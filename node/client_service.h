@@ -9,6 +9,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 
 #include "crypto/x25519.h"
@@ -23,6 +24,9 @@ class DirectoryFeed;
 class LoopQueue;
 class Reflector;
 class UdpPort;
+
+// How long a relay may take to answer a rendezvous before another one is tried.
+inline constexpr std::chrono::seconds kAnswerWait{5};
 
 struct ClientConfig {
     Endpoint vpn;
@@ -59,6 +63,7 @@ private:
     void progress(const std::string& msg);
     void fail(const std::string& step, const std::string& why);
     void begin_attempt();
+    void try_another_relay();
     void send_offer();
     void on_answer(const Bytes& value);
     void arm_timer();
@@ -78,6 +83,7 @@ private:
     unsigned attempts_ = 0;
 
     std::optional<RelayInfo> relay_;
+    std::set<Ed25519Public> tried_;  // relays asked in this attempt
     std::optional<X25519Key> eph_;
     Bytes answer_material_;
     std::optional<DhtKey> answer_key_;

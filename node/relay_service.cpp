@@ -204,9 +204,9 @@ RelayService::Intake RelayService::handle_offer(const QueuedOffer& q) {
     std::vector<Endpoint> own = own_addresses_;
     for (const auto& c : candidates_()) own.push_back(c);
     EndpointVerdict ev = check_endpoint(offer.vpn, own, cfg_.allow_private_endpoints);
-    if (ev != EndpointVerdict::ok) return refuse(1, std::string("VPN endpoint refused: ") + pave::to_string(ev));
-    if (sessions_.size() >= cfg_.capacity) return refuse(2, "relay at capacity");
-    if (offer.candidates.empty()) return refuse(3, "no address candidates");
+    if (ev != EndpointVerdict::ok) return refuse(kRefuseEndpoint, std::string("VPN endpoint refused: ") + pave::to_string(ev));
+    if (sessions_.size() >= cfg_.capacity) return refuse(kRefuseCapacity, "relay at capacity");
+    if (offer.candidates.empty()) return refuse(kRefuseNoCandidates, "no address candidates");
 
     X25519Key eph = X25519Key::generate();
     auto ee = x25519_shared(eph.priv, offer.client_share);
@@ -217,7 +217,7 @@ RelayService::Intake RelayService::handle_offer(const QueuedOffer& q) {
 
     auto s = std::make_unique<RelaySession>(loop_, port_, *keys, offer.candidates, offer.vpn, cfg_.gate, destinations_,
                                             cfg_.timers, Clock::now());
-    if (std::string err = s->open_vpn_socket(cfg_.fwmark); !err.empty()) return refuse(4, "relay error: " + err);
+    if (std::string err = s->open_vpn_socket(cfg_.fwmark); !err.empty()) return refuse(kRefuseInternal, "relay error: " + err);
     a.accepted = true;
     a.relay_share = eph.pub;
     a.candidates = candidates_();
