@@ -137,12 +137,12 @@ def test_junk_flood_on_inbox_is_bounded(plab):
     assert cpu_ms < 300, cpu_ms
     # No memory growth per blob: a second flood of the same size (allocator pools and, under
     # ASan, its quarantine already warm) leaves the resident size where it was, give or take
-    # OpenDHT's storage of the values themselves (~0.5 MB).
+    # OpenDHT's storage of the values themselves (measured 1.8-2.9 MB for 1000 values).
     _, again = run_flood()
     rss2 = rss_kb(plab.lab, relay_pid)
     print(f"second flood: RSS {rss1} -> {rss2} kB")
     assert again["accepted"] == before["accepted"] and again["queued"] == 0
-    assert rss2 - rss1 < 4 * 1024, "memory grows with the number of junk blobs"
+    assert rss2 - rss1 < 6 * 1024, "memory grows with the number of junk blobs"
     # the relay still serves a genuine client afterwards
     plab.start_client()
     plab.wait_connected()
