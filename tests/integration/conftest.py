@@ -17,12 +17,13 @@ REQUIRED_TOOLS = ("ip", "nft", "conntrack", "sysctl", "wireguard-go", "wg", "tcp
 
 @pytest.fixture(scope="session", autouse=True)
 def lab_requirements():
-    """Skip everything unless we are root and the lab's tools are installed."""
+    """The integration tests need root and the lab's tools: without them they fail (a test that
+    cannot run is not a pass). `bash scripts/install-deps` installs the tools."""
     if os.geteuid() != 0:
-        pytest.skip("the namespace lab needs root")
+        pytest.fail("the integration tests need root (network namespaces)")
     missing = [t for t in REQUIRED_TOOLS if shutil.which(t) is None]
     if missing:
-        pytest.skip(f"missing tools: {', '.join(missing)}")
+        pytest.fail(f"missing tools: {', '.join(missing)} (run scripts/install-deps)")
 
 
 @pytest.fixture
