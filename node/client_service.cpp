@@ -47,7 +47,8 @@ const char* ClientService::to_string(Step s) {
 ClientService::ClientService(uv_loop_t* loop, DhtNode& dht, LoopQueue& queue, UdpPort& port, DirectoryFeed& feed,
                              Reflector& reflector, const ClientConfig& cfg, FatalFn fatal)
     : loop_(loop), dht_(dht), queue_(queue), port_(port), feed_(feed), reflector_(reflector), cfg_(cfg),
-      fatal_(std::move(fatal)) {
+      fatal_(std::move(fatal)),
+      to_relay_(port.fd()) {
     timer_ = new uv_timer_t;
     uv_timer_init(loop_, timer_);
     timer_->data = this;
@@ -59,6 +60,8 @@ ClientService::~ClientService() {
     if (answer_listen_ && answer_key_) dht_.cancel_listen(*answer_key_, *answer_listen_);
     uv_timer_stop(timer_);
     uv_close(reinterpret_cast<uv_handle_t*>(timer_), [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
+    flush_batches();
+    to_local_.set_fd(-1);
     if (local_) {
         uv_udp_recv_stop(local_);
         local_->data = nullptr;
@@ -76,6 +79,9 @@ std::string ClientService::start() {
             local_, [](uv_handle_t*, size_t, uv_buf_t* b) { *b = uv_buf_init(g_local_buf.data(), unsigned(g_local_buf.size())); },
             &ClientService::on_local_recv);
     if (rc != 0) return "cannot listen for WireGuard on " + cfg_.listen.to_string() + ": " + uv_strerror(rc);
+    uv_os_fd_t fd;
+    uv_fileno(reinterpret_cast<uv_handle_t*>(local_), &fd);
+    to_local_.set_fd(fd);
     progress("listening for WireGuard on " + cfg_.listen.to_string() + " (point its Endpoint here)");
     begin_attempt();
     return "";
@@ -305,8 +311,7 @@ void ClientService::on_wireguard(ByteView pkt, const Endpoint& from) {
     if (!session_ || !session_->peer() || !(*session_->peer() == from) || !local_peer_) return;
     session_->on_data_from_peer(Clock::now());
     ++wg_from_relay_;
-    uv_buf_t b = uv_buf_init(const_cast<char*>(reinterpret_cast<const char*>(pkt.data())), unsigned(pkt.size()));
-    uv_udp_try_send(local_, &b, 1, local_peer_->sa());
+    to_local_.add(pkt, *local_peer_);
 }
 
 void ClientService::on_local_recv(uv_udp_t* h, ssize_t n, const uv_buf_t* buf, const sockaddr* addr, unsigned flags) {
@@ -332,7 +337,7 @@ void ClientService::on_local_packet(ByteView pkt, const Endpoint& from) {
         return;
     }
     ++wg_to_relay_;
-    port_.send(pkt, *session_->peer());
+    to_relay_.add(pkt, *session_->peer());
 }
 
 std::string ClientService::sessions_text() const {

@@ -16,6 +16,7 @@
 #include "dht/directory.h"
 #include "dht/dht_node.h"
 #include "dht/rendezvous_blob.h"
+#include "node/send_batch.h"
 #include "relay/session.h"
 
 namespace pave {
@@ -56,6 +57,11 @@ public:
     void on_wireguard(ByteView pkt, const Endpoint& from);  // from the relay, on the client socket
     std::string sessions_text() const;
     Step step() const { return step_; }
+    // End of a loop iteration: send what the data path queued.
+    void flush_batches() {
+        to_relay_.flush();
+        to_local_.flush();
+    }
 
 private:
     static void on_local_recv(uv_udp_t*, ssize_t, const uv_buf_t*, const sockaddr*, unsigned);
@@ -95,6 +101,7 @@ private:
     std::optional<Endpoint> local_peer_;  // the WireGuard source port we locked onto
     uint64_t local_other_source_ = 0, local_dropped_not_connected_ = 0;
     uint64_t wg_to_relay_ = 0, wg_from_relay_ = 0;
+    SendBatch to_relay_, to_local_;
     uv_timer_t* timer_ = nullptr;
 };
 

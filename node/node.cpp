@@ -478,7 +478,10 @@ int Node::run() {
     flush_check_.data = this;
     uv_check_start(&flush_check_, [](uv_check_t* c) {
         auto* self = static_cast<Node*>(c->data);
-        if (self->dht_ && !self->stopping_) self->dht_->flush_received();
+        if (self->stopping_) return;
+        if (self->dht_) self->dht_->flush_received();
+        if (self->relay_) self->relay_->flush_batches();
+        if (self->client_) self->client_->flush_batches();
     });
     uv_timer_init(loop_, &tick_timer_);
     tick_timer_.data = this;

@@ -64,7 +64,8 @@ RelayService::RelayService(uv_loop_t* loop, DhtNode& dht, LoopQueue& queue, cons
       ttl_s_(std::max<uint32_t>(cfg.presence_ttl_s, 3)),
       period_secs_(std::max<uint32_t>(cfg.presence_ttl_s, 10)),
       bucket_(relay_bucket_of(key.public_key())),
-      decrypt_budget_(cfg.offers_per_second, cfg.offers_per_second / 2) {
+      decrypt_budget_(cfg.offers_per_second, cfg.offers_per_second / 2),
+      to_clients_(port.fd()) {
     timer_ = new uv_timer_t;
     uv_timer_init(loop_, timer_);
     timer_->data = this;
@@ -74,7 +75,8 @@ RelayService::RelayService(uv_loop_t* loop, DhtNode& dht, LoopQueue& queue, cons
 }
 
 RelayService::~RelayService() {
-    for (auto& [id, s] : sessions_) s->close(Clock::now());  // clients learn at once (CLOSE frame)
+    for (auto& [id, s] : sessions_) s->close(Clock::now());
+    flush_batches();  // clients learn at once (CLOSE frame)
     sessions_.clear();
     for (uv_timer_t* t : {timer_, drain_timer_}) {
         uv_timer_stop(t);
@@ -215,7 +217,7 @@ RelayService::Intake RelayService::handle_offer(const QueuedOffer& q) {
     if (!keys) return Intake::not_for_us;
     if (sessions_.count(keys->conn_id)) return Intake::replayed;
 
-    auto s = std::make_unique<RelaySession>(loop_, port_, *keys, offer.candidates, offer.vpn, cfg_.gate, destinations_,
+    auto s = std::make_unique<RelaySession>(loop_, port_, to_clients_, *keys, offer.candidates, offer.vpn, cfg_.gate, destinations_,
                                             cfg_.timers, Clock::now());
     if (std::string err = s->open_vpn_socket(cfg_.fwmark); !err.empty()) return refuse(kRefuseInternal, "relay error: " + err);
     a.accepted = true;
@@ -268,6 +270,11 @@ void RelayService::on_wireguard(ByteView pkt, const Endpoint& from) {
         by_peer_[from] = s;
     }
     s->on_client_wireguard(pkt, Clock::now());
+}
+
+void RelayService::flush_batches() {
+    for (auto& [id, s] : sessions_) s->flush();
+    to_clients_.flush();
 }
 
 void RelayService::arm_timer() {
@@ -338,6 +345,12 @@ std::string RelayService::sessions_text() const {
     o << "intake:";
     for (size_t i = 0; i < size_t(Intake::count_); ++i) o << " " << to_string(Intake(i)) << "=" << intake_[i];
     o << " queued=" << offers_.size() << " decrypt_cpu_us=" << decrypt_cpu_ns_ / 1000 << "\n";
+    uint64_t dg = to_clients_.datagrams(), sc = to_clients_.syscalls();
+    for (const auto& [id, s] : sessions_) {
+        dg += s->sent_to_vpn().datagrams();
+        sc += s->sent_to_vpn().syscalls();
+    }
+    o << "send: datagrams=" << dg << " syscalls=" << sc << " errors=" << to_clients_.errors() << "\n";
     return o.str();
 }
 

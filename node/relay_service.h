@@ -78,6 +78,8 @@ public:
     size_t queued_offers() const { return offers_.size(); }
     std::string sessions_text() const;
     size_t session_count() const { return sessions_.size(); }
+    // End of a loop iteration: send what the data path queued.
+    void flush_batches();
 
 private:
     struct QueuedOffer {
@@ -116,6 +118,7 @@ private:
     uint64_t decrypt_cpu_ns_ = 0;
 
     DestinationLimiter destinations_;
+    SendBatch to_clients_;
     std::map<ByteArray<8>, std::unique_ptr<RelaySession>> sessions_;  // by conn id
     std::unordered_map<Endpoint, RelaySession*, EndpointHash> by_peer_;  // data path lookup
     uv_timer_t* timer_ = nullptr;

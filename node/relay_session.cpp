@@ -12,11 +12,12 @@ namespace {
 thread_local std::array<char, 65536> g_vpn_buf;
 }
 
-RelaySession::RelaySession(uv_loop_t* loop, UdpPort& port, const SessionKeys& keys,
+RelaySession::RelaySession(uv_loop_t* loop, UdpPort& port, SendBatch& to_clients, const SessionKeys& keys,
                            const std::vector<Endpoint>& client_candidates, const Endpoint& vpn,
                            const GateLimits& limits, DestinationLimiter& destinations, const SessionTimers& timers,
                            Clock::time_point now)
     : port_(port),
+      to_clients_(to_clients),
       vpn_(vpn),
       session_(SessionRole::relay, keys, client_candidates, now, timers,
                [&port](const Endpoint& to, ByteView data) { port.send(data, to); }),
@@ -24,6 +25,8 @@ RelaySession::RelaySession(uv_loop_t* loop, UdpPort& port, const SessionKeys& ke
       loop_(loop) {}
 
 RelaySession::~RelaySession() {
+    to_vpn_.flush();  // before the descriptor closes (and its number can be reused)
+    to_vpn_.set_fd(-1);
     if (vpn_sock_) {
         uv_udp_recv_stop(vpn_sock_);
         vpn_sock_->data = nullptr;
@@ -46,6 +49,9 @@ std::string RelaySession::open_vpn_socket(uint32_t fwmark) {
             vpn_sock_, [](uv_handle_t*, size_t, uv_buf_t* b) { *b = uv_buf_init(g_vpn_buf.data(), unsigned(g_vpn_buf.size())); },
             &RelaySession::on_vpn_recv);
     if (rc != 0) return std::string("cannot open the socket towards the VPN: ") + uv_strerror(rc);
+    uv_os_fd_t fd;
+    uv_fileno(reinterpret_cast<uv_handle_t*>(vpn_sock_), &fd);
+    to_vpn_.set_fd(fd);
     return "";
 }
 
@@ -59,15 +65,13 @@ void RelaySession::on_vpn_packet(ByteView pkt) {
     // A connect()ed socket only receives from the VPN endpoint itself.
     if (session_.state() != SessionState::established || !session_.peer()) return;
     if (gate_.from_endpoint(pkt, Clock::now()) != Gate::Verdict::forward) return;
-    port_.send(pkt, *session_.peer());
+    to_clients_.add(pkt, *session_.peer());
 }
 
 void RelaySession::on_client_wireguard(ByteView pkt, Clock::time_point now) {
     if (gate_.from_client(pkt, now) != Gate::Verdict::forward) return;
     session_.on_data_from_peer(now);
-    if (!vpn_sock_) return;
-    uv_buf_t b = uv_buf_init(const_cast<char*>(reinterpret_cast<const char*>(pkt.data())), unsigned(pkt.size()));
-    if (uv_udp_try_send(vpn_sock_, &b, 1, nullptr) < 0) ++vpn_send_errors_;
+    if (vpn_sock_) to_vpn_.add(pkt, std::nullopt);
 }
 
 void RelaySession::on_timer(Clock::time_point now) {

@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 
+#include "node/send_batch.h"
 #include "relay/gate.h"
 #include "relay/session.h"
 
@@ -19,7 +20,9 @@ class RelaySession {
 public:
     using Clock = std::chrono::steady_clock;
 
-    RelaySession(uv_loop_t* loop, UdpPort& port, const SessionKeys& keys, const std::vector<Endpoint>& client_candidates,
+    // to_clients: the relay port's batch of datagrams to clients (flushed by the service).
+    RelaySession(uv_loop_t* loop, UdpPort& port, SendBatch& to_clients, const SessionKeys& keys,
+                 const std::vector<Endpoint>& client_candidates,
                  const Endpoint& vpn, const GateLimits& limits, DestinationLimiter& destinations,
                  const SessionTimers& timers, Clock::time_point now);
     ~RelaySession();
@@ -40,19 +43,22 @@ public:
     const Session& session() const { return session_; }
     const Gate& gate() const { return gate_; }
     const Endpoint& vpn() const { return vpn_; }
-    uint64_t vpn_send_errors() const { return vpn_send_errors_; }
+    uint64_t vpn_send_errors() const { return to_vpn_.errors(); }
+    void flush() { to_vpn_.flush(); }
+    const SendBatch& sent_to_vpn() const { return to_vpn_; }
 
 private:
     static void on_vpn_recv(uv_udp_t*, ssize_t, const uv_buf_t*, const sockaddr*, unsigned);
     void on_vpn_packet(ByteView pkt);
 
     UdpPort& port_;
+    SendBatch& to_clients_;
+    SendBatch to_vpn_;  // on the connect()ed socket towards the VPN
     Endpoint vpn_;
     Session session_;
     Gate gate_;
     uv_loop_t* loop_;
     uv_udp_t* vpn_sock_ = nullptr;
-    uint64_t vpn_send_errors_ = 0;
 };
 
 }  // namespace pave
