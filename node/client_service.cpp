@@ -307,11 +307,12 @@ bool ClientService::on_control(ByteView wire, const Endpoint& from) {
     return true;
 }
 
-void ClientService::on_wireguard(ByteView pkt, const Endpoint& from) {
-    if (!session_ || !session_->peer() || !(*session_->peer() == from) || !local_peer_) return;
+bool ClientService::on_wireguard(ByteView pkt, const Endpoint& from) {
+    if (!session_ || !session_->peer() || !(*session_->peer() == from) || !local_peer_) return false;
     session_->on_data_from_peer(Clock::now());
     ++wg_from_relay_;
     to_local_.add(pkt, *local_peer_);
+    return true;
 }
 
 void ClientService::on_local_recv(uv_udp_t* h, ssize_t n, const uv_buf_t* buf, const sockaddr* addr, unsigned flags) {

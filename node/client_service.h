@@ -32,7 +32,6 @@ inline constexpr std::chrono::seconds kAnswerWait{5};
 struct ClientConfig {
     Endpoint vpn;
     Endpoint listen;
-    uint32_t fwmark = 0;
     std::chrono::seconds timeout{20};
     std::vector<Endpoint> stun_servers;
     SessionTimers timers;
@@ -54,7 +53,8 @@ public:
     std::string start();  // opens the local WireGuard listener; "" or a one-line error
     void tick();          // loop thread, every ~100 ms
     bool on_control(ByteView wire, const Endpoint& from);
-    void on_wireguard(ByteView pkt, const Endpoint& from);  // from the relay, on the client socket
+    // From the relay, on the client socket; false when it is not from the bound relay address.
+    bool on_wireguard(ByteView pkt, const Endpoint& from);
     std::string sessions_text() const;
     Step step() const { return step_; }
     // End of a loop iteration: send what the data path queued.

@@ -164,9 +164,8 @@ void Node::handle_control(ByteView data, const Endpoint& from) {
 }
 
 void Node::handle_wireguard(ByteView data, const Endpoint& from) {
-    if (relay_) relay_->on_wireguard(data, from);
-    else if (client_) client_->on_wireguard(data, from);
-    else ++wireguard_unmatched_;
+    bool taken = relay_ ? relay_->on_wireguard(data, from) : client_ && client_->on_wireguard(data, from);
+    if (!taken) ++wireguard_unmatched_;
 }
 
 std::vector<Endpoint> Node::own_candidates() {
@@ -325,6 +324,16 @@ void Node::handle_command(const std::string& line, ControlServer::Reply reply) {
         o << "judge_cpu_us " << feed_->judge_cpu_ns() / 1000 << "\n";
         for (size_t v = 0; v < size_t(Directory::Verdict::count_); ++v)
             o << "directory_" << Directory::to_string(Directory::Verdict(v)) << " " << d.count(Directory::Verdict(v)) << "\n";
+        for (UdpPort* p : {port4_.get(), port6_.get()}) {
+            if (!p) continue;
+            std::string f = p->bound().family() == AF_INET ? "udp4_" : "udp6_";
+            for (auto k : {PacketKind::dht, PacketKind::stun, PacketKind::control, PacketKind::wireguard,
+                           PacketKind::unknown})
+                o << f << "rx_" << packet_kind_name(k) << " " << p->received(k) << "\n";
+            o << f << "send_errors " << p->send_errors() << "\n";
+        }
+        o << "dropped_control_unknown_session " << control_unmatched_ << "\n";
+        o << "dropped_wireguard_no_session " << wireguard_unmatched_ << "\n";
         return reply(o.str());
     }
     if (c == "sessions") {
@@ -420,7 +429,6 @@ bool Node::start_client() {
         }
         cc.vpn = *vpn;
         cc.listen = *listen;
-        cc.fwmark = opts_.fwmark;
         cc.timeout = std::chrono::seconds(opts_.timeout_s);
         for (const auto& s : opts_.stun_servers)
             if (auto e = resolve_host_port(s, err)) cc.stun_servers.push_back(*e);

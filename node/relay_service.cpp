@@ -254,7 +254,7 @@ bool RelayService::on_control(ByteView wire, const Endpoint& from) {
     return true;
 }
 
-void RelayService::on_wireguard(ByteView pkt, const Endpoint& from) {
+bool RelayService::on_wireguard(ByteView pkt, const Endpoint& from) {
     // WireGuard is accepted only from a session's validated, bound client address.
     auto accepts = [&](RelaySession* s) {
         const auto& peer = s->session().peer();
@@ -265,11 +265,12 @@ void RelayService::on_wireguard(ByteView pkt, const Endpoint& from) {
     if (!s) {  // first packet from this address, or the session re-bound: look it up again
         for (auto& [id, cand] : sessions_)
             if (accepts(cand.get())) s = cand.get();
-        if (!s) return;
+        if (!s) return false;
         if (by_peer_.size() >= 4 * cfg_.capacity) by_peer_.clear();  // stale entries of re-bound peers
         by_peer_[from] = s;
     }
     s->on_client_wireguard(pkt, Clock::now());
+    return true;
 }
 
 void RelayService::flush_batches() {

@@ -67,7 +67,8 @@ public:
     void tick(uint64_t now_s);
     // From the shared port. Return true if a session took the datagram.
     bool on_control(ByteView wire, const Endpoint& from);
-    void on_wireguard(ByteView pkt, const Endpoint& from);
+    // False when no established session has `from` as its bound client address.
+    bool on_wireguard(ByteView pkt, const Endpoint& from);
 
     uint64_t period_of(uint64_t now_s) const { return now_s / period_secs_; }
     unsigned bucket() const { return bucket_; }

@@ -16,8 +16,7 @@ RelaySession::RelaySession(uv_loop_t* loop, UdpPort& port, SendBatch& to_clients
                            const std::vector<Endpoint>& client_candidates, const Endpoint& vpn,
                            const GateLimits& limits, DestinationLimiter& destinations, const SessionTimers& timers,
                            Clock::time_point now)
-    : port_(port),
-      to_clients_(to_clients),
+    : to_clients_(to_clients),
       vpn_(vpn),
       session_(SessionRole::relay, keys, client_candidates, now, timers,
                [&port](const Endpoint& to, ByteView data) { port.send(data, to); }),

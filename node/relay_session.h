@@ -43,7 +43,6 @@ public:
     const Session& session() const { return session_; }
     const Gate& gate() const { return gate_; }
     const Endpoint& vpn() const { return vpn_; }
-    uint64_t vpn_send_errors() const { return to_vpn_.errors(); }
     void flush() { to_vpn_.flush(); }
     const SendBatch& sent_to_vpn() const { return to_vpn_; }
 
@@ -51,7 +50,6 @@ private:
     static void on_vpn_recv(uv_udp_t*, ssize_t, const uv_buf_t*, const sockaddr*, unsigned);
     void on_vpn_packet(ByteView pkt);
 
-    UdpPort& port_;
     SendBatch& to_clients_;
     SendBatch to_vpn_;  // on the connect()ed socket towards the VPN
     Endpoint vpn_;

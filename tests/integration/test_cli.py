@@ -143,6 +143,8 @@ def test_shell_commands_and_dht_put_get_across_nodes():
         b = s.add_node(boot, ["--no-relay"])
         s.wait_ready(a)
         s.wait_ready(b)
+        stats = a.stats()
+        assert stats["udp4_rx_dht"] > 0 and stats["udp4_send_errors"] == 0, stats
         helptext = a.shell("help")
         for c in ("status", "relays", "dht get", "dht put", "sessions", "quit"):
             assert c in helptext

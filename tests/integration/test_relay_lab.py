@@ -191,6 +191,15 @@ def test_private_and_loopback_endpoints_are_refused(std_lab):
     assert "# 0 relay session(s)" in pl.relay_sessions(), pl.relay_sessions()
 
 
+def relay_stat(pl, name):
+    """One counter of the relay's `stats`."""
+    for line in pl.shell("relay", "relay", "stats").splitlines():
+        key, _, value = line.partition(" ")
+        if key == name:
+            return int(value)
+    raise AssertionError(f"no {name} in the relay's stats")
+
+
 def test_nothing_forwarded_after_session_ends(std_lab):
     """Once the client stops, the relay forwards nothing more to the VPN, even when datagrams
     shaped like WireGuard keep arriving from the client's old address and port."""
@@ -213,6 +222,7 @@ def test_nothing_forwarded_after_session_ends(std_lab):
         failures.append("the relay still holds the session 5 s after the client stopped:\n"
                         + pl.relay_sessions())
     before = lab.counter_value("vpn", RELAY_PUBLIC)
+    dropped_before = relay_stat(pl, "dropped_wireguard_no_session")
     # The user's WireGuard keeps sending (into a closed port), and someone reuses the client's
     # address and port, whose NAT mappings are still open, to send WireGuard-shaped datagrams.
     W.ping(lab, "client", W.VPN_TUNNEL_IP, count=3, interval=0.2, wait=1)
@@ -224,4 +234,8 @@ def test_nothing_forwarded_after_session_ends(std_lab):
         failures.append(f"{forwarded} of {sent} WireGuard-shaped datagrams from the client's old address "
                         f"reached the VPN after the client stopped:\n" + pl.relay_sessions())
     assert lab.counter_value("vpn", CLIENT_PUBLIC) == 0
+    # ... and the relay counted them as dropped: no session for that address any more
+    dropped = relay_stat(pl, "dropped_wireguard_no_session") - dropped_before
+    if dropped < sent:
+        failures.append(f"the relay counted {dropped} dropped of {sent} WireGuard-shaped datagrams")
     assert not failures, "\n".join(failures)
