@@ -36,6 +36,8 @@ inline constexpr uint8_t kRefuseEndpoint = 1;      // the VPN endpoint is not al
 inline constexpr uint8_t kRefuseCapacity = 2;      // this relay is full: another one may have room
 inline constexpr uint8_t kRefuseNoCandidates = 3;  // the offer named no address to punch to
 inline constexpr uint8_t kRefuseInternal = 4;      // the relay failed locally
+inline constexpr uint8_t kRefuseAddressLimit = 5;  // this relay carries as many sessions from the client's
+                                                   // address as it allows: another relay may take it
 
 struct Answer {
     ByteArray<16> session_id{};

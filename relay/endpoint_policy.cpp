@@ -1,5 +1,6 @@
 #include "relay/endpoint_policy.h"
 
+#include <algorithm>
 #include <array>
 #include <optional>
 
@@ -66,6 +67,16 @@ Bytes canonical_ip(const Endpoint& e) {
     return b;
 }
 
+bool same_own_address(const Bytes& ip, const Endpoint& own) {
+    if (!own.valid()) return false;
+    const Bytes o = canonical_ip(own);
+    if (o == ip) return true;
+    // An own global IPv6 address: its whole /64 is the relay's network.
+    if (o.size() != 16 || ip.size() != 16 || all_zero(o, 0, 8)) return false;
+    if (classify_v6(o) != EndpointVerdict::ok) return false;
+    return std::equal(o.begin(), o.begin() + 8, ip.begin());
+}
+
 bool lifted_by_allow_private(EndpointVerdict v) {
     switch (v) {
     case EndpointVerdict::loopback:
@@ -91,10 +102,29 @@ EndpointVerdict check_endpoint(const Endpoint& ep, const std::vector<Endpoint>& 
     if (ep.port() == 0) return EndpointVerdict::port_zero;
     const Bytes ip = canonical_ip(ep);
     for (const auto& own : own_addresses)
-        if (own.valid() && canonical_ip(own) == ip) return EndpointVerdict::own_address;
+        if (same_own_address(ip, own)) return EndpointVerdict::own_address;
     EndpointVerdict v = classify_address(ep);
     if (allow_private && lifted_by_allow_private(v)) return EndpointVerdict::ok;
     return v;
+}
+
+EndpointVerdict check_candidate(const Endpoint& ep, const std::vector<Endpoint>& own_addresses,
+                                const std::vector<Endpoint>& own_bound, bool allow_private) {
+    if (!allow_private) return check_endpoint(ep, own_addresses, false);
+    if (!ep.valid() || ep.ip_bytes().empty()) return EndpointVerdict::unspecified;
+    if (ep.port() == 0) return EndpointVerdict::port_zero;
+    const Bytes ip = canonical_ip(ep);
+    for (const auto& own : own_bound)
+        if (own.valid() && canonical_ip(own) == ip && own.port() == ep.port()) return EndpointVerdict::own_address;
+    EndpointVerdict v = classify_address(ep);
+    return lifted_by_allow_private(v) ? EndpointVerdict::ok : v;
+}
+
+Bytes address_group(const Endpoint& ep) {
+    if (!ep.valid()) return {};
+    Bytes ip = canonical_ip(ep);
+    if (ip.size() == 16) ip.resize(8);
+    return ip;
 }
 
 const char* to_string(EndpointVerdict v) {

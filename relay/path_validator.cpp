@@ -18,7 +18,8 @@ uint64_t sat_mul3(uint64_t a) {
 
 }  // namespace
 
-PathValidator::PathValidator(size_t max_paths) : max_paths_(std::max<size_t>(max_paths, 1)) {
+PathValidator::PathValidator(size_t max_paths, size_t candidate_credit_bytes)
+    : max_paths_(std::max<size_t>(max_paths, 1)), credit_total_(candidate_credit_bytes), credit_left_(candidate_credit_bytes) {
     paths_.reserve(max_paths_);
 }
 
@@ -57,10 +58,9 @@ PathValidator::Path& PathValidator::find_or_add(const Endpoint& ep) {
     return paths_.back();
 }
 
-void PathValidator::add_candidate(const Endpoint& ep, size_t initial_credit_bytes) {
+void PathValidator::add_candidate(const Endpoint& ep) {
     if (!ep.valid()) return;
-    Path& p = find_or_add(ep);
-    p.credit = std::max<uint64_t>(p.credit, initial_credit_bytes);
+    find_or_add(ep).candidate = true;
 }
 
 void PathValidator::on_received(const Endpoint& from, size_t bytes) {
@@ -69,19 +69,38 @@ void PathValidator::on_received(const Endpoint& from, size_t bytes) {
     p.received = sat_add(p.received, bytes);
 }
 
-bool PathValidator::may_send(const Endpoint& to, size_t bytes) const {
+size_t PathValidator::credit_needed(const Endpoint& to, size_t bytes) const {
     const Path* p = find(to);
-    if (p && p->validated) return true;
-    const uint64_t budget = p ? sat_add(p->credit, sat_mul3(p->received)) : 0;
-    const uint64_t sent = p ? p->sent : 0;
-    const bool ok = sent <= budget && bytes <= budget - sent;
-    if (!ok) ++sends_refused_budget_;
-    return ok;
+    if (!p) return bytes;
+    if (p->validated) return 0;
+    const uint64_t earned = sat_add(sat_mul3(p->received), p->drawn);
+    const uint64_t after = sat_add(p->sent, bytes);
+    return after <= earned ? 0 : size_t(std::min<uint64_t>(after - earned, bytes));
+}
+
+PathValidator::Allowance PathValidator::allowance(const Endpoint& to, size_t bytes) const {
+    const Path* p = find(to);
+    if (p && p->validated) return Allowance::validated;
+    if (p && p->sent > sat_add(sat_mul3(p->received), p->drawn)) {  // overspent: nothing more
+        ++sends_refused_budget_;
+        return Allowance::refused;
+    }
+    const size_t need = credit_needed(to, bytes);
+    if (need == 0) return Allowance::earned;
+    if (p && p->candidate && need <= credit_left_) return Allowance::credit;
+    ++sends_refused_budget_;
+    return Allowance::refused;
 }
 
 void PathValidator::on_sent(const Endpoint& to, size_t bytes) {
     if (!to.valid()) return;
+    const size_t need = credit_needed(to, bytes);
     Path& p = find_or_add(to);
+    if (!p.validated && need > 0) {
+        const uint64_t take = std::min<uint64_t>(need, credit_left_);
+        credit_left_ -= take;
+        p.drawn = sat_add(p.drawn, take);
+    }
     p.sent = sat_add(p.sent, bytes);
 }
 

@@ -38,6 +38,7 @@ const char* to_string(SessionDrop d) {
         case SessionDrop::replayed: return "replayed";
         case SessionDrop::budget: return "budget";
         case SessionDrop::bad_ack: return "bad_ack";
+        case SessionDrop::probe_limited: return "probe_limited";
         case SessionDrop::count_: break;
     }
     return "?";
@@ -50,11 +51,12 @@ Session::Session(SessionRole role, const SessionKeys& keys, const std::vector<En
       codec_(role == SessionRole::client ? client_frame_keys(keys) : relay_frame_keys(keys)),
       conn_id_(keys.conn_id),
       candidates_(peer_candidates),
+      paths_(16, timers.punch_credit),
       schedule_(now, timers.punch_timeout),
       started_(now),
       last_heard_(now),
       next_deadline_(now) {
-    for (const auto& c : candidates_) paths_.add_candidate(c, timers_.punch_credit);
+    for (const auto& c : candidates_) paths_.add_candidate(c);
 }
 
 uint64_t Session::total_drops() const {
@@ -63,12 +65,19 @@ uint64_t Session::total_drops() const {
     return n;
 }
 
-void Session::send_frame(const Frame& f, const Endpoint& to) {
+void Session::send_frame(const Frame& f, const Endpoint& to, Clock::time_point now) {
     Bytes wire = codec_.seal(f);
     if (wire.empty()) return;  // counter exhausted: the session must end
-    if (!paths_.may_send(to, wire.size())) {
-        ++drops_[size_t(SessionDrop::budget)];
-        return;
+    switch (paths_.allowance(to, wire.size())) {
+        case PathValidator::Allowance::refused: ++drops_[size_t(SessionDrop::budget)]; return;
+        case PathValidator::Allowance::credit:
+            if (probe_limiter_ && !probe_limiter_->take(to, paths_.credit_needed(to, wire.size()), now)) {
+                ++drops_[size_t(SessionDrop::probe_limited)];
+                return;
+            }
+            break;
+        case PathValidator::Allowance::validated:
+        case PathValidator::Allowance::earned: break;
     }
     send_(to, wire);
     paths_.on_sent(to, wire.size());
@@ -79,7 +88,7 @@ void Session::challenge(const Endpoint& to, Clock::time_point now, uint8_t attem
     ProbeFrame p;
     p.challenge = paths_.challenge(to, now);
     p.attempt = attempt;
-    send_frame(p, to);
+    send_frame(p, to, now);
 }
 
 // A probe or re-bind: echo its challenge (with the address it came from) and, if that address
@@ -89,7 +98,7 @@ void Session::answer_challenge(const ByteArray<16>& c, const Endpoint& from, boo
     ProbeAckFrame ack;
     ack.challenge = c;
     ack.observed = encode_observed(from);
-    send_frame(ack, from);
+    send_frame(ack, from, now);
     if (!from_validated) challenge(from, now, 0);
 }
 
@@ -137,19 +146,21 @@ void Session::on_control(ByteView wire, const Endpoint& from, Clock::time_point 
                        }
                        // measure the RTT at once
                        last_ping_ = now;
-                       send_frame(PingFrame{++ping_id_, mono_us(now)}, from);
+                       send_frame(PingFrame{++ping_id_, mono_us(now)}, from, now);
                    },
                    [&](const PingFrame& p) {
-                       send_frame(PongFrame{p.id, p.sent_us}, from);
+                       send_frame(PongFrame{p.id, p.sent_us}, from, now);
                        if (!from_validated) challenge(from, now, 0);
                    },
                    [&](const PongFrame& p) {
                        if (p.id == ping_id_ && p.echoed_sent_us <= mono_us(now))
                            rtt_ = std::chrono::microseconds(mono_us(now) - p.echoed_sent_us);
                    },
-                   [&](const CloseFrame&) {
+                   [&](const CloseFrame& c) {
                        state_ = SessionState::closed;
+                       peer_close_reason_ = c.reason;
                        failure_ = "peer closed the session";
+                       if (c.reason) failure_ += " (reason " + std::to_string(c.reason) + ")";
                    },
                },
                f);
@@ -176,7 +187,7 @@ void Session::on_timer(Clock::time_point now) {
             failure_ = buf;
         } else if (now - last_ping_ >= timers_.keepalive && peer_) {
             last_ping_ = now;
-            send_frame(PingFrame{++ping_id_, mono_us(now)}, *peer_);
+            send_frame(PingFrame{++ping_id_, mono_us(now)}, *peer_, now);
         }
     }
     schedule(now);
@@ -193,7 +204,7 @@ void Session::schedule(Clock::time_point now) {
 }
 
 void Session::close(uint8_t reason, Clock::time_point now) {
-    if (state_ == SessionState::established && peer_) send_frame(CloseFrame{reason}, *peer_);
+    if (state_ == SessionState::established && peer_) send_frame(CloseFrame{reason}, *peer_, now);
     if (state_ == SessionState::punching || state_ == SessionState::established) {
         state_ = SessionState::closed;
         if (failure_.empty()) failure_ = "closed locally";

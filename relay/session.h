@@ -18,6 +18,7 @@
 #include "relay/control_frame.h"
 #include "relay/endpoint.h"
 #include "relay/path_validator.h"
+#include "relay/probe_limiter.h"
 #include "relay/punch_schedule.h"
 
 namespace pave {
@@ -26,15 +27,17 @@ enum class SessionRole { client, relay };
 enum class SessionState { punching, established, closed, failed };
 const char* to_string(SessionState s);
 
-enum class SessionDrop { malformed, wrong_conn, auth_failed, replayed, budget, bad_ack, count_ };
+enum class SessionDrop { malformed, wrong_conn, auth_failed, replayed, budget, bad_ack, probe_limited, count_ };
 const char* to_string(SessionDrop d);
 
 struct SessionTimers {
     std::chrono::milliseconds punch_timeout{20000};
     std::chrono::milliseconds keepalive{5000};   // well under the ~30 s NAT mapping lifetime
     std::chrono::milliseconds dead_after{20000}; // no authenticated frame for this long: closed
-    // Bytes each rendezvous candidate may receive before it has sent anything (opens our own
-    // NAT mapping for the punch); any other address gets only 3x what it sent us.
+    // Bytes all rendezvous candidates together may receive before they have sent anything
+    // (opens our own NAT mapping for the punch: about 20 probes), per session: well under 3x
+    // the 512-byte rendezvous value that asked for them. Any other address gets only 3x what
+    // it sent us.
     size_t punch_credit = 1024;
 };
 
@@ -54,6 +57,9 @@ public:
     // The owner saw a WireGuard packet from the bound peer: the path is alive.
     void on_data_from_peer(Clock::time_point now) { last_heard_ = now; }
     void close(uint8_t reason, Clock::time_point now);
+    // Unsolicited probes (drawn from the punch credit) also take from this limiter, shared by
+    // every session of the node (nullptr: none). It must outlive the session.
+    void set_probe_limiter(ProbeLimiter* l) { probe_limiter_ = l; }
 
     SessionState state() const { return state_; }
     const std::string& failure() const { return failure_; }
@@ -67,9 +73,15 @@ public:
     uint64_t drops(SessionDrop d) const { return drops_[size_t(d)]; }
     uint64_t total_drops() const;
     unsigned punch_rounds() const { return schedule_.rounds(); }
+    // Bytes sent to candidates beyond what they earned by sending (the punch credit spent).
+    uint64_t unsolicited_bytes() const { return paths_.credit_spent(); }
+    // Some authenticated frame arrived (from any address): the peer holds the session keys.
+    bool heard() const { return frames_in_ != 0; }
+    // The reason byte of the peer's CLOSE frame (0 if none came or none was given).
+    uint8_t peer_close_reason() const { return peer_close_reason_; }
 
 private:
-    void send_frame(const Frame& f, const Endpoint& to);
+    void send_frame(const Frame& f, const Endpoint& to, Clock::time_point now);
     void punch_round(Clock::time_point now);
     void challenge(const Endpoint& to, Clock::time_point now, uint8_t attempt);
     void answer_challenge(const ByteArray<16>& c, const Endpoint& from, bool from_validated, Clock::time_point now);
@@ -82,6 +94,8 @@ private:
     ByteArray<8> conn_id_;
     std::vector<Endpoint> candidates_;
     PathValidator paths_;
+    ProbeLimiter* probe_limiter_ = nullptr;
+    uint8_t peer_close_reason_ = 0;
     PunchSchedule schedule_;
     SessionState state_ = SessionState::punching;
     std::string failure_;

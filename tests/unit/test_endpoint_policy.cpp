@@ -153,8 +153,55 @@ TEST_CASE("endpoint policy: the relay's own addresses, any port, any spelling") 
     CHECK(check("[2001:db8::7]:51820", false, own) == V::own_address);
     CHECK(check("10.1.1.1:51820", true, own) == V::own_address);  // allow_private does not lift it
     CHECK(check("198.51.100.8:51820", false, own) == V::ok);
-    CHECK(check("[2001:db8::8]:51820", false, own) == V::ok);
+    CHECK(check("[2001:db8:0:1::7]:51820", false, own) == V::ok);  // another /64
     CHECK(check("198.51.100.7:51820", false, {}) == V::ok);
+}
+
+TEST_CASE("endpoint policy: the /64 of an own global IPv6 address is the relay's network") {
+    using V = EndpointVerdict;
+    const std::vector<Endpoint> own = {ep("[2001:db8:5:6::7]:4000"), ep("[fe80::1]:4000"), ep("[::]:4000"),
+                                       ep("[::1]:4000")};
+    CHECK(check("[2001:db8:5:6::8]:51820", false, own) == V::own_address);
+    CHECK(check("[2001:db8:5:6:ffff:ffff:ffff:ffff]:51820", false, own) == V::own_address);
+    CHECK(check("[2001:db8:5:6::8]:51820", true, own) == V::own_address);  // not lifted by allow_private
+    CHECK(check("[2001:db8:5:7::7]:51820", false, own) == V::ok);
+    // Own link-local, wildcard or loopback addresses make no /64 of their own.
+    CHECK(check("[2001:db8::1]:51820", false, own) == V::ok);
+    CHECK(check("[::2]:51820", false, own) == V::reserved);
+    // IPv4 stays per address.
+    CHECK(check("198.51.100.8:51820", false, {ep("198.51.100.7:1")}) == V::ok);
+}
+
+TEST_CASE("endpoint policy: candidates") {
+    using V = EndpointVerdict;
+    const std::vector<Endpoint> own = {ep("203.0.113.20:4500"), ep("127.0.0.1:4500"), ep("[2001:db8:5:6::7]:4500")};
+    const std::vector<Endpoint> bound = {ep("127.0.0.1:4500")};
+    auto cand = [&](const char* t, bool allow) { return check_candidate(ep(t), own, bound, allow); };
+    CHECK(cand("198.51.100.9:4600", false) == V::ok);
+    CHECK(cand("127.0.0.1:4600", false) == V::own_address);  // own address (any port) comes first
+    CHECK(cand("127.0.0.2:4600", false) == V::loopback);
+    CHECK(cand("10.1.0.2:4600", false) == V::private_rfc1918);
+    CHECK(cand("203.0.113.20:4600", false) == V::own_address);
+    CHECK(cand("[2001:db8:5:6::99]:4600", false) == V::own_address);
+    CHECK(cand("224.0.0.1:4600", false) == V::multicast);
+    CHECK(cand("198.51.100.9:0", false) == V::port_zero);
+    // Labs and LANs: private classes and own addresses on another port (same host) allowed...
+    CHECK(cand("127.0.0.1:4600", true) == V::ok);
+    CHECK(cand("10.1.0.2:4600", true) == V::ok);
+    CHECK(cand("203.0.113.20:4600", true) == V::ok);
+    // ... but never the relay's own socket, nor the classes no flag lifts.
+    CHECK(cand("127.0.0.1:4500", true) == V::own_address);
+    CHECK(cand("[::ffff:127.0.0.1]:4500", true) == V::own_address);
+    CHECK(cand("224.0.0.1:4600", true) == V::multicast);
+    CHECK(cand("255.255.255.255:4600", true) == V::broadcast);
+    CHECK(cand("0.0.0.0:4600", true) == V::unspecified);
+}
+
+TEST_CASE("endpoint policy: address groups") {
+    CHECK(address_group(ep("192.0.2.1:1")) == Bytes{192, 0, 2, 1});
+    CHECK(address_group(ep("[::ffff:192.0.2.1]:1")) == Bytes{192, 0, 2, 1});
+    CHECK(address_group(ep("[2001:db8:1:2:3:4:5:6]:1")) == Bytes{0x20, 0x01, 0x0d, 0xb8, 0, 1, 0, 2});
+    CHECK(address_group(Endpoint{}).empty());
 }
 
 TEST_CASE("endpoint policy: every verdict has a message") {

@@ -56,23 +56,44 @@ TEST_CASE("path validator: budget is exactly 3x what was received") {
     CHECK_FALSE(pv.may_send(a, 0));
 }
 
-TEST_CASE("path validator: initial credit only for candidates") {
-    PathValidator pv;
+TEST_CASE("path validator: the credit is for candidates only, shared by all of them") {
+    PathValidator pv(16, 1024);
     const Endpoint cand = ep("203.0.113.5:51820");
+    const Endpoint cand2 = ep("203.0.113.6:51820");
     const Endpoint other = ep("203.0.113.5:51821");  // same IP, other port
-    pv.add_candidate(cand, 1024);
-    CHECK(pv.may_send(cand, 1024));
+    pv.add_candidate(cand);
+    pv.add_candidate(cand2);
+    CHECK(pv.allowance(cand, 1024) == PathValidator::Allowance::credit);
     CHECK_FALSE(pv.may_send(cand, 1025));
     CHECK_FALSE(pv.may_send(other, 1));
     pv.on_sent(cand, 1000);
+    CHECK(pv.credit_spent() == 1000);
+    // The second candidate draws on what the first left: 24 bytes, not another 1024.
+    CHECK(pv.may_send(cand2, 24));
+    CHECK_FALSE(pv.may_send(cand2, 25));
     CHECK(pv.may_send(cand, 24));
     CHECK_FALSE(pv.may_send(cand, 25));
-    pv.on_received(cand, 10);  // adds 30
-    CHECK(pv.may_send(cand, 54));
+    pv.on_received(cand, 10);  // earns 30 of its own
+    CHECK(pv.allowance(cand, 30) == PathValidator::Allowance::earned);
+    CHECK(pv.allowance(cand, 54) == PathValidator::Allowance::credit);
+    CHECK(pv.credit_needed(cand, 54) == 24);
     CHECK_FALSE(pv.may_send(cand, 55));
-    // Re-adding never lowers the credit.
-    pv.add_candidate(cand, 10);
-    CHECK(pv.may_send(cand, 54));
+    pv.on_sent(cand, 54);
+    CHECK(pv.credit_left() == 0);
+    CHECK_FALSE(pv.may_send(cand2, 1));
+    // Re-adding a candidate gives no new credit.
+    pv.add_candidate(cand2);
+    CHECK_FALSE(pv.may_send(cand2, 1));
+}
+
+TEST_CASE("path validator: without a credit a candidate gets 3x what it sent") {
+    PathValidator pv;
+    const Endpoint cand = ep("203.0.113.5:51820");
+    pv.add_candidate(cand);
+    CHECK_FALSE(pv.may_send(cand, 1));
+    pv.on_received(cand, 50);
+    CHECK(pv.may_send(cand, 150));
+    CHECK_FALSE(pv.may_send(cand, 151));
 }
 
 TEST_CASE("path validator: an ack validates only the address the challenge was sent to") {
@@ -80,7 +101,7 @@ TEST_CASE("path validator: an ack validates only the address the challenge was s
     const Endpoint a = ep("198.51.100.1:4000");
     const Endpoint b = ep("198.51.100.2:4000");
     const Endpoint a_other_port = ep("198.51.100.1:4001");
-    pv.add_candidate(a, 512);
+    pv.add_candidate(a);
     const auto ca = pv.challenge(a, t0);
     const auto cb = pv.challenge(b, t0);
     CHECK(ca != cb);
@@ -144,11 +165,11 @@ TEST_CASE("path validator: several outstanding challenges per path, oldest forgo
 }
 
 TEST_CASE("path validator: best() is the most recently validated; forget_unvalidated") {
-    PathValidator pv;
+    PathValidator pv(16, 100);
     const Endpoint a = ep("198.51.100.1:4000");
     const Endpoint b = ep("198.51.100.2:4000");
     const Endpoint c = ep("198.51.100.3:4000");
-    pv.add_candidate(c, 100);
+    pv.add_candidate(c);
     CHECK(pv.on_ack(a, pv.challenge(a, t0), t0));
     CHECK(pv.best() == a);
     CHECK(pv.on_ack(b, pv.challenge(b, t0), t0 + 1s));  // e.g. a re-bind

@@ -175,3 +175,91 @@ TEST_CASE("forged, replayed and malformed frames are dropped and counted") {
     CHECK(n.r->drops(SessionDrop::wrong_conn) == 1);
     CHECK(n.r->state() == SessionState::established);
 }
+
+// Probes a relay sends to the candidates of offers whose addresses never answer: per offer
+// (one session) and, across many offers aimed at one victim, per destination address group.
+namespace {
+
+struct SilentProbes {
+    size_t bytes = 0, datagrams = 0;
+    std::map<std::string, size_t> bytes_to_ip;
+};
+
+// One relay session per offer, started `gap` apart, each run through its whole punch timeout.
+SilentProbes run_silent_offers(const std::vector<std::vector<Endpoint>>& offers, std::chrono::milliseconds gap,
+                               ProbeLimiter* limiter) {
+    SilentProbes out;
+    SessionTimers timers;
+    auto t = Clock::now();
+    std::vector<std::unique_ptr<Session>> sessions;
+    auto send = [&](const Endpoint& to, ByteView d) {
+        out.bytes += d.size();
+        ++out.datagrams;
+        out.bytes_to_ip[to.ip_string()] += d.size();
+    };
+    auto end = t + gap * offers.size() + timers.punch_timeout + 1s;
+    size_t next = 0;
+    auto next_start = t;
+    for (; t < end; t += 10ms) {
+        while (next < offers.size() && next_start <= t) {
+            sessions.push_back(std::make_unique<Session>(SessionRole::relay, make_keys(), offers[next], t, timers, send));
+            if (limiter) sessions.back()->set_probe_limiter(limiter);
+            ++next;
+            next_start += gap;
+        }
+        for (auto& s : sessions)
+            if (s->next_deadline() <= t) s->on_timer(t);
+    }
+    for (auto& s : sessions) CHECK(s->state() == SessionState::failed);
+    return out;
+}
+
+std::vector<Endpoint> eight(const std::string& prefix, bool same_ip) {
+    std::vector<Endpoint> v;
+    for (int i = 0; i < 8; ++i)
+        v.push_back(*Endpoint::parse(same_ip ? prefix + "1:" + std::to_string(4000 + i) : prefix + std::to_string(i + 1) + ":4000"));
+    return v;
+}
+
+}  // namespace
+
+TEST_CASE("one offer with eight silent candidates costs the relay at most the punch credit in total") {
+    SessionTimers timers;
+    auto one = run_silent_offers({eight("198.51.100.", false)}, 0ms, nullptr);
+    MESSAGE("one 512-byte offer, 8 candidates that never answer: " << one.datagrams << " datagrams, " << one.bytes
+                                                                   << " B in total (3x the offer: 1536 B)");
+    CHECK(one.bytes <= timers.punch_credit);
+    CHECK(one.bytes * 3 <= 2 * 1536);  // at most two thirds of 3x the offer's own size
+    CHECK(one.datagrams >= 8);        // every candidate was probed at least once
+    for (const auto& [ip, b] : one.bytes_to_ip) CHECK(b > 0);
+}
+
+TEST_CASE("many offers aimed at one victim are bounded per destination across sessions") {
+    // 200 offers at 10 per second, every candidate on one victim address.
+    std::vector<std::vector<Endpoint>> offers(200, eight("192.0.2.", true));
+    ProbeLimiter limiter;
+    auto limited = run_silent_offers(offers, 100ms, &limiter);
+    double seconds = 200 * 0.1 + SessionTimers{}.punch_timeout.count() / 1000.0 + 1;
+    size_t to_victim = limited.bytes_to_ip["192.0.2.1"];
+    MESSAGE("200 offers over 20 s, all naming 192.0.2.1: " << to_victim << " B sent to it in " << seconds
+                                                            << " s (per offer alone: up to " << SessionTimers{}.punch_credit
+                                                            << " B, i.e. " << 200 * SessionTimers{}.punch_credit << " B)");
+    CHECK(to_victim <= ProbeLimiter::kDefaultBurstBytes + ProbeLimiter::kDefaultRateBytes * seconds);
+    CHECK(to_victim > 0);
+    CHECK(limiter.refused() > 0);
+    // Without the shared limiter the same offers would each spend their own credit.
+    auto unlimited = run_silent_offers(std::vector<std::vector<Endpoint>>(20, eight("192.0.2.", true)), 100ms, nullptr);
+    CHECK(unlimited.bytes_to_ip["192.0.2.1"] > 10 * 1000);
+}
+
+TEST_CASE("a relay's CLOSE reason reaches the client") {
+    Net n;
+    n.start({n.r_pub}, {n.c_pub});
+    n.run_for(500ms);
+    REQUIRE(n.c->state() == SessionState::established);
+    n.r->close(5, n.now);
+    n.deliver();
+    CHECK(n.c->state() == SessionState::closed);
+    CHECK(n.c->peer_close_reason() == 5);
+    CHECK(n.c->failure().find("reason 5") != std::string::npos);
+}
