@@ -36,22 +36,29 @@ bool DestinationLimiter::take(const Endpoint& vpn, time_point now) {
 
 // ---- Gate::PendingHandshakes ----
 
-void Gate::PendingHandshakes::add(uint32_t sender_index, WgType type) {
-    slots_[next_] = Slot{sender_index, type, true};
+void Gate::PendingHandshakes::add(uint32_t sender_index, WgType type, time_point now) {
+    slots_[next_] = Slot{sender_index, type, true, now};
     next_ = (next_ + 1) % slots_.size();
 }
 
-bool Gate::PendingHandshakes::answer(uint32_t receiver_index, WgType answer) {
+Gate::PendingHandshakes::Match Gate::PendingHandshakes::answer(uint32_t receiver_index, WgType answer,
+                                                               time_point now, duration window) {
+    Match m = Match::none;
     for (size_t i = 0; i < slots_.size(); ++i) {
         Slot& s = slots_[(next_ + i) % slots_.size()];  // oldest first
         if (!s.pending || s.index != receiver_index) continue;
         const bool fits = answer == WgType::cookie_reply ||
                           (answer == WgType::response && s.type == WgType::initiation);
         if (!fits) continue;
+        // A clock that stepped back counts as no time elapsed.
+        if (now > s.at && now - s.at > window) {
+            m = Match::late;
+            continue;
+        }
         s.pending = false;
-        return true;
+        return Match::answered;
     }
-    return false;
+    return m;
 }
 
 // ---- Gate ----
@@ -64,15 +71,20 @@ Gate::Gate(const GateLimits& limits, DestinationLimiter& destinations, const End
       endpoint_inits_(limits.init_rate, limits.init_burst),
       created_(now),
       last_to_endpoint_(now),
-      last_to_client_(now) {}
+      last_to_client_(now),
+      lapse_(kLapseRate, kLapseBurst),
+      share_last_(now) {
+    if (!limits_.share) limits_.share = std::make_shared<ForwardShare>();
+    share_tokens_ = kShareMinBurst;
+}
 
 time_point Gate::deadline() const {
-    if (closed_ || quota_exhausted_) return time_point::min();
+    if (closed_) return time_point::min();
     if (!unlocked_) return add_saturating(created_, limits_.handshake_timeout);
     return add_saturating(std::min(last_to_endpoint_, last_to_client_), limits_.idle_timeout);
 }
 
-bool Gate::expired(time_point now) const { return closed_ || quota_exhausted_ || now >= deadline(); }
+bool Gate::expired(time_point now) const { return closed_ || now >= deadline(); }
 
 Gate::Verdict Gate::from_client(ByteView pkt, time_point now) {
     return finish(decide_client(pkt, now), pkt, true, now);
@@ -80,6 +92,15 @@ Gate::Verdict Gate::from_client(ByteView pkt, time_point now) {
 
 Gate::Verdict Gate::from_endpoint(ByteView pkt, time_point now) {
     return finish(decide_endpoint(pkt, now), pkt, false, now);
+}
+
+void Gate::endpoint_refused(time_point) {
+    if (!closed_) note_endpoint_junk();
+}
+
+void Gate::note_endpoint_junk() {
+    if (unlocked_) return;
+    if (++endpoint_junk_ >= kMaxEndpointJunk) closed_ = true;
 }
 
 Gate::Verdict Gate::finish(Verdict v, ByteView pkt, bool to_endpoint, time_point now) {
@@ -97,21 +118,32 @@ Gate::Verdict Gate::finish(Verdict v, ByteView pkt, bool to_endpoint, time_point
     return v;
 }
 
-// Checks common to both directions: closed, out of quota, expired, not WireGuard-shaped.
+Gate::Verdict Gate::answered(PendingHandshakes::Match m) {
+    return m == PendingHandshakes::Match::late ? Verdict::drop_late_answer : Verdict::drop_unknown_index;
+}
+
+bool Gate::take_share(size_t bytes, time_point now) {
+    const double rate = limits_.share->share(share_seen_, now);
+    const double burst = std::max(kShareMinBurst, rate * kShareBurstSeconds);
+    if (now > share_last_) {
+        share_tokens_ += rate * std::chrono::duration<double>(now - share_last_).count();
+        share_last_ = now;
+    }
+    share_tokens_ = std::min(share_tokens_, burst);
+    if (share_tokens_ < double(bytes)) return false;
+    share_tokens_ -= double(bytes);
+    return true;
+}
+
+// Checks common to both directions: closed, expired, not WireGuard-shaped.
 std::optional<Gate::Verdict> Gate::precheck(ByteView pkt, time_point now, std::optional<WgMessage>& msg) {
     if (closed_) return Verdict::drop_closed;
-    if (quota_exhausted_) return Verdict::drop_quota;
     if (now >= deadline()) {
         closed_ = true;
         return Verdict::drop_closed;
     }
     msg = parse_wireguard(pkt);
     if (!msg) return Verdict::drop_not_wireguard;
-    if (bytes_to_endpoint_ + bytes_to_client_ + pkt.size() > limits_.max_bytes ||
-        packets_to_endpoint_ + packets_to_client_ + 1 > limits_.max_packets) {
-        quota_exhausted_ = true;
-        return Verdict::drop_quota;
-    }
     return std::nullopt;
 }
 
@@ -121,51 +153,72 @@ Gate::Verdict Gate::decide_client(ByteView pkt, time_point now) {
     if (msg->type == WgType::initiation) {
         if (!client_inits_.take(now)) return Verdict::drop_rate_session;
         if (!unlocked_ && !destinations_.take(vpn_, now)) return Verdict::drop_rate_destination;
-        sent_by_client_.add(msg->sender_index, WgType::initiation);
+        sent_by_client_.add(msg->sender_index, WgType::initiation, now);
         return Verdict::forward;
     }
     if (!unlocked_) return Verdict::drop_locked;
     switch (msg->type) {
-    case WgType::response:
+    case WgType::response: {
         // The client answers a rekey the endpoint started.
-        if (!sent_by_endpoint_.answer(msg->receiver_index, WgType::response)) return Verdict::drop_unknown_index;
-        sent_by_client_.add(msg->sender_index, WgType::response);
+        auto m = sent_by_endpoint_.answer(msg->receiver_index, WgType::response, now, limits_.answer_window);
+        if (m != PendingHandshakes::Match::answered) return answered(m);
+        sent_by_client_.add(msg->sender_index, WgType::response, now);
         client_data_.add(msg->receiver_index);
         endpoint_data_.add(msg->sender_index);
         return Verdict::forward;
-    case WgType::cookie_reply:
-        if (!sent_by_endpoint_.answer(msg->receiver_index, WgType::cookie_reply))
-            return Verdict::drop_unknown_index;
+    }
+    case WgType::cookie_reply: {
+        auto m = sent_by_endpoint_.answer(msg->receiver_index, WgType::cookie_reply, now, limits_.answer_window);
+        if (m != PendingHandshakes::Match::answered) return answered(m);
         return Verdict::forward;
-    default:
-        // Transport data and keepalives, only on a keypair a handshake through this gate set up.
+    }
+    default: {
+        // Transport data and keepalives, only on a keypair a handshake through this gate set
+        // up, and beyond the lapse bucket only while the endpoint is heard from.
         if (!client_data_.contains(msg->receiver_index)) return Verdict::drop_unknown_index;
+        const bool live = now <= add_saturating(endpoint_heard_, kLiveness);
+        if (!live && lapse_.available(now) < double(pkt.size())) {
+            lapse_.take(now, double(pkt.size()));  // refills; takes nothing
+            return Verdict::drop_no_return;
+        }
+        if (!take_share(pkt.size(), now)) return Verdict::drop_share;
+        if (!live) lapse_.take(now, double(pkt.size()));
         return Verdict::forward;
+    }
     }
 }
 
 Gate::Verdict Gate::decide_endpoint(ByteView pkt, time_point now) {
     std::optional<WgMessage> msg;
-    if (auto v = precheck(pkt, now, msg)) return *v;
+    if (auto v = precheck(pkt, now, msg)) {
+        if (*v == Verdict::drop_not_wireguard) note_endpoint_junk();
+        return *v;
+    }
     switch (msg->type) {
-    case WgType::response:
-        if (!sent_by_client_.answer(msg->receiver_index, WgType::response)) return Verdict::drop_unknown_index;
+    case WgType::response: {
+        auto m = sent_by_client_.answer(msg->receiver_index, WgType::response, now, limits_.answer_window);
+        if (m != PendingHandshakes::Match::answered) return answered(m);
         unlocked_ = true;
-        sent_by_endpoint_.add(msg->sender_index, WgType::response);
+        sent_by_endpoint_.add(msg->sender_index, WgType::response, now);
         client_data_.add(msg->sender_index);
         endpoint_data_.add(msg->receiver_index);
         return Verdict::forward;
-    case WgType::cookie_reply:
-        if (!sent_by_client_.answer(msg->receiver_index, WgType::cookie_reply)) return Verdict::drop_unknown_index;
+    }
+    case WgType::cookie_reply: {
+        auto m = sent_by_client_.answer(msg->receiver_index, WgType::cookie_reply, now, limits_.answer_window);
+        if (m != PendingHandshakes::Match::answered) return answered(m);
         return Verdict::forward;
+    }
     case WgType::initiation:
         if (!unlocked_) return Verdict::drop_locked;
         if (!endpoint_inits_.take(now)) return Verdict::drop_rate_session;
-        sent_by_endpoint_.add(msg->sender_index, WgType::initiation);
+        sent_by_endpoint_.add(msg->sender_index, WgType::initiation, now);
         return Verdict::forward;
     case WgType::transport:
         if (!unlocked_) return Verdict::drop_locked;
         if (!endpoint_data_.contains(msg->receiver_index)) return Verdict::drop_unknown_index;
+        if (!take_share(pkt.size(), now)) return Verdict::drop_share;
+        endpoint_heard_ = std::max(endpoint_heard_, now);
         return Verdict::forward;
     }
     return Verdict::drop_not_wireguard;
@@ -178,9 +231,11 @@ const char* to_string(Gate::Verdict v) {
     case Gate::Verdict::drop_locked: return "drop_locked";
     case Gate::Verdict::drop_rate_session: return "drop_rate_session";
     case Gate::Verdict::drop_rate_destination: return "drop_rate_destination";
-    case Gate::Verdict::drop_quota: return "drop_quota";
+    case Gate::Verdict::drop_share: return "drop_share";
     case Gate::Verdict::drop_closed: return "drop_closed";
     case Gate::Verdict::drop_unknown_index: return "drop_unknown_index";
+    case Gate::Verdict::drop_late_answer: return "drop_late_answer";
+    case Gate::Verdict::drop_no_return: return "drop_no_return";
     }
     return "?";
 }

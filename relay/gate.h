@@ -9,28 +9,82 @@
 //    While locked: from the client only initiations; from the endpoint only a handshake
 //    response or a cookie reply answering such an initiation;
 //  - every handshake response and cookie reply, locked or not, must answer a handshake message
-//    that crossed the gate the other way and has not been answered yet: a response answers an
-//    initiation, a cookie reply an initiation or a response, each message at most once;
+//    that crossed the gate the other way at most `answer_window` (2 s) earlier and has not been
+//    answered yet: a response answers an initiation, a cookie reply an initiation or a
+//    response, each message at most once;
 //  - initiations are rate-limited per session and direction (burst 5, then 1/s by default) and
 //    client initiations, while locked, also per destination across all sessions
 //    (DestinationLimiter). Once unlocked, the endpoint has accepted this client, so its rekeys
 //    (every 2 min) must not be starved by strangers using up the destination's budget;
-//  - bytes and packets per session are capped; the session expires when idle.
+//  - while locked, an endpoint that sends kMaxEndpointJunk datagrams that are not WireGuard
+//    (or whose port is closed: ICMP port unreachable) is not a WireGuard server: the session closes;
+//  - after unlock, client transport data crosses freely only while the endpoint's transport
+//    data (keepalives included) was forwarded within kLiveness (15 s); otherwise, the unlocking
+//    handshake included, it draws from a small bucket (kLapseBurst, then kLapseRate);
+//  - transport data in both directions shares the relay's capacity with the other active
+//    sessions (ForwardShare): the excess is dropped and counted, no session is cut for volume;
+//  - the session expires when idle.
 //
 // Amplification bound while locked: every datagram forwarded endpoint -> client answers a
 // distinct initiation forwarded client -> endpoint and is smaller than it (92 or 64 bytes
 // against 148), so packets_to_client <= packets_to_endpoint and bytes_to_client <
 // bytes_to_endpoint hold for as long as the session is locked.
+//
+// The port sweep, and why what is left is no proxy.
+// The client may name any UDP service as its "VPN" and forge the endpoint's answer: it knows
+// the receiver index (it chose its initiation's sender index), and it can send datagrams with
+// the service's source address to the relay. The relay's socket towards the endpoint is
+// connect()ed, so the only secret the relay holds is that socket's local port; nothing in a
+// WireGuard message can be checked without the keys. So:
+//  1. The port is drawn afresh for every session, uniformly from 1024-65535 (64,512 ports,
+//     node/relay_session.cpp), not from the kernel's ephemeral range (28,232 ports on Linux).
+//     A forged response must hit it: a sweep takes up to 64,512 datagrams of 92 bytes (5.9 MB
+//     of UDP payload, about 7.7 MB on the wire), 32,256 on average.
+//  2. Each guess must land within answer_window of an initiation that crossed the gate and
+//     answer it first. The attacker can keep a window open by sending an initiation each
+//     second, so the window does not stop a patient sweep, but every window costs a
+//     forwarded initiation, which the per-session and per-destination budgets cap (a
+//     destination gets at most 10 + 2/s initiations from all locked sessions together), and a
+//     guess aimed at an older initiation is worth nothing. A real WireGuard server answers
+//     within one round trip; WireGuard itself retries after 5 s with a fresh index, so a later
+//     answer is of no use to it anyway.
+//  3. Services that answer what they receive (most UDP services: DNS, NTP, game servers,
+//     echo...) answer the forwarded initiations with datagrams that are not WireGuard, or
+//     with ICMP port unreachable: three of those and the locked session closes, before a
+//     sweep can finish. What is left to aim at is a service that stays silent.
+//  4. Once a forged response hits, the attacker knows the port (he can write it into the
+//     response's sender index) and can forge anything the endpoint could send: the relay
+//     cannot tell him from a real server for the rest of the session. What he then has is a
+//     one-way channel to the service, at his own expense: every byte the relay delivers to
+//     the endpoint is a byte he sent to the relay (no amplification, per byte delivered he
+//     spends at least one), answers of the service do not come back (not WireGuard-shaped, or
+//     not on a keypair the gate knows), and the channel carries only WireGuard-shaped data
+//     (type 4, three zero bytes, a length of 32 + 16n). Whoever can run the sweep can forge
+//     source addresses, and so can already send the service datagrams with the relay's
+//     address as their source, without the relay. The relay gives him nothing he lacks.
+//  5. What it costs the relay is bounded: a service that stays silent gets at most
+//     kLapseBurst + kLapseRate x t from the session (64 KiB, then 8 KiB/s: 7.3 MB over a
+//     15-minute idle timeout), unless the attacker keeps forging the service's transport data
+//     to the found port (at least one datagram per 15 s); and the session's transport data is
+//     held to its fair share of the relay's capacity (ForwardShare).
+// A real WireGuard server meets every one of these: it answers an initiation within a round
+// trip, never sends anything that is not WireGuard, and while it receives data it sends
+// something back within 10 s (a passive keepalive if nothing else). The one honest case that
+// meets the lapse bucket is a tunnel that starts a one-way upload (after its handshake, or after
+// more than 15 s without hearing from the server): it is held to the bucket until the server's
+// next datagram, at most about 10 s. A TCP flow or a ping is answered within a round trip.
 #pragma once
 #include <array>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 
 #include "crypto/bytes.h"
 #include "relay/endpoint.h"
+#include "relay/forward_share.h"
 #include "relay/rate_limiter.h"
 #include "relay/wireguard_shape.h"
 
@@ -42,15 +96,16 @@ struct GateLimits {
     // Client handshake initiations per session: burst, then per second.
     double init_burst = 5;
     double init_rate = 1;
-    // Both directions together, per session. Forwarding stops (and the session expires) at the cap.
-    uint64_t max_bytes = uint64_t(16) << 30;
-    uint64_t max_packets = uint64_t(16) << 20;
+    // A handshake response or cookie reply must arrive this soon after what it answers.
+    duration answer_window = std::chrono::seconds(2);
     // A locked session expires this long after it was created.
     duration handshake_timeout = std::chrono::seconds(60);
     // An unlocked session expires when either side has had nothing forwarded for this long.
     // WireGuard answers received data within 10 s (passive keepalive) and rekeys every
     // 2 min while in use, so a live tunnel never stays quiet that long one way.
     duration idle_timeout = std::chrono::seconds(180);
+    // The relay's forwarding capacity: gates made from copies of these limits share it.
+    std::shared_ptr<ForwardShare> share = std::make_shared<ForwardShare>();
 };
 
 // Handshake initiations towards one VPN address, shared by all sessions to it (port ignored),
@@ -75,6 +130,7 @@ private:
 class Gate {
 public:
     using time_point = std::chrono::steady_clock::time_point;
+    using duration = std::chrono::steady_clock::duration;
 
     enum class Verdict {
         forward,
@@ -82,13 +138,30 @@ public:
         drop_locked,            // a message other than a handshake while the session is locked
         drop_rate_session,      // initiation over this session's budget
         drop_rate_destination,  // initiation over the destination's budget
-        drop_quota,             // byte or packet cap reached
+        drop_share,             // transport data over the session's share of the relay's capacity
         drop_closed,            // closed or expired
         drop_unknown_index,     // response or cookie reply answering no pending initiation
+        drop_late_answer,       // response or cookie reply after the answer window
+        drop_no_return,         // client data while the endpoint is silent, over the lapse bucket
     };
-    static constexpr size_t kVerdictCount = 8;
+    static constexpr size_t kVerdictCount = 10;
     // Handshake messages remembered per direction for matching answers; older ones are forgotten.
     static constexpr size_t kPendingHandshakes = 16;
+    // While locked, this many datagrams from the endpoint that are not WireGuard (or ICMP port
+    // unreachable reports) close the session: the endpoint is no WireGuard server.
+    static constexpr uint32_t kMaxEndpointJunk = 3;
+    // After unlock, client transport data crosses freely while transport data from the endpoint
+    // was forwarded this recently: WireGuard answers received data within 10 s (its passive
+    // keepalive), plus round trips and timer slack. A handshake does not count: WireGuard's
+    // responder sends no data before the initiator's first, so the session starts lapsed.
+    static constexpr auto kLiveness = std::chrono::seconds(15);
+    // Past kLiveness, client transport data draws from this bucket: enough for the first
+    // packets that make the endpoint answer, and for keepalives; little for anything else.
+    static constexpr double kLapseBurst = 64 * 1024;
+    static constexpr double kLapseRate = 8 * 1024;  // bytes per second
+    // The share bucket holds this many seconds of the session's share, and at least kShareMinBurst.
+    static constexpr double kShareBurstSeconds = 0.25;
+    static constexpr double kShareMinBurst = 64 * 1024;
 
     // `destinations` is shared between sessions and must outlive the gate.
     Gate(const GateLimits& limits, DestinationLimiter& destinations, const Endpoint& vpn, time_point now);
@@ -100,10 +173,13 @@ public:
     // VPN -> client.
     Verdict from_endpoint(ByteView pkt, time_point now);
 
+    // The socket towards the endpoint reported ICMP port unreachable.
+    void endpoint_refused(time_point now);
+
     bool unlocked() const { return unlocked_; }
     void close() { closed_ = true; }
     bool closed() const { return closed_; }
-    // True once closed, out of quota, or past its timeout: the owner then frees the session.
+    // True once closed or past its timeout: the owner then frees the session.
     bool expired(time_point now) const;
     // When the session expires if nothing more is forwarded (time_point::min() if it has).
     time_point deadline() const;
@@ -115,22 +191,25 @@ public:
     uint64_t packets_to_endpoint() const { return packets_to_endpoint_; }
     uint64_t bytes_to_client() const { return bytes_to_client_; }
     uint64_t packets_to_client() const { return packets_to_client_; }
+    uint32_t endpoint_junk() const { return endpoint_junk_; }
 
 private:
     // Sender indices of recent handshake messages that crossed one way, each answerable once:
     // an initiation by a response or a cookie reply, a response by a cookie reply.
     class PendingHandshakes {
     public:
-        void add(uint32_t sender_index, WgType type);
-        // Marks the oldest unanswered message with this index that `answer` may answer as
-        // answered; false if there is none.
-        bool answer(uint32_t receiver_index, WgType answer);
+        enum class Match { answered, late, none };
+        void add(uint32_t sender_index, WgType type, time_point now);
+        // Marks the oldest unanswered message with this index that `answer` may answer, sent
+        // at most `window` before `now`, as answered. `late` if the only candidates are older.
+        Match answer(uint32_t receiver_index, WgType answer, time_point now, duration window);
 
     private:
         struct Slot {
             uint32_t index = 0;
             WgType type = WgType::initiation;
             bool pending = false;
+            time_point at{};
         };
         std::array<Slot, kPendingHandshakes> slots_{};
         size_t next_ = 0;
@@ -140,6 +219,10 @@ private:
     Verdict decide_client(ByteView pkt, time_point now);
     Verdict decide_endpoint(ByteView pkt, time_point now);
     Verdict finish(Verdict v, ByteView pkt, bool to_endpoint, time_point now);
+    Verdict answered(PendingHandshakes::Match m);
+    // Transport data: the session's share of the relay's capacity.
+    bool take_share(size_t bytes, time_point now);
+    void note_endpoint_junk();
 
     GateLimits limits_;
     DestinationLimiter& destinations_;
@@ -173,7 +256,12 @@ private:
     time_point last_to_client_;
     bool unlocked_ = false;
     bool closed_ = false;
-    bool quota_exhausted_ = false;
+    time_point endpoint_heard_{};  // transport data from the endpoint last forwarded
+    TokenBucket lapse_;
+    double share_tokens_ = 0;
+    time_point share_last_{};
+    uint64_t share_seen_ = 0;  // ForwardShare's marker for this session
+    uint32_t endpoint_junk_ = 0;
     std::array<uint64_t, kVerdictCount> counts_{};
     uint64_t bytes_to_endpoint_ = 0;
     uint64_t packets_to_endpoint_ = 0;

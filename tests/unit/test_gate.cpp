@@ -4,6 +4,7 @@
 #include <string>
 
 #include "crypto/random.h"
+#include "relay/forward_share.h"
 #include "relay/gate.h"
 
 using namespace pave;
@@ -283,28 +284,247 @@ TEST_CASE("gate: non-WireGuard payloads are dropped both ways and counted") {
     CHECK(g.packets_to_client() == 1);
 }
 
-TEST_CASE("gate: packet and byte quota") {
+TEST_CASE("gate: transport data shares the relay's capacity; the excess is dropped, never the session") {
     GateLimits lim;
-    lim.max_packets = 4;
+    lim.share = std::make_shared<ForwardShare>(1e6);  // 1 MB/s for the whole relay
+    lim.idle_timeout = 10min;
+    Gate a(lim, open_destinations(), vpn(), T0);
+    Gate b(lim, open_destinations(), vpn(), T0);
+    unlock(a, T0);
+    unlock(b, T0);
+    // The endpoint keeps both sessions live; each client sends 4 MB/s for 20 s, 1 ms steps.
+    auto t = T0;
+    uint64_t sent = 0;
+    for (int ms = 0; ms < 20000; ++ms) {
+        t = T0 + std::chrono::milliseconds(ms);
+        if (ms % 1000 == 0) {
+            REQUIRE(a.from_endpoint(data(0x1000, 32), t) == V::forward);
+            REQUIRE(b.from_endpoint(data(0x1000, 32), t) == V::forward);
+        }
+        for (int k = 0; k < 3; ++k) {
+            a.from_client(data(0x2000), t);
+            b.from_client(data(0x2000), t);
+            sent += 1440;
+        }
+    }
+    // Two active sessions: 0.5 MB/s each, plus one burst (64 KiB) and their first second.
+    for (Gate* g : {&a, &b}) {
+        CHECK(g->bytes_to_endpoint() <= 148 + 20 * 500000 + 2 * 65536 + 1000000);
+        CHECK(g->bytes_to_endpoint() >= 20 * 500000 * 9 / 10);
+        CHECK(g->count(V::drop_share) > 0);
+        CHECK_FALSE(g->closed());
+        CHECK_FALSE(g->expired(t));
+    }
+    // b goes quiet: a alone gets the whole megabyte per second.
+    const uint64_t before = a.bytes_to_endpoint();
+    for (int ms = 20000; ms < 30000; ++ms) {
+        t = T0 + std::chrono::milliseconds(ms);
+        if (ms % 1000 == 0) REQUIRE(a.from_endpoint(data(0x1000, 32), t) == V::forward);
+        for (int k = 0; k < 3; ++k) a.from_client(data(0x2000), t);
+    }
+    const uint64_t alone = a.bytes_to_endpoint() - before;
+    CHECK(alone >= 8 * 1000000);
+    CHECK(alone <= 10 * 1000000 + 2 * 250000);
+    MESSAGE("share: 2 busy sessions got " << before << " and " << b.bytes_to_endpoint()
+                                          << " bytes in 20 s of 1 MB/s; alone, " << alone << " bytes in 10 s");
+    // Handshakes are not held to the share: a rekey crosses an exhausted bucket.
+    CHECK(a.from_client(data(0x2000), t) == V::drop_share);
+    CHECK(a.from_client(init(0x1111), t + 1s) == V::forward);
+}
+
+TEST_CASE("forward share: capacity over the sessions active this second or the last") {
+    ForwardShare share(1000);
+    uint64_t s1 = 0, s2 = 0, s3 = 0;
+    CHECK(share.share(s1, T0) == doctest::Approx(1000));
+    CHECK(share.share(s1, T0 + 100ms) == doctest::Approx(1000));  // counted once per second
+    CHECK(share.share(s2, T0 + 200ms) == doctest::Approx(500));
+    CHECK(share.active(T0 + 200ms) == 2);
+    CHECK(share.share(s3, T0 + 1500ms) == doctest::Approx(1000.0 / 2));  // last second had 2
+    CHECK(share.share(s1, T0 + 1600ms) == doctest::Approx(1000.0 / 2));
+    CHECK(share.share(s2, T0 + 1700ms) == doctest::Approx(1000.0 / 3));
+    // Two seconds of silence forget everyone.
+    CHECK(share.active(T0 + 3500ms) == 1);
+    CHECK(share.share(s1, T0 + 3500ms) == doctest::Approx(1000));
+    CHECK(share.share(s1, T0 + 3s) == doctest::Approx(1000));  // a clock stepping back changes nothing
+    ForwardShare bad(-1);
+    CHECK(bad.capacity() == ForwardShare::kDefaultBytesPerS);
+}
+
+TEST_CASE("gate: answers count only within the answer window") {
+    GateLimits lim;
+    lim.answer_window = 2s;
+    Gate g(lim, open_destinations(), vpn(), T0);
+    REQUIRE(g.from_client(init(1), T0) == V::forward);
+    CHECK(g.from_endpoint(resp(9, 1), T0 + 2001ms) == V::drop_late_answer);
+    CHECK(g.from_endpoint(cookie(1), T0 + 5s) == V::drop_late_answer);
+    CHECK_FALSE(g.unlocked());
+    REQUIRE(g.from_client(init(2), T0 + 5s) == V::forward);
+    CHECK(g.from_endpoint(resp(9, 1), T0 + 5s) == V::drop_late_answer);  // still too old
+    CHECK(g.from_endpoint(resp(9, 2), T0 + 7s) == V::forward);          // exactly 2 s
+    CHECK(g.unlocked());
+    // Endpoint-started rekeys: the client's answer must be prompt too.
+    REQUIRE(g.from_endpoint(init(0x50), T0 + 10s) == V::forward);
+    CHECK(g.from_client(resp(0x51, 0x50), T0 + 13s) == V::drop_late_answer);
+    REQUIRE(g.from_endpoint(init(0x52), T0 + 14s) == V::forward);
+    CHECK(g.from_client(resp(0x53, 0x52), T0 + 14500ms) == V::forward);
+    CHECK(g.count(V::drop_late_answer) == 4);
+}
+
+TEST_CASE("gate: a locked session towards an endpoint that is no WireGuard server closes") {
+    Bytes dns_answer(40, 0x81);
+    {
+        Gate g(GateLimits{}, open_destinations(), vpn(), T0);
+        REQUIRE(g.from_client(init(1), T0) == V::forward);
+        CHECK(g.from_endpoint(dns_answer, T0) == V::drop_not_wireguard);
+        CHECK(g.from_endpoint(dns_answer, T0) == V::drop_not_wireguard);
+        CHECK_FALSE(g.closed());
+        CHECK(g.from_endpoint(dns_answer, T0) == V::drop_not_wireguard);
+        CHECK(g.closed());
+        CHECK(g.endpoint_junk() == Gate::kMaxEndpointJunk);
+        // A forged response now finds the session gone.
+        CHECK(g.from_endpoint(resp(9, 1), T0) == V::drop_closed);
+    }
+    {
+        Gate g(GateLimits{}, open_destinations(), vpn(), T0);
+        REQUIRE(g.from_client(init(1), T0) == V::forward);
+        for (uint32_t i = 0; i < Gate::kMaxEndpointJunk; ++i) g.endpoint_refused(T0);  // ICMP port unreachable
+        CHECK(g.closed());
+    }
+    {
+        // Once the endpoint has answered a handshake, junk is dropped and counted only.
+        Gate g(GateLimits{}, open_destinations(), vpn(), T0);
+        unlock(g, T0);
+        for (int i = 0; i < 10; ++i) CHECK(g.from_endpoint(dns_answer, T0) == V::drop_not_wireguard);
+        g.endpoint_refused(T0);
+        CHECK_FALSE(g.closed());
+        CHECK(g.from_endpoint(data(0x1000), T0) == V::forward);
+    }
+}
+
+TEST_CASE("gate: client data beyond a small bucket only while the endpoint sends data back") {
+    GateLimits lim;
+    lim.idle_timeout = 1h;
     Gate g(lim, open_destinations(), vpn(), T0);
     unlock(g, T0);
-    CHECK(g.from_client(data(0x2000), T0) == V::forward);
-    CHECK(g.from_endpoint(data(0x1000), T0) == V::forward);
-    CHECK_FALSE(g.expired(T0));
-    CHECK(g.from_client(data(0x2000), T0) == V::drop_quota);
-    CHECK(g.expired(T0));
-    CHECK(g.from_endpoint(data(0x1000, 32), T0) == V::drop_quota);
-    CHECK(g.count(V::drop_quota) == 2);
-    CHECK(g.packets_to_endpoint() + g.packets_to_client() == 4);
+    // The handshake alone proves nothing: 64 KiB, then 8 KiB/s.
+    size_t n = 0;
+    while (g.from_client(data(0x2000), T0) == V::forward) ++n;
+    CHECK(n == size_t(Gate::kLapseBurst) / 1440);
+    CHECK(g.count(V::drop_no_return) == 1);
+    CHECK(g.from_client(data(0x2000, 32), T0) == V::forward);  // a keepalive still fits
+    CHECK(g.from_client(data(0x2000), T0 + 50ms) == V::drop_no_return);  // 8 KiB/s: 0.4 KiB in 50 ms
+    CHECK(g.from_client(data(0x2000), T0 + 200ms) == V::forward);
+    // The endpoint answers: free for 15 s after each of its datagrams.
+    CHECK(g.from_endpoint(data(0x1000, 32), T0 + 1s) == V::forward);
+    for (int i = 0; i < 1000; ++i) CHECK(g.from_client(data(0x2000), T0 + 1s + std::chrono::milliseconds(i)) == V::forward);
+    CHECK(g.from_client(data(0x2000), T0 + 16s) == V::forward);
+    // 15 s later the lapse bucket is full again (64 KiB), then empty.
+    n = 0;
+    while (g.from_client(data(0x2000), T0 + 16001ms) == V::forward) ++n;
+    CHECK(n == size_t(Gate::kLapseBurst) / 1440);
+    // Endpoint handshake messages do not count as data back.
+    REQUIRE(g.from_endpoint(init(0x3000), T0 + 17s) == V::forward);
+    n = 0;
+    while (g.from_client(data(0x2000), T0 + 17s) == V::forward) ++n;
+    CHECK(n <= size_t(Gate::kLapseRate) / 1440 + 1);  // one second of refill, no more
+    // A real server's passive keepalive (10 s after it received data) reopens the way.
+    CHECK(g.from_endpoint(data(0x1000, 32), T0 + 26s) == V::forward);
+    CHECK(g.from_client(data(0x2000), T0 + 26s) == V::forward);
+    CHECK_FALSE(g.closed());
+}
 
-    GateLimits blim;
-    blim.max_bytes = 148 + 92 + 1440 + 100;
-    Gate h(blim, open_destinations(), vpn(), T0);
-    unlock(h, T0);
-    CHECK(h.from_client(data(0x2000), T0) == V::forward);
-    CHECK(h.from_endpoint(data(0x1000, 128), T0) == V::drop_quota);  // 128 > 100 left
-    CHECK(h.from_endpoint(data(0x1000, 32), T0) == V::drop_quota);   // stopped for good
-    CHECK(h.bytes_to_client() + h.bytes_to_endpoint() <= blim.max_bytes);
+namespace {
+
+// The red-team attack, in memory. The attacker is the client: it names a silent UDP service,
+// sends initiations through the gate and forges responses "from the service" to every port
+// of the relay; only the one that hits the session's port reaches the gate. Then it sends
+// 1,400-byte payloads. Returns what it took and what the service received.
+struct SweepResult {
+    bool unlocked = false;
+    uint64_t sweep_datagrams = 0;
+    uint64_t attacker_bytes = 0;   // everything it sent: initiations, forgeries, payloads
+    uint64_t delivered_bytes = 0;  // transport data the relay forwarded to the service
+    double seconds = 0;
+};
+
+SweepResult sweep_attack(uint16_t relay_port, double forged_per_s, bool keep_forging_data, int payload_seconds) {
+    GateLimits lim;
+    lim.handshake_timeout = 5min;
+    lim.idle_timeout = 15min;
+    DestinationLimiter dest;  // the relay's defaults: 10 + 2/s per destination
+    Gate g(lim, dest, vpn(), T0);
+    SweepResult r;
+    const uint32_t ours = 0xa77ac4e5;
+    auto t = T0;
+    uint32_t init_index = ours;
+    auto next_init = T0;
+    const auto step = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(1.0 / forged_per_s));
+    // Port by port, 1024-65535 then again, with an initiation every second (the session's rate).
+    for (uint32_t port = 1024; !g.unlocked() && t < T0 + lim.handshake_timeout; port = port == 65535 ? 1024 : port + 1) {
+        if (t >= next_init) {
+            ++init_index;
+            r.attacker_bytes += 148;
+            g.from_client(init(init_index), t);
+            next_init = t + 1s;
+        }
+        r.attacker_bytes += 92;
+        ++r.sweep_datagrams;
+        if (port == relay_port) g.from_endpoint(resp(port, init_index), t);  // sender index: the port found
+        t += step;
+    }
+    r.unlocked = g.unlocked();
+    if (!r.unlocked) return r;
+    const uint32_t found = relay_port;  // the attacker reads it from the response it receives
+    const auto start = t;
+    for (int ms = 0; ms < payload_seconds * 1000; ++ms) {
+        t = start + std::chrono::milliseconds(ms);
+        if (keep_forging_data && ms % 10000 == 0) {  // a forged keepalive "from the service" every 10 s
+            r.attacker_bytes += 32;
+            g.from_endpoint(data(init_index, 32), t);
+        }
+        for (int k = 0; k < 5; ++k) {  // 5,000 payloads a second of 1,400 bytes (+ 32 of framing)
+            r.attacker_bytes += 1440;
+            if (g.from_client(data(found, 1440), t) == V::forward) r.delivered_bytes += 1440;
+        }
+    }
+    r.seconds = std::chrono::duration<double>(t - T0).count();
+    return r;
+}
+
+}  // namespace
+
+TEST_CASE("gate: the port sweep attack, measured") {
+    // The port the relay drew; the sweep's cost grows with its distance from 1024.
+    for (uint16_t relay_port : {uint16_t(1024 + 32256), uint16_t(65535)}) {
+        INFO("relay port " << relay_port);
+        const SweepResult silent = sweep_attack(relay_port, 30000, false, 60);
+        REQUIRE(silent.unlocked);
+        const uint64_t swept = uint64_t(relay_port) - 1024 + 1;
+        CHECK(silent.sweep_datagrams == swept);
+        // Without forged data from the service after the sweep: 64 KiB + 8 KiB/s.
+        CHECK(silent.delivered_bytes <= Gate::kLapseBurst + Gate::kLapseRate * 60 + 1440);
+        CHECK(double(silent.delivered_bytes) / double(silent.attacker_bytes) < 0.005);
+        MESSAGE("sweep to port " << relay_port << ": " << silent.sweep_datagrams << " forged responses ("
+                                 << silent.sweep_datagrams * 92 << " B); then 60 s of 7 MB/s payloads, no forged data: "
+                                 << silent.delivered_bytes << " B delivered of " << silent.attacker_bytes
+                                 << " B spent (" << double(silent.delivered_bytes) / double(silent.attacker_bytes)
+                                 << " per byte)");
+
+        const SweepResult forging = sweep_attack(relay_port, 30000, true, 60);
+        REQUIRE(forging.unlocked);
+        // With forged keepalives the relay cannot tell the service from a WireGuard server: the
+        // attacker gets a one-way channel at its own cost, never more than it spends.
+        CHECK(forging.delivered_bytes < forging.attacker_bytes);
+        CHECK(forging.delivered_bytes > 100 * silent.delivered_bytes);
+        MESSAGE("  with a forged keepalive every 10 s: " << forging.delivered_bytes << " B delivered of "
+                                                          << forging.attacker_bytes << " B spent ("
+                                                          << double(forging.delivered_bytes) / double(forging.attacker_bytes)
+                                                          << " per byte)");
+    }
+    // A sweep too slow to cover the range before the locked session times out finds nothing.
+    const SweepResult slow = sweep_attack(60000, 100, false, 1);
+    CHECK_FALSE(slow.unlocked);
+    CHECK(slow.delivered_bytes == 0);
 }
 
 TEST_CASE("gate: a closed gate forwards nothing") {
@@ -362,7 +582,8 @@ TEST_CASE("gate: timeouts") {
 TEST_CASE("gate: every verdict is reachable and named") {
     DestinationLimiter dest(1, 0.01, 4);
     GateLimits lim;
-    lim.max_packets = 3;
+    lim.share = std::make_shared<ForwardShare>(1);  // 1 byte/s: the share bucket holds its minimum
+    lim.handshake_timeout = 1h;
     Gate g(lim, dest, vpn(), T0);
     Gate s(GateLimits{}, dest, vpn(), T0);
     CHECK(g.from_client(init(1), T0) == V::forward);
@@ -375,9 +596,17 @@ TEST_CASE("gate: every verdict is reachable and named") {
     Gate r(GateLimits{}, open_destinations(), vpn(), T0);
     for (int i = 0; i < 6; ++i) r.from_client(init(9), T0);
     CHECK(r.count(V::drop_rate_session) == 1);
-    CHECK(g.from_endpoint(resp(5, 1), T0) == V::forward);
-    CHECK(g.from_client(data(5), T0) == V::forward);
-    CHECK(g.from_client(data(5), T0) == V::drop_quota);
+    CHECK(g.from_client(init(3), T0 + 300s) == V::forward);
+    CHECK(g.from_endpoint(resp(5, 3), T0 + 303s) == V::drop_late_answer);
+    CHECK(g.from_client(init(4), T0 + 600s) == V::forward);
+    CHECK(g.from_endpoint(resp(5, 4), T0 + 600s) == V::forward);
+    CHECK(g.from_endpoint(data(4, 32), T0 + 600s) == V::forward);
+    for (int i = 0; i < 50; ++i) g.from_client(data(5), T0 + 600s);
+    CHECK(g.count(V::drop_share) >= 1);
+    Gate n(GateLimits{}, open_destinations(), vpn(), T0);
+    unlock(n, T0);
+    for (int i = 0; i < 50; ++i) n.from_client(data(0x2000), T0);
+    CHECK(n.count(V::drop_no_return) >= 1);
     g.close();
     CHECK(g.from_client(data(5), T0) == V::drop_closed);
     for (size_t i = 0; i < Gate::kVerdictCount; ++i) {
@@ -385,6 +614,8 @@ TEST_CASE("gate: every verdict is reachable and named") {
         INFO(to_string(v));
         if (v == V::drop_rate_session)
             CHECK(r.count(v) == 1);
+        else if (v == V::drop_no_return)
+            CHECK(n.count(v) >= 1);
         else
             CHECK(g.count(v) >= 1);
         CHECK(std::string(to_string(v)) != "?");
