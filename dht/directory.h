@@ -4,6 +4,20 @@
 // Every value is judged once: a bounded cache of value digests remembers the verdict, so a
 // flood of junk or forged records costs one parse (and at most one signature check) each,
 // not one per listing.
+//
+// A Sybil flood cannot lock honest relays out: keys are free, so anyone can sign any number of
+// valid records, and a table that refused newcomers when full would belong to whoever filled
+// it first. Instead a verified newcomer always gets in; when the table is full it takes the
+// place of a record chosen uniformly at random among those not protected. Protected are the
+// relays this node has seen answer a rendezvous (note_answered, at most kMaxAnswered, at most
+// half the table). What this guarantees, whatever an attacker publishes:
+//   - a verified honest record is admitted the moment it is read (no `full` lock-out);
+//   - with a table of n unprotected places and k fake records admitted after it, it is still
+//     there with probability (1 - 1/n)^k, about e^(-k/n): about 37 % after n fakes, and every
+//     re-publication of the relay (three per TTL) admits it afresh;
+//   - relays that have answered this node are never evicted, and clients try them first.
+// What it does not guarantee: that a client picking uniformly finds an honest relay among
+// many fakes quickly; the client therefore asks several relays at once (ClientService).
 #pragma once
 #include <array>
 #include <cstdint>
@@ -26,28 +40,39 @@ struct RelayInfo {
     uint32_t capacity = 0;
     uint64_t expires = 0;
     unsigned bucket = 0;
+    bool answered = false;  // this node has seen the relay answer a rendezvous
 };
+
+// Relays remembered as having answered (protected from eviction, tried first).
+inline constexpr size_t kMaxAnswered = 64;
 
 class Directory {
 public:
     enum class Verdict {
         accepted,       // new relay, or a newer record of a known one
+        accepted_evicting,  // accepted into a full table: a random unprotected record made room
         duplicate,      // a value already judged (same bytes)
         stale,          // verified but older than what we hold
         too_large,
         malformed,
         unknown_version,
         bad_signature,
+        bad_inbox_key,      // field ranges (presence_record.h)
+        bad_period_secs,
+        bad_period,
+        bad_capacity,
+        bad_expires,
         expired,
         too_far_future,  // expiry beyond the longest TTL we accept
+        period_not_current,  // the record's period is not near the current one (clock skew or a fake)
         wrong_bucket,    // a valid record stored under another bucket's key
         self,
-        full,
         count_
     };
     static const char* to_string(Verdict v);
 
-    // max_future_s: a record may not claim to live longer than this from now.
+    // max_future_s: a record may not claim to live longer than this from now. max_relays is at
+    // least 1.
     explicit Directory(std::optional<Ed25519Public> self = std::nullopt, size_t max_relays = 4096,
                        uint64_t max_future_s = 3600);
 
@@ -58,6 +83,10 @@ public:
     // A live relay chosen uniformly at random, never this node itself.
     std::optional<RelayInfo> pick_random(uint64_t now_s) const;
     std::optional<RelayInfo> find(const Ed25519Public& node_pub, uint64_t now_s) const;
+    // The relay answered a rendezvous: keep it (never evicted) and mark it in live().
+    // Remembered even while it has no record here, up to kMaxAnswered relays (oldest forgotten).
+    void note_answered(const Ed25519Public& node_pub);
+    bool answered(const Ed25519Public& node_pub) const;
     size_t size() const { return relays_.size(); }
     uint64_t count(Verdict v) const { return counts_[size_t(v)]; }
 
@@ -65,11 +94,16 @@ private:
     Verdict judge(ByteView value, unsigned bucket, uint64_t now_s);
     Verdict judge_fresh(ByteView value, unsigned bucket, uint64_t now_s);
     void remember(const std::string& digest);
+    void evict_one();
+    void erase(std::map<Ed25519Public, RelayInfo>::iterator it);
 
     std::optional<Ed25519Public> self_;
     size_t max_relays_;
     uint64_t max_future_s_;
     std::map<Ed25519Public, RelayInfo> relays_;
+    std::vector<Ed25519Public> slots_;                 // the keys of relays_, for a uniform pick
+    std::map<Ed25519Public, size_t> slot_of_;          // key -> index in slots_
+    std::list<Ed25519Public> answered_;                // oldest first, at most kMaxAnswered
     // digests of values already judged (bounded FIFO)
     std::unordered_map<std::string, bool> seen_;
     std::list<std::string> seen_order_;

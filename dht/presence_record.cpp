@@ -4,6 +4,8 @@
 
 #include <cstring>
 
+#include "crypto/x25519.h"
+
 namespace pave {
 
 namespace {
@@ -64,8 +66,36 @@ const char* to_string(PresenceError e) {
         case PresenceError::malformed: return "malformed";
         case PresenceError::unknown_version: return "unknown version";
         case PresenceError::bad_signature: return "bad signature";
+        case PresenceError::bad_inbox_key: return "bad inbox key";
+        case PresenceError::bad_period_secs: return "period length out of range";
+        case PresenceError::bad_period: return "period out of range";
+        case PresenceError::bad_capacity: return "capacity out of range";
+        case PresenceError::bad_expires: return "expiry out of range";
     }
     return "?";
+}
+
+PresenceError check_presence_fields(const PresenceRecord& r) {
+    if (r.period_secs < kMinPeriodSecs || r.period_secs > kMaxPeriodSecs) return PresenceError::bad_period_secs;
+    if (r.period >= kMaxPresenceTime / r.period_secs) return PresenceError::bad_period;
+    if (r.capacity > kMaxCapacity) return PresenceError::bad_capacity;
+    const uint64_t start = r.period * r.period_secs;  // < kMaxPresenceTime: no overflow below
+    if (r.expires <= start || r.expires > start + 2 * uint64_t(r.period_secs)) return PresenceError::bad_expires;
+    // A low-order inbox key makes every offer fail to seal: such a record can only be a fake.
+    static const SecretArray<32> probe = [] {
+        SecretArray<32> s;
+        s.b.fill(0x5c);
+        return s;
+    }();
+    if (!x25519_shared(probe, r.inbox_pub)) return PresenceError::bad_inbox_key;
+    return PresenceError::none;
+}
+
+bool period_is_current(const PresenceRecord& r, uint64_t now_s) {
+    if (r.period_secs == 0) return false;
+    const uint64_t lo = (now_s > kPresenceClockSkewS ? now_s - kPresenceClockSkewS : 0) / r.period_secs;
+    const uint64_t hi = (now_s + kPresenceClockSkewS) / r.period_secs;
+    return (lo == 0 || r.period >= lo - 1) && r.period <= hi + 1;
 }
 
 Bytes encode_presence(const PresenceRecord& fields, const Ed25519Key& key) {
@@ -115,8 +145,8 @@ PresenceParse decode_presence(ByteView value) {
         // One record, one byte form: only the canonical encoding is accepted, so variants of a
         // signed record cannot pass as new values.
         if (encode_signed(r) != Bytes(value.begin(), value.end())) return res;
-        res.record = r;
-        res.error = PresenceError::none;
+        res.error = check_presence_fields(r);
+        if (res.error == PresenceError::none) res.record = r;
     } catch (const std::exception&) {
         // msgpack reports malformed or over-limit input by throwing
     }

@@ -4,6 +4,17 @@
 // period uint, capacity uint, expires uint (unix seconds), signature bin(64)].
 // The Ed25519 signature covers a domain label and the canonical encoding of the first seven
 // fields. A record carries no address: the relay is reached only through its inbox.
+//
+// Every field has a named range, checked by the parser (decode_presence) before any use:
+//   version      == kPresenceVersion
+//   inbox_pub    an X25519 key that is not of low order (an offer can be sealed to it)
+//   period_secs  in [kMinPeriodSecs, kMaxPeriodSecs] (never 0: clients divide by it)
+//   period       such that the period's start, period * period_secs, is below kMaxPresenceTime
+//   capacity     in [0, kMaxCapacity] (0: a relay that takes no session now)
+//   expires      in (period * period_secs, (period + 2) * period_secs]: a relay publishes the
+//                record of the current period and lets it live at most one period
+// The checks against the reader's clock (expiry in the future but not too far, period close to
+// the current one) depend on when the record is judged: see period_is_current() and Directory.
 #pragma once
 #include <cstdint>
 #include <optional>
@@ -15,6 +26,14 @@ namespace pave {
 
 inline constexpr uint8_t kPresenceVersion = 1;
 inline constexpr size_t kPresenceMaxSize = 256;  // checked before any parsing
+// Relays publish period_secs = max(--presence-ttl, 10 s); the CLI takes TTLs up to 7 days.
+inline constexpr uint32_t kMinPeriodSecs = 10;
+inline constexpr uint32_t kMaxPeriodSecs = 7 * 86400;
+inline constexpr uint32_t kMaxCapacity = 1u << 20;
+// Unix seconds no record may reach (year 36812): keeps period arithmetic far from overflow.
+inline constexpr uint64_t kMaxPresenceTime = uint64_t(1) << 40;
+// How far the reader's clock may be from the relay's when judging a record's period.
+inline constexpr uint64_t kPresenceClockSkewS = 60;
 
 struct PresenceRecord {
     uint8_t version = kPresenceVersion;
@@ -27,7 +46,18 @@ struct PresenceRecord {
     Ed25519Signature signature{};
 };
 
-enum class PresenceError { none, too_large, malformed, unknown_version, bad_signature };
+enum class PresenceError {
+    none,
+    too_large,
+    malformed,
+    unknown_version,
+    bad_signature,
+    bad_inbox_key,    // a low-order X25519 point
+    bad_period_secs,  // outside [kMinPeriodSecs, kMaxPeriodSecs]
+    bad_period,       // period start at or beyond kMaxPresenceTime
+    bad_capacity,     // above kMaxCapacity
+    bad_expires,      // not within the two periods that start at the record's own period
+};
 const char* to_string(PresenceError e);
 
 struct PresenceParse {
@@ -41,5 +71,13 @@ Bytes encode_presence(const PresenceRecord& fields, const Ed25519Key& key);
 PresenceParse decode_presence(ByteView value);
 // Parse and verify the signature against the node key inside the record.
 PresenceParse decode_and_verify_presence(ByteView value);
+
+// The field checks of the parser, for a record built in memory (none when every field is in range).
+PresenceError check_presence_fields(const PresenceRecord& r);
+
+// True when a record's period is one the relay still holds a key for, as far as a reader with
+// clock now_s can tell: within one period of the periods that now_s +- kPresenceClockSkewS
+// falls into. Expects period_secs >= 1 (the parser guarantees kMinPeriodSecs).
+bool period_is_current(const PresenceRecord& r, uint64_t now_s);
 
 }  // namespace pave

@@ -45,6 +45,21 @@ void check_verdict_matches(Directory::Verdict v, const PresenceParse& p) {
         case PresenceError::malformed:
             if (v != V::malformed) std::abort();
             break;
+        case PresenceError::bad_inbox_key:
+            if (v != V::bad_inbox_key) std::abort();
+            break;
+        case PresenceError::bad_period_secs:
+            if (v != V::bad_period_secs) std::abort();
+            break;
+        case PresenceError::bad_period:
+            if (v != V::bad_period) std::abort();
+            break;
+        case PresenceError::bad_capacity:
+            if (v != V::bad_capacity) std::abort();
+            break;
+        case PresenceError::bad_expires:
+            if (v != V::bad_expires) std::abort();
+            break;
         default: std::abort();
     }
 }
@@ -62,6 +77,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if ((size > kPresenceMaxSize) != (p.error == PresenceError::too_large)) std::abort();
     if (p.record) {
         if (p.record->version != kPresenceVersion) std::abort();
+        // Every field of a parsed record is in its named range.
+        if (check_presence_fields(*p.record) != PresenceError::none) std::abort();
+        if (p.record->period_secs < kMinPeriodSecs || p.record->period_secs > kMaxPeriodSecs) std::abort();
+        if (p.record->capacity > kMaxCapacity) std::abort();
         if (pv.record) {
             if (!same_payload(*p.record, *pv.record) || p.record->node_pub != pv.record->node_pub ||
                 p.record->signature != pv.record->signature)
@@ -108,7 +127,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const Directory::Verdict v = d.ingest(re, own, kNow);
     using V = Directory::Verdict;
     const uint64_t e = q.record->expires;
-    const V want = e <= kNow ? V::expired : e > kNow + kMaxFuture ? V::too_far_future : V::accepted;
+    const V want = e <= kNow                         ? V::expired
+                   : e > kNow + kMaxFuture           ? V::too_far_future
+                   : !period_is_current(*q.record, kNow) ? V::period_not_current
+                                                     : V::accepted;
     if (v != want) std::abort();
     if (v == V::accepted) {
         auto f = d.find(fixed_key().public_key(), kNow);

@@ -41,11 +41,16 @@ Relay relay(uint32_t i) {
     return Relay{k, b};
 }
 
+// Periods of two hours: the period T falls in starts at T - 4000, so records expiring anywhere in
+// (T - 4000, T + 10400] are consistent with it.
+constexpr uint32_t kPeriodSecs = 7200;
+constexpr uint64_t kPeriod = T / kPeriodSecs;
+
 Bytes record(const Relay& r, uint64_t expires, uint32_t capacity = 10, uint8_t inbox_fill = 0x33) {
     PresenceRecord f;
     f.inbox_pub.fill(inbox_fill);
-    f.period_secs = 600;
-    f.period = 2916666;
+    f.period_secs = kPeriodSecs;
+    f.period = kPeriod;
     f.capacity = capacity;
     f.expires = expires;
     return encode_presence(f, r.key);
@@ -157,9 +162,35 @@ TEST_CASE("directory: every verdict is reached and counted") {
     ingest(record(me, T + 600), me.bucket, T, V::self);
     ingest(record(b, T + 3600), b.bucket, T, V::accepted);       // at the limit
     CHECK(d.size() == 2);
-    ingest(record(c, T + 600), c.bucket, T, V::full);
-    ingest(record(a, T + 900), a.bucket, T, V::accepted);        // a known relay still refreshes when full
+    ingest(record(a, T + 900), a.bucket, T, V::accepted);        // a known relay refreshes without evicting
     CHECK(d.size() == 2);
+    {
+        // Field ranges and a period far from the current one.
+        PresenceRecord f;
+        f.inbox_pub.fill(0x33);
+        f.period_secs = kPeriodSecs;
+        f.period = kPeriod;
+        f.expires = T + 600;
+        auto with = [&](auto change) {
+            PresenceRecord g = f;
+            change(g);
+            return encode_presence(g, b.key);
+        };
+        ingest(with([](PresenceRecord& g) { g.inbox_pub.fill(0); }), b.bucket, T, V::bad_inbox_key);
+        ingest(with([](PresenceRecord& g) { g.period_secs = 0; }), b.bucket, T, V::bad_period_secs);
+        ingest(with([](PresenceRecord& g) { g.period = UINT64_MAX; }), b.bucket, T, V::bad_period);
+        ingest(with([](PresenceRecord& g) { g.capacity = kMaxCapacity + 1; }), b.bucket, T, V::bad_capacity);
+        ingest(with([](PresenceRecord& g) { g.expires = T + 20000; }), b.bucket, T, V::bad_expires);
+        ingest(with([](PresenceRecord& g) {
+                   g.period_secs = 10;
+                   g.period = (T + 600) / 10;
+                   g.expires = g.period * 10 + 5;
+               }),
+               b.bucket, T, V::period_not_current);
+    }
+    ingest(record(c, T + 600), c.bucket, T, V::accepted_evicting);  // full: a or b made room
+    CHECK(d.size() == 2);
+    CHECK(d.find(c.pub(), T));
 
     Bytes forged = record(a, T + 1200);
     forged.back() ^= 0x01;
@@ -176,8 +207,10 @@ TEST_CASE("directory: every verdict is reached and counted") {
         CHECK(want[v] > 0);  // every verdict was reached
     }
     CHECK(d.size() == 2);
-    CHECK(keys_of(d.live(T)) == std::set<Ed25519Public>{a.pub(), b.pub()});
-    CHECK(d.find(a.pub(), T)->expires == T + 900);  // the forged newer record changed nothing
+    const auto live = keys_of(d.live(T));
+    CHECK(live.count(c.pub()) == 1);
+    CHECK((live.count(a.pub()) + live.count(b.pub())) == 1);
+    if (auto f = d.find(a.pub(), T)) CHECK(f->expires == T + 900);  // the forged newer record changed nothing
 }
 
 TEST_CASE("directory: a rejected record leaves no trace") {
@@ -207,8 +240,8 @@ TEST_CASE("directory: a newer record of the same relay replaces the older one") 
               return x;
           }()});
     CHECK(f->capacity == 10);
-    CHECK(f->period_secs == 600);
-    CHECK(f->period == 2916666);
+    CHECK(f->period_secs == kPeriodSecs);
+    CHECK(f->period == kPeriod);
     CHECK(f->bucket == a.bucket);
     CHECK(f->node_pub == a.pub());
 
@@ -395,6 +428,9 @@ TEST_CASE("directory: a flood of junk leaves exactly the genuine relays") {
             }
             case 4: {  // an attacker-signed record under the wrong bucket
                 PresenceRecord f;
+                f.inbox_pub.fill(0x33);
+                f.period_secs = kPeriodSecs;
+                f.period = kPeriod;
                 f.expires = T + 100 + uint64_t(i);
                 v = encode_presence(f, attacker.key);
                 bucket = (attacker.bucket + 1 + unsigned(random_below(kRelayBuckets - 1))) % kRelayBuckets;
@@ -454,12 +490,142 @@ TEST_CASE("directory: a verdict that depends on bucket or time is not cached by 
         CHECK(d.ingest(rec, a.bucket, T) == V::too_far_future);
         CHECK(d.ingest(rec, a.bucket, T + 1000) == V::accepted);
     }
-    SUBCASE("a record refused while full is accepted once there is room") {
-        Directory d(std::nullopt, 1);
-        REQUIRE(d.ingest(record(a, T + 100), a.bucket, T) == V::accepted);
-        const Bytes rec = record(b, T + 1000);
-        CHECK(d.ingest(rec, b.bucket, T) == V::full);
-        CHECK(d.expire(T + 200) == 1);
-        CHECK(d.ingest(rec, b.bucket, T + 200) == V::accepted);
+    SUBCASE("a record whose period is not current yet is accepted once it is") {
+        Directory d;
+        PresenceRecord f;
+        f.inbox_pub.fill(0x33);
+        f.period_secs = 10;
+        f.period = (T + 100) / 10;
+        f.expires = f.period * 10 + 10;
+        const Bytes rec = encode_presence(f, a.key);
+        CHECK(d.ingest(rec, a.bucket, T) == V::period_not_current);
+        CHECK(d.ingest(rec, a.bucket, T + 95) == V::accepted);
     }
+}
+
+// ---------------------------------------------------------------- Sybil floods
+
+TEST_CASE("directory: 4096 Sybil records do not keep a new honest relay out") {
+    // Keys are free: an attacker signs 4096 valid records (more than fit) before an honest relay
+    // appears. The honest record gets in at once, each time it is published.
+    Directory d;  // the default size, 4096
+    std::vector<Bytes> fakes;
+    for (uint32_t i = 0; i < 4096 + 512; ++i) fakes.push_back(record(relay(100000 + i), T + 600));
+    auto bucket_of = [](const Bytes& v) { return relay_bucket_of(decode_presence(v).record->node_pub); };
+    for (size_t i = 0; i < 4096; ++i) REQUIRE(d.ingest(fakes[i], bucket_of(fakes[i]), T) == V::accepted);
+    CHECK(d.size() == 4096);
+    for (size_t i = 4096; i < fakes.size(); ++i) REQUIRE(d.ingest(fakes[i], bucket_of(fakes[i]), T) == V::accepted_evicting);
+    CHECK(d.size() == 4096);
+
+    const Relay honest = relay(7);
+    CHECK(d.ingest(record(honest, T + 600), honest.bucket, T) == V::accepted_evicting);
+    CHECK(d.size() == 4096);
+    REQUIRE(d.find(honest.pub(), T));
+    // More fakes may evict it (each with probability 1/4096); its next publication brings it back.
+    size_t survived = 0;
+    for (uint32_t round = 0; round < 2; ++round) {
+        for (uint32_t i = 0; i < 1024; ++i) {
+            const Relay f = relay(200000 + round * 1024 + i);
+            REQUIRE(d.ingest(record(f, T + 600), f.bucket, T + 1) == V::accepted_evicting);
+        }
+        survived += d.find(honest.pub(), T + 1).has_value();
+        CHECK(d.ingest(record(honest, T + 700 + round), honest.bucket, T + 1) ==
+              (d.find(honest.pub(), T + 1) ? V::accepted : V::accepted_evicting));
+        CHECK(d.find(honest.pub(), T + 1));
+        CHECK(d.size() == 4096);
+    }
+    MESSAGE("honest record still present after 1024 further fakes in " << survived << " of 2 rounds (expected 78 % each)");
+    CHECK(d.count(V::accepted_evicting) >= 512 + 1 + 2 * 1024);
+}
+
+TEST_CASE("directory: a record survives k later fakes with probability (1 - 1/n)^k") {
+    // n = 16 places, k = 16 fakes after the honest record: (15/16)^16 = 0.356.
+    constexpr size_t n = 16, trials = 250;
+    std::vector<Bytes> fill, later;
+    std::vector<unsigned> fill_b, later_b;
+    for (uint32_t i = 0; i < n; ++i) {
+        Relay a = relay(300000 + i), b = relay(400000 + i);
+        fill.push_back(record(a, T + 600));
+        fill_b.push_back(a.bucket);
+        later.push_back(record(b, T + 600));
+        later_b.push_back(b.bucket);
+    }
+    const Relay honest = relay(9);
+    const Bytes h = record(honest, T + 600);
+    size_t survived = 0;
+    for (size_t t = 0; t < trials; ++t) {
+        Directory d(std::nullopt, n);
+        for (size_t i = 0; i < n; ++i) d.ingest(fill[i], fill_b[i], T);
+        REQUIRE(d.ingest(h, honest.bucket, T) == V::accepted_evicting);
+        for (size_t i = 0; i < n; ++i) d.ingest(later[i], later_b[i], T);
+        REQUIRE(d.size() == n);
+        survived += d.find(honest.pub(), T).has_value();
+    }
+    double rate = double(survived) / trials;
+    MESSAGE("survival after n fakes: " << rate << " (expected 0.356)");
+    CHECK(rate > 0.22);  // +-4.5 standard deviations
+    CHECK(rate < 0.49);
+}
+
+TEST_CASE("directory: relays that answered are never evicted, and at most half the table is protected") {
+    Directory d(std::nullopt, 8);
+    const Relay good = relay(11);
+    d.note_answered(good.pub());  // remembered before its record is read
+    REQUIRE(d.ingest(record(good, T + 600), good.bucket, T) == V::accepted);
+    CHECK(d.find(good.pub(), T)->answered);
+    for (uint32_t i = 0; i < 200; ++i) {
+        const Relay f = relay(500000 + i);
+        V v = d.ingest(record(f, T + 600), f.bucket, T);
+        CHECK((v == V::accepted || v == V::accepted_evicting));
+    }
+    CHECK(d.size() == 8);
+    REQUIRE(d.find(good.pub(), T));
+    CHECK(d.answered(good.pub()));
+
+    // Protection is bounded: with 8 places, only the last 4 relays noted are protected.
+    std::vector<Relay> many;
+    for (uint32_t i = 0; i < 6; ++i) {
+        many.push_back(relay(600000 + i));
+        d.note_answered(many.back().pub());
+    }
+    CHECK_FALSE(d.answered(good.pub()));
+    CHECK_FALSE(d.answered(many[0].pub()));
+    CHECK_FALSE(d.answered(many[1].pub()));
+    for (size_t i = 2; i < 6; ++i) CHECK(d.answered(many[i].pub()));
+    for (const auto& r : many) d.ingest(record(r, T + 600), r.bucket, T);
+    for (uint32_t i = 0; i < 200; ++i) {
+        const Relay f = relay(700000 + i);
+        d.ingest(record(f, T + 600), f.bucket, T);
+    }
+    for (size_t i = 2; i < 6; ++i) CHECK(d.find(many[i].pub(), T));
+    size_t marked = 0;
+    for (const auto& r : d.live(T)) marked += r.answered;
+    CHECK(marked == 4);
+}
+
+TEST_CASE("directory: expiry and eviction keep the uniform pick consistent") {
+    Directory d(std::nullopt, 5);
+    for (uint32_t i = 0; i < 50; ++i) {
+        const Relay f = relay(800000 + i);
+        d.ingest(record(f, T + 10 + i % 3), f.bucket, T);
+        CHECK(d.size() <= 5);
+        CHECK(d.live(T).size() == d.size());
+    }
+    CHECK(d.expire(T + 12) > 0);
+    for (const auto& r : d.live(T + 12)) CHECK(r.expires > T + 12);
+    CHECK(d.live(T + 12).size() == d.size());
+    for (int i = 0; i < 50; ++i) {
+        auto p = d.pick_random(T + 12);
+        if (d.size() == 0) {
+            CHECK_FALSE(p);
+        } else {
+            REQUIRE(p);
+            CHECK(d.find(p->node_pub, T + 12));
+        }
+    }
+    d.expire(T + 100);
+    CHECK(d.size() == 0);
+    const Relay a = relay(12);
+    CHECK(d.ingest(record(a, T + 600), a.bucket, T + 100) == V::accepted);
+    CHECK(d.size() == 1);
 }

@@ -2,6 +2,7 @@
 
 #include <msgpack.hpp>
 
+#include <algorithm>
 #include <cstring>
 #include <functional>
 #include <string>
@@ -139,31 +140,34 @@ TEST_CASE("presence: encode/decode round trip of every field") {
     REQUIRE(q.record);
     check_same_fields(*q.record, *p.record);
 
-    SUBCASE("extreme values") {
+    SUBCASE("extreme values within range") {
         PresenceRecord big = in;
         big.inbox_pub.fill(0xff);
-        big.period_secs = UINT32_MAX;
-        big.period = UINT64_MAX;
-        big.capacity = UINT32_MAX;
-        big.expires = UINT64_MAX;
+        big.period_secs = kMaxPeriodSecs;
+        big.period = kMaxPresenceTime / kMaxPeriodSecs - 1;
+        big.capacity = kMaxCapacity;
+        big.expires = (big.period + 2) * kMaxPeriodSecs;
         Bytes e = encode_presence(big, key);
         CHECK(e.size() <= kPresenceMaxSize);
         auto r = decode_and_verify_presence(e);
         REQUIRE(r.record);
         CHECK(r.record->inbox_pub == big.inbox_pub);
-        CHECK(r.record->period_secs == UINT32_MAX);
-        CHECK(r.record->period == UINT64_MAX);
-        CHECK(r.record->capacity == UINT32_MAX);
-        CHECK(r.record->expires == UINT64_MAX);
+        CHECK(r.record->period_secs == kMaxPeriodSecs);
+        CHECK(r.record->period == big.period);
+        CHECK(r.record->capacity == kMaxCapacity);
+        CHECK(r.record->expires == big.expires);
 
-        PresenceRecord zero;
-        auto z = decode_and_verify_presence(encode_presence(zero, key));
+        PresenceRecord small = in;
+        small.period_secs = kMinPeriodSecs;
+        small.period = 0;
+        small.capacity = 0;
+        small.expires = 1;
+        auto z = decode_and_verify_presence(encode_presence(small, key));
         REQUIRE(z.record);
-        CHECK(z.record->inbox_pub == ByteArray<32>{});
-        CHECK(z.record->period_secs == 0);
+        CHECK(z.record->period_secs == kMinPeriodSecs);
         CHECK(z.record->period == 0);
         CHECK(z.record->capacity == 0);
-        CHECK(z.record->expires == 0);
+        CHECK(z.record->expires == 1);
     }
     SUBCASE("the encoder sets version and node key itself") {
         PresenceRecord odd = in;
@@ -211,6 +215,7 @@ TEST_CASE("presence: error names") {
     CHECK(std::string(to_string(PresenceError::malformed)) == "malformed");
     CHECK(std::string(to_string(PresenceError::unknown_version)) == "unknown version");
     CHECK(std::string(to_string(PresenceError::bad_signature)) == "bad signature");
+    CHECK(std::string(to_string(PresenceError::bad_period_secs)) == "period length out of range");
 }
 
 TEST_CASE("presence: a change of any single byte makes verification fail, by region") {
@@ -227,12 +232,14 @@ TEST_CASE("presence: a change of any single byte makes verification fail, by reg
         if (i == 36 || i == 37) return PresenceError::malformed;     // inbox_pub bin header
         if (i >= 38 && i < 70) return PresenceError::bad_signature;  // inbox_pub bytes
         if (i == 70) return PresenceError::malformed;                // period_secs type (uint16)
-        if (i == 71 || i == 72) return PresenceError::bad_signature; // period_secs value
+        // A period length or period of another value moves the period away from the expiry.
+        if (i == 71 || i == 72) return PresenceError::bad_expires;   // period_secs value
         if (i == 73) return PresenceError::malformed;                // period type (uint32)
-        if (i >= 74 && i < 78) return PresenceError::bad_signature;  // period value
+        if (i >= 74 && i < 78) return PresenceError::bad_expires;    // period value
         if (i == 78) return PresenceError::bad_signature;            // capacity (fixint 50 -> 51)
         if (i == 79) return PresenceError::malformed;                // expires type (uint32)
-        if (i >= 80 && i < 84) return PresenceError::bad_signature;  // expires value
+        if (i >= 80 && i < 82) return PresenceError::bad_expires;    // expires, high bytes
+        if (i == 82 || i == 83) return PresenceError::bad_signature; // expires - 256, + 1: in range
         if (i == 84 || i == 85) return PresenceError::malformed;     // signature bin header
         return PresenceError::bad_signature;                          // signature bytes
     };
@@ -248,12 +255,17 @@ TEST_CASE("presence: a change of any single byte makes verification fail, by reg
             CHECK(p.error != PresenceError::too_large);
             if (mask == 0x01) CHECK(p.error == expected_low_bit(i));
             // A flip inside data bytes either keeps the structure (and then the signature
-            // fails) or turns a number into a non-canonical encoding (malformed).
-            if (expected_low_bit(i) == PresenceError::bad_signature && i != 78) {
-                if (decode_presence(v).record)
+            // fails), turns a number into a non-canonical encoding (malformed), or puts a number
+            // out of its range (only the numbers can).
+            if (expected_low_bit(i) != PresenceError::malformed && expected_low_bit(i) != PresenceError::unknown_version &&
+                i != 78) {
+                PresenceParse d = decode_presence(v);
+                if (d.record)
                     CHECK(p.error == PresenceError::bad_signature);
-                else
+                else if (i < 71 || i > 83)
                     CHECK(p.error == PresenceError::malformed);
+                else
+                    CHECK(p.error == d.error);
             }
         }
     }
@@ -578,4 +590,95 @@ TEST_CASE("presence: non-canonical encodings of a signed record do not verify") 
         v.insert(v.begin(), {0xdc, 0x00, 0x08});
         expect_refused(v);
     }
+}
+
+TEST_CASE("presence: every field at and past its limits") {
+    // Regression: a signed record with period_secs = 0 was accepted and made clients divide by
+    // zero. Each field is tried at its limits (accepted) and just past them (refused, with the
+    // field named), signed by a genuine key, so only the range check can refuse it.
+    const Ed25519Key key = key_of(0x33);
+    const PresenceRecord base = sample_fields();
+    auto verdict = [&](auto change) {
+        PresenceRecord r = base;
+        change(r);
+        const Bytes v = encode_presence(r, key);
+        PresenceError e = verify_error(v);
+        CHECK(parse_error(v) == e);  // decided by the parser, before the signature
+        return e;
+    };
+    using E = PresenceError;
+    // period_secs: the expiry is kept inside the record's periods while the length changes.
+    auto with_period_secs = [&](uint32_t ps) {
+        return verdict([&](PresenceRecord& r) {
+            r.period_secs = ps;
+            r.period = ps ? 1750000000 / ps : 0;
+            r.expires = r.period * ps + 1;
+        });
+    };
+    CHECK(with_period_secs(0) == E::bad_period_secs);
+    CHECK(with_period_secs(1) == E::bad_period_secs);
+    CHECK(with_period_secs(kMinPeriodSecs - 1) == E::bad_period_secs);
+    CHECK(with_period_secs(kMinPeriodSecs) == E::none);
+    CHECK(with_period_secs(kMaxPeriodSecs) == E::none);
+    CHECK(with_period_secs(kMaxPeriodSecs + 1) == E::bad_period_secs);
+    CHECK(with_period_secs(UINT32_MAX) == E::bad_period_secs);
+    // period: its start must stay below kMaxPresenceTime (no overflow in period * period_secs).
+    const uint64_t last = kMaxPresenceTime / 600 - 1;
+    CHECK(verdict([&](PresenceRecord& r) { r.period = last, r.expires = last * 600 + 1; }) == E::none);
+    CHECK(verdict([&](PresenceRecord& r) { r.period = last + 1, r.expires = (last + 1) * 600 + 1; }) == E::bad_period);
+    CHECK(verdict([](PresenceRecord& r) { r.period = UINT64_MAX; }) == E::bad_period);
+    CHECK(verdict([](PresenceRecord& r) { r.period = UINT64_MAX / 600 + 1; }) == E::bad_period);  // would wrap
+    // capacity
+    CHECK(verdict([](PresenceRecord& r) { r.capacity = 0; }) == E::none);
+    CHECK(verdict([](PresenceRecord& r) { r.capacity = kMaxCapacity; }) == E::none);
+    CHECK(verdict([](PresenceRecord& r) { r.capacity = kMaxCapacity + 1; }) == E::bad_capacity);
+    CHECK(verdict([](PresenceRecord& r) { r.capacity = UINT32_MAX; }) == E::bad_capacity);
+    // expires: in (period start, period start + 2 periods]
+    const uint64_t start = base.period * base.period_secs;
+    CHECK(verdict([&](PresenceRecord& r) { r.expires = start; }) == E::bad_expires);
+    CHECK(verdict([&](PresenceRecord& r) { r.expires = start + 1; }) == E::none);
+    CHECK(verdict([&](PresenceRecord& r) { r.expires = start + 1200; }) == E::none);
+    CHECK(verdict([&](PresenceRecord& r) { r.expires = start + 1201; }) == E::bad_expires);
+    CHECK(verdict([](PresenceRecord& r) { r.expires = 0; }) == E::bad_expires);
+    CHECK(verdict([](PresenceRecord& r) { r.expires = UINT64_MAX; }) == E::bad_expires);
+    // inbox_pub: low-order points (an offer cannot be sealed to them)
+    CHECK(verdict([](PresenceRecord& r) { r.inbox_pub.fill(0); }) == E::bad_inbox_key);
+    CHECK(verdict([](PresenceRecord& r) {
+              r.inbox_pub.fill(0);
+              r.inbox_pub[0] = 1;
+          }) == E::bad_inbox_key);
+    CHECK(verdict([](PresenceRecord& r) { r.inbox_pub.fill(0x09); }) == E::none);
+    // and what an honest relay publishes with the smallest TTL the CLI allows (10 s) and the default
+    for (uint32_t ttl : {10u, 20u, 30u, 60u, 600u, 3600u, 7u * 86400u}) {
+        for (uint64_t now : {1750000000ull, 1750000009ull, 1750000599ull}) {
+            PresenceRecord r = base;
+            r.period_secs = std::max<uint32_t>(ttl, 10);
+            r.period = now / r.period_secs;
+            r.expires = now + ttl;
+            INFO("ttl ", ttl, " now ", now);
+            auto p = decode_and_verify_presence(encode_presence(r, key));
+            REQUIRE(p.record);
+            CHECK(period_is_current(*p.record, now));
+            CHECK(period_is_current(*p.record, now + ttl - 1));
+        }
+    }
+}
+
+TEST_CASE("presence: a period is current within one period and the clock skew") {
+    PresenceRecord r;
+    r.period_secs = 10;
+    r.period = 175000000;  // starts at 1750000000
+    CHECK(period_is_current(r, 1750000000));
+    CHECK(period_is_current(r, 1750000019 + kPresenceClockSkewS));  // next period, then skew
+    CHECK_FALSE(period_is_current(r, 1750000020 + kPresenceClockSkewS));
+    CHECK(period_is_current(r, 1750000000 - 10 - kPresenceClockSkewS));
+    CHECK_FALSE(period_is_current(r, 1750000000 - 11 - kPresenceClockSkewS));
+    r.period_secs = 0;
+    CHECK_FALSE(period_is_current(r, 1750000000));  // never divides by zero
+    r.period_secs = 10;
+    r.period = UINT64_MAX;
+    CHECK_FALSE(period_is_current(r, 1750000000));
+    r.period = 0;
+    CHECK(period_is_current(r, 5));
+    CHECK_FALSE(period_is_current(r, 1750000000));
 }
