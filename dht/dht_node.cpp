@@ -95,16 +95,24 @@ DhtNode::DhtNode(const Options& opts) : impl_(std::make_unique<Impl>()) {
     // A random routing id per run: nothing ties this run's DHT traffic to another run's.
     cfg.dht_config.node_config.node_id = dht::InfoHash::getRandom();
     cfg.threaded = true;
+    // OpenDHT's own limits, cut to what PAVE needs (its defaults are 8,192 requests/s in all,
+    // 1,024/s per peer, 64 MiB of storage). A PAVE node sends a peer a few requests a second;
+    // what it answers to an unverified address is further bounded by the port's guard.
+    auto& nc = cfg.dht_config.node_config;
+    nc.max_req_per_sec = kDhtMaxRequestsPerSec;
+    nc.max_peer_req_per_sec = kDhtMaxPeerRequestsPerSec;
+    nc.max_store_size = kDhtMaxStoreBytes;
+    nc.max_store_keys = kDhtMaxStoreKeys;
     dht::DhtRunner::Context ctx;
     ctx.logger = make_logger(opts.verbose);
     ctx.statusChangedCallback = [impl = impl_.get()](dht::NodeStatus s4, dht::NodeStatus s6) {
         impl->status4 = int(s4);
         impl->status6 = int(s6);
     };
-    auto sock = std::make_unique<SharedSocket>(opts.fd4, opts.bound4, opts.fd6, opts.bound6, opts.client);
+    auto sock = std::make_unique<SharedSocket>(opts.send4, opts.bound4, opts.send6, opts.bound6, opts.client);
     impl_->socket = sock.get();
-    impl_->has4 = opts.fd4 >= 0;
-    impl_->has6 = opts.fd6 >= 0;
+    impl_->has4 = bool(opts.send4);
+    impl_->has6 = bool(opts.send6);
     ctx.sock = std::move(sock);
     impl_->runner.run(cfg, std::move(ctx));
 }

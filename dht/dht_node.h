@@ -18,6 +18,12 @@
 
 namespace pave {
 
+// OpenDHT limits PAVE runs with (see DhtNode::DhtNode).
+inline constexpr long kDhtMaxRequestsPerSec = 2048;
+inline constexpr long kDhtMaxPeerRequestsPerSec = 128;
+inline constexpr long kDhtMaxStoreBytes = 16L << 20;
+inline constexpr long kDhtMaxStoreKeys = 65536;
+
 struct DhtStatus {
     std::string v4, v6;  // "connected", "connecting", "disconnected"
     unsigned good4 = 0, dubious4 = 0, good6 = 0, dubious6 = 0;
@@ -36,7 +42,9 @@ public:
 
     struct Options {
         uint32_t network_id = 0;
-        int fd4 = -1, fd6 = -1;  // the role's shared UDP sockets
+        // Send a datagram on the role's shared UDP port (thread-safe; 0 or an errno). Empty:
+        // no socket of that family.
+        std::function<int(ByteView data, const Endpoint& to)> send4, send6;
         Endpoint bound4, bound6;
         bool verbose = false;    // pass OpenDHT's debug log through
         bool client = false;     // the client role: peers keep it out of their routing tables

@@ -1,8 +1,11 @@
-// OpenDHT's socket, sharing the descriptor of a role's UDP port.
-// OpenDHT calls sendTo on its own thread (a plain sendto(2) is safe there); the loop thread
-// hands it the DHT datagrams it received on the shared port through deliver().
+// OpenDHT's socket, on a role's shared UDP port.
+// OpenDHT calls sendTo on its own thread: it goes through the port's send function, which must
+// be thread-safe (the port's amplification guard decides what leaves). The loop thread hands it
+// the DHT datagrams it received on the shared port through deliver().
 #pragma once
 #include <opendht/network_utils.h>
+
+#include <functional>
 
 #include "crypto/bytes.h"
 #include "relay/endpoint.h"
@@ -11,8 +14,12 @@ namespace pave {
 
 class SharedSocket final : public dht::net::DatagramSocket {
 public:
-    // client_mode: mark every message this node sends as a client's (see sendTo).
-    SharedSocket(int fd4, const Endpoint& bound4, int fd6, const Endpoint& bound6, bool client_mode);
+    // Sends one datagram; returns 0 or an errno. Called on OpenDHT's thread.
+    using SendFn = std::function<int(ByteView data, const Endpoint& to)>;
+
+    // An empty send function means no socket of that family. client_mode: mark every message
+    // this node sends as a client's (dht/dht_wire.h, mark_as_client).
+    SharedSocket(SendFn send4, const Endpoint& bound4, SendFn send6, const Endpoint& bound6, bool client_mode);
 
     int sendTo(const dht::SockAddr& dest, const uint8_t* data, size_t size, bool replied) override;
     // OpenDHT 2.4 registers a listener for IPv6 only after it registered one for IPv4
@@ -20,7 +27,7 @@ public:
     // The socket therefore always claims IPv4; without an IPv4 descriptor, IPv4 sends fail
     // with EAFNOSUPPORT and IPv4 searches simply find no nodes.
     bool hasIPv4() const override { return true; }
-    bool hasIPv6() const override { return fd6_ >= 0; }
+    bool hasIPv6() const override { return bool(send6_); }
     const dht::SockAddr& getBoundRef(sa_family_t family = AF_UNSPEC) const override {
         return family == AF_INET6 ? bound6_ : bound4_;
     }
@@ -32,7 +39,7 @@ public:
     void flush();
 
 private:
-    int fd4_, fd6_;
+    SendFn send4_, send6_;
     bool client_mode_;
     dht::SockAddr bound4_, bound6_;
     std::atomic<bool> stopped_{false};

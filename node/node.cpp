@@ -112,7 +112,7 @@ private:
     // requests spoofed from many addresses cannot turn the node into a reflector.
     KeyedRateLimiter stun_limiter_{20.0, 40.0, 4096};
     TokenBucket stun_total_{500.0, 500.0};
-    uint64_t stun_answered_ = 0, stun_dropped_ = 0;
+    uint64_t stun_answered_ = 0, stun_dropped_ = 0, stun_unsent_ = 0;
     bool stopping_ = false;
     int exit_code_ = 0;
 };
@@ -182,18 +182,19 @@ void Node::handle_stun(ByteView data, const Endpoint& from, UdpPort& port) {
         ++stun_dropped_;
         return;
     }
-    if (port.send(out, from)) ++stun_answered_;
+    if (port.send_guarded(out, from, AmplificationGuard::Traffic::reply)) ++stun_answered_;
+    else ++stun_unsent_;
 }
 
 void Node::start_dht() {
     DhtNode::Options o;
     o.network_id = opts_.network_id;
     if (port4_) {
-        o.fd4 = port4_->fd();
+        o.send4 = [p = port4_.get()](ByteView d, const Endpoint& to) { return p->send_dht(d, to); };
         o.bound4 = port4_->bound();
     }
     if (port6_) {
-        o.fd6 = port6_->fd();
+        o.send6 = [p = port6_.get()](ByteView d, const Endpoint& to) { return p->send_dht(d, to); };
         o.bound6 = port6_->bound();
     }
     o.verbose = opts_.dht_verbose;
@@ -234,6 +235,8 @@ void Node::bootstrap_if_needed() {
 
 void Node::on_tick() {
     uint64_t now = unix_now();
+    for (UdpPort* p : {port4_.get(), port6_.get()})
+        if (p) p->tick();
     feed_->tick(now);
     if (client_) client_->tick();
     if (relay_) {
@@ -276,7 +279,8 @@ std::string Node::cmd_status() {
         o << "bucket " << relay_->bucket() << " publications " << relay_->publications() << "\n";
         o << "inbox_key " << to_hex(relay_->current_inbox_key(unix_now())) << "\n";
     }
-    o << "stun answered " << stun_answered_ << " rate_limited " << stun_dropped_ << "\n";
+    o << "stun answered " << stun_answered_ << " rate_limited " << stun_dropped_ << " over_budget " << stun_unsent_
+      << "\n";
     if (reflector_) {
         auto m = reflector_->mapped();
         o << "public_address " << (m ? m->to_string() : std::string("unknown")) << " from "
@@ -328,9 +332,16 @@ void Node::handle_command(const std::string& line, ControlServer::Reply reply) {
             if (!p) continue;
             std::string f = p->bound().family() == AF_INET ? "udp4_" : "udp6_";
             for (auto k : {PacketKind::dht, PacketKind::stun, PacketKind::control, PacketKind::wireguard,
-                           PacketKind::unknown})
+                           PacketKind::address_check, PacketKind::unknown})
                 o << f << "rx_" << packet_kind_name(k) << " " << p->received(k) << "\n";
             o << f << "send_errors " << p->send_errors() << "\n";
+            const AmplificationGuard& g = p->guard();
+            for (size_t c = 0; c < size_t(AmplificationGuard::Counter::count_); ++c)
+                o << f << "guard_" << AmplificationGuard::to_string(AmplificationGuard::Counter(c)) << " "
+                  << g.count(AmplificationGuard::Counter(c)) << "\n";
+            o << f << "guard_addresses " << g.entries() << "\n";
+            o << f << "guard_held_bytes " << g.held_bytes() << "\n";
+            o << f << "address_checks_malformed " << p->address_checks_malformed() << "\n";
         }
         o << "dropped_control_unknown_session " << control_unmatched_ << "\n";
         o << "dropped_wireguard_no_session " << wireguard_unmatched_ << "\n";

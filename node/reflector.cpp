@@ -16,7 +16,7 @@ void Reflector::probe(const std::vector<Endpoint>& reflectors, Clock::time_point
         Pending p;
         Bytes req = build_binding_request(p.tx);
         p.sent = now;
-        port_.send(req, r);
+        port_.send_guarded(req, r, AmplificationGuard::Traffic::request);
         pending_[r.to_string()] = p;
     }
 }

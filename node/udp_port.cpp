@@ -5,6 +5,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "dht/dht_wire.h"
+
 namespace pave {
 
 UdpPort::UdpPort(uv_loop_t* loop) : loop_(loop) {}
@@ -51,6 +53,62 @@ bool UdpPort::send(ByteView data, const Endpoint& to) const {
     return true;
 }
 
+bool UdpPort::send_guarded(ByteView data, const Endpoint& to, AmplificationGuard::Traffic traffic) {
+    auto plan = guard_.plan_send(to, data, traffic, AmplificationGuard::Clock::now());
+    if (plan.challenge) send(*plan.challenge, to);
+    return plan.action == AmplificationGuard::Action::send && send(data, to);
+}
+
+int UdpPort::send_dht(ByteView data, const Endpoint& to) {
+    auto info = inspect_dht_message(data);
+    auto traffic = AmplificationGuard::Traffic::reply;  // anything unreadable: the strict rule
+    if (info && info->kind == DhtMessageKind::request) {
+        traffic = AmplificationGuard::Traffic::request;
+        if (info->tid) guard_.on_request_tid(to, *info->tid, AmplificationGuard::Clock::now());
+    }
+    auto plan = guard_.plan_send(to, data, traffic, AmplificationGuard::Clock::now());
+    if (plan.challenge) send(*plan.challenge, to);
+    if (plan.action != AmplificationGuard::Action::send) return 0;
+    if (fd_ < 0) return EBADF;
+    if (::sendto(fd_, data.data(), data.size(), MSG_DONTWAIT, to.sa(), to.sa_len()) < 0) {
+        int err = errno;
+        ++send_errors_;
+        return err;
+    }
+    return 0;
+}
+
+void UdpPort::send_flush(const std::optional<AmplificationGuard::Flush>& f) const {
+    if (!f) return;
+    for (const auto& d : f->datagrams) send(d, f->to);
+}
+
+void UdpPort::tick() { guard_.expire(AmplificationGuard::Clock::now()); }
+
+// DHT, STUN and address checks count towards the sender's budget; a DHT datagram from an
+// unvalidated address may be answered with a challenge, and a reply that echoes one of our
+// transaction ids validates its sender.
+void UdpPort::on_guarded_receive(PacketKind kind, ByteView data, const Endpoint& from) {
+    auto now = AmplificationGuard::Clock::now();
+    if (auto c = guard_.on_received(from, data.size(), now, kind == PacketKind::dht)) send(*c, from);
+    if (kind == PacketKind::address_check) {
+        auto m = parse_address_check(data);
+        if (!m) {
+            ++checks_malformed_;
+            return;
+        }
+        auto plan = guard_.on_check(from, *m, now);
+        if (plan.answer) send(*plan.answer, from);
+        send_flush(plan.flush);
+        return;
+    }
+    if (kind == PacketKind::dht) {
+        auto info = inspect_dht_message(data);
+        if (info && info->tid && (info->kind == DhtMessageKind::reply || info->kind == DhtMessageKind::error))
+            send_flush(guard_.on_reply_tid(from, *info->tid, now));
+    }
+}
+
 void UdpPort::close() {
     if (!handle_) return;
     uv_udp_recv_stop(handle_);
@@ -77,6 +135,8 @@ void UdpPort::on_recv(uv_udp_t* h, ssize_t n, const uv_buf_t* buf, const sockadd
     ByteView data(reinterpret_cast<const uint8_t*>(buf->base), size_t(n));
     PacketKind kind = classify(data);
     self->rx_[size_t(kind)]++;
+    if (kind == PacketKind::dht || kind == PacketKind::stun || kind == PacketKind::address_check)
+        self->on_guarded_receive(kind, data, *from);
     if (auto& handler = self->handlers_[size_t(kind)]) handler(data, *from);
 }
 

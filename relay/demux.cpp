@@ -1,5 +1,6 @@
 #include "relay/demux.h"
 
+#include "relay/address_check.h"
 #include "relay/stun.h"
 
 namespace pave {
@@ -50,6 +51,7 @@ PacketKind classify(ByteView pkt) {
     if (is_stun(pkt)) return PacketKind::stun;
     if (is_dht(pkt)) return PacketKind::dht;
     if (pkt[0] == kControlFrameByte) return PacketKind::control;
+    if (pkt[0] == kAddressCheckByte && pkt.size() == kAddressCheckSize) return PacketKind::address_check;
     return PacketKind::unknown;
 }
 
@@ -59,6 +61,7 @@ const char* packet_kind_name(PacketKind k) {
         case PacketKind::stun: return "stun";
         case PacketKind::dht: return "dht";
         case PacketKind::control: return "control";
+        case PacketKind::address_check: return "address_check";
         case PacketKind::unknown: break;
     }
     return "unknown";

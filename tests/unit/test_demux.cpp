@@ -2,6 +2,7 @@
 
 #include <string>
 
+#include "relay/address_check.h"
 #include "relay/demux.h"
 #include "relay/stun.h"
 
@@ -122,6 +123,8 @@ TEST_CASE("demux: DHT, control and unknown first bytes") {
             CHECK(k == PacketKind::dht);
         } else if (b == kControlFrameByte) {
             CHECK(k == PacketKind::control);
+        } else if (b == kAddressCheckByte) {
+            CHECK(k == PacketKind::address_check);  // 48 bytes: the address-check size
         } else if (b == 0x04) {
             CHECK(k == PacketKind::wireguard);  // a 48-byte data message
         } else {
@@ -136,7 +139,8 @@ TEST_CASE("demux: DHT, control and unknown first bytes") {
     CHECK(classify(Bytes{0x8f}) == PacketKind::dht);
     CHECK(classify(Bytes{kControlFrameByte}) == PacketKind::control);
     CHECK(classify(Bytes{0x4f}) == PacketKind::unknown);
-    CHECK(classify(Bytes{0x51}) == PacketKind::unknown);
+    CHECK(classify(Bytes{kAddressCheckByte}) == PacketKind::unknown);  // not the address-check size
+    CHECK(classify(Bytes(kAddressCheckSize + 1, kAddressCheckByte)) == PacketKind::unknown);
     CHECK(classify(Bytes{}) == PacketKind::unknown);
     CHECK(classify(ByteView()) == PacketKind::unknown);
 }
