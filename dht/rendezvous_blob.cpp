@@ -5,6 +5,7 @@
 
 #include "crypto/hkdf.h"
 #include "crypto/hpke.h"
+#include "relay/endpoint_policy.h"
 
 namespace pave {
 
@@ -42,7 +43,7 @@ public:
         return put(b);
     }
     bool endpoint(const Endpoint& e) {
-        if (!e.valid()) return false;
+        if (!rendezvous_endpoint_ok(e)) return false;
         Bytes ip = e.ip_bytes();
         if (ip.size() == 4) {
             if (!u8(kFamily4)) return false;
@@ -98,7 +99,9 @@ public:
         // IPv4-mapped IPv6 addresses are always written as IPv4: one encoding per endpoint.
         static const uint8_t kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
         if (n == 16 && std::memcmp(ip, kMapped, 12) == 0) return std::nullopt;
-        return Endpoint::from_ip_bytes(ByteView(ip, n), port);
+        auto e = Endpoint::from_ip_bytes(ByteView(ip, n), port);
+        if (!e || !rendezvous_endpoint_ok(*e)) return std::nullopt;
+        return e;
     }
     bool candidates(std::vector<Endpoint>& out) {
         uint8_t count;
@@ -127,6 +130,15 @@ bool reason_ok(const std::string& r) {
     for (char c : r)
         if (c < 0x20 || c > 0x7e) return false;
     return true;
+}
+
+bool timestamp_ok(uint64_t ts) { return ts >= kRendezvousMinTimestampMs && ts <= kRendezvousMaxTimestampMs; }
+
+// The relations between an answer's fields (see the header).
+bool answer_fields_ok(const Answer& a) {
+    if (a.accepted) return a.refuse_code == 0 && a.refuse_reason.empty() && !a.candidates.empty();
+    return a.refuse_code >= kRefuseFirst && a.refuse_code <= kRefuseLast && a.candidates.empty() &&
+           a.relay_share == ByteArray<32>{};
 }
 
 bool header_ok(Reader& r, uint8_t kind) {
@@ -186,8 +198,20 @@ bool open_value(ByteView value, const X25519Key& skR, ByteView info, OpenedValue
 
 }  // namespace
 
+bool rendezvous_timestamp_fresh(uint64_t timestamp_ms, uint64_t now_ms) {
+    uint64_t skew = now_ms > timestamp_ms ? now_ms - timestamp_ms : timestamp_ms - now_ms;
+    return skew <= kRendezvousClockSkewMs;
+}
+
+bool rendezvous_endpoint_ok(const Endpoint& e) {
+    if (!e.valid() || e.port() == 0) return false;
+    if (e.family() != AF_INET && e.family() != AF_INET6) return false;
+    EndpointVerdict v = classify_address(e);
+    return v != EndpointVerdict::unspecified && v != EndpointVerdict::multicast && v != EndpointVerdict::broadcast;
+}
+
 std::optional<RendezvousPlaintext> encode_offer_plaintext(const Offer& offer) {
-    if (offer.candidates.size() > kRendezvousMaxCandidates) return std::nullopt;
+    if (offer.candidates.size() > kRendezvousMaxCandidates || !timestamp_ok(offer.timestamp_ms)) return std::nullopt;
     RendezvousPlaintext pt{};
     Writer w(pt);
     bool ok = w.u8(kRendezvousVersion) && w.u8(kKindOffer) && w.put(offer.session_id) &&
@@ -202,7 +226,8 @@ std::optional<Offer> decode_offer_plaintext(ByteView pt) {
     if (pt.size() != kRendezvousPlaintextSize) return std::nullopt;
     Reader r(pt);
     Offer o;
-    if (!header_ok(r, kKindOffer) || !r.get(o.session_id) || !r.get(o.client_share) || !r.u64(o.timestamp_ms))
+    if (!header_ok(r, kKindOffer) || !r.get(o.session_id) || !r.get(o.client_share) || !r.u64(o.timestamp_ms) ||
+        !timestamp_ok(o.timestamp_ms))
         return std::nullopt;
     auto vpn = r.endpoint();
     if (!vpn) return std::nullopt;
@@ -213,7 +238,7 @@ std::optional<Offer> decode_offer_plaintext(ByteView pt) {
 
 std::optional<RendezvousPlaintext> encode_answer_plaintext(const Answer& a) {
     if (a.candidates.size() > kRendezvousMaxCandidates || !reason_ok(a.refuse_reason)) return std::nullopt;
-    if (a.accepted && (a.refuse_code != 0 || !a.refuse_reason.empty())) return std::nullopt;
+    if (!answer_fields_ok(a) || !timestamp_ok(a.timestamp_ms)) return std::nullopt;
     RendezvousPlaintext pt{};
     Writer w(pt);
     bool ok = w.u8(kRendezvousVersion) && w.u8(kKindAnswer) && w.put(a.session_id) && w.u8(a.accepted ? 1 : 0) &&
@@ -239,8 +264,8 @@ std::optional<Answer> decode_answer_plaintext(ByteView pt) {
     if (!r.get(reinterpret_cast<uint8_t*>(reason), reason_len)) return std::nullopt;
     a.refuse_reason.assign(reason, reason_len);
     if (!reason_ok(a.refuse_reason)) return std::nullopt;
-    if (a.accepted && (a.refuse_code != 0 || reason_len != 0)) return std::nullopt;
     if (!r.candidates(a.candidates) || !r.rest_is_zero()) return std::nullopt;
+    if (!answer_fields_ok(a) || !timestamp_ok(a.timestamp_ms)) return std::nullopt;
     return a;
 }
 

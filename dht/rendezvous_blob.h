@@ -1,7 +1,18 @@
 // The sealed rendezvous messages put on the DHT: a client's offer to a relay and the relay's
 // answer. Every value has one fixed size and one layout, enc (32) || HPKE ciphertext of a
 // fixed-size zero-padded plaintext, so a storer learns nothing but that size (DESIGN.md,
-// "Rendezvous"). Timestamps and replay are checked by the caller.
+// "Rendezvous").
+//
+// Field ranges, checked by the decoders (and the encoders, so that both agree):
+//   timestamp_ms   in [kRendezvousMinTimestampMs, kRendezvousMaxTimestampMs]; freshness against
+//                  the reader's clock (rendezvous_timestamp_fresh) and replay are the caller's
+//   candidates     at most kRendezvousMaxCandidates; an accepted answer names at least one, a
+//                  refusal none
+//   endpoints      family 4 or 6 (IPv4-mapped IPv6 written as IPv4), port not 0, a unicast
+//                  address (not unspecified, multicast or broadcast); whether an address may be
+//                  used (loopback, private, own) is the endpoint policy's call, by the reader
+//   refuse_code    0 when accepted, else kRefuseFirst..kRefuseLast; a refusal carries no key share
+//   refuse_reason  printable ASCII, at most kRendezvousMaxReason, empty when accepted
 #pragma once
 #include <optional>
 #include <string>
@@ -22,6 +33,9 @@ inline constexpr size_t kRendezvousPlaintextSize = kRendezvousValueSize - kRende
 inline constexpr size_t kRendezvousMaxCandidates = 8;
 inline constexpr size_t kRendezvousMaxReason = 64;
 inline constexpr size_t kAnswerKeyMaterialSize = 32;
+inline constexpr uint64_t kRendezvousMinTimestampMs = 1'600'000'000'000;  // 2020-09-13
+inline constexpr uint64_t kRendezvousMaxTimestampMs = 4'102'444'800'000;  // 2100-01-01
+inline constexpr uint64_t kRendezvousClockSkewMs = 60'000;
 
 struct Offer {
     ByteArray<16> session_id{};
@@ -36,6 +50,8 @@ inline constexpr uint8_t kRefuseEndpoint = 1;      // the VPN endpoint is not al
 inline constexpr uint8_t kRefuseCapacity = 2;      // this relay is full: another one may have room
 inline constexpr uint8_t kRefuseNoCandidates = 3;  // the offer named no address to punch to
 inline constexpr uint8_t kRefuseInternal = 4;      // the relay failed locally
+inline constexpr uint8_t kRefuseFirst = kRefuseEndpoint;
+inline constexpr uint8_t kRefuseLast = kRefuseInternal;
 inline constexpr uint8_t kRefuseAddressLimit = 5;  // this relay carries as many sessions from the client's
                                                    // address as it allows: another relay may take it
 
@@ -82,6 +98,12 @@ std::optional<Answer> open_answer(ByteView value, const X25519Key& client_eph, B
 
 // DHT key of the answer: the first 20 bytes of HKDF-Expand(answer_key_material, "pave/v1/answer-key").
 ByteArray<20> answer_dht_key(ByteView answer_key_material);
+
+// A timestamp within kRendezvousClockSkewMs of now_ms (either side).
+bool rendezvous_timestamp_fresh(uint64_t timestamp_ms, uint64_t now_ms);
+
+// An endpoint that may appear in a rendezvous message (family, port, unicast address).
+bool rendezvous_endpoint_ok(const Endpoint& e);
 
 // The fixed-size plaintexts (exposed for tests and fuzzing). Encoders return nullopt for
 // values that break the limits above; decoders accept exactly kRendezvousPlaintextSize bytes

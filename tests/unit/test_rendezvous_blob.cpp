@@ -91,6 +91,7 @@ TEST_CASE("rendezvous: offer and answer round trip") {
     refuse.accepted = false;
     refuse.refuse_code = 3;
     refuse.refuse_reason = "relay at capacity";
+    refuse.timestamp_ms = 1'700'000'000'789ULL;
     value = seal_answer(refuse, offer.client_share, sealed->answer_key_material);
     REQUIRE(value.size() == kRendezvousValueSize);
     got = open_answer(value, client_eph, sealed->answer_key_material);
@@ -209,8 +210,9 @@ TEST_CASE("rendezvous: limits are enforced at seal") {
 
     Answer r;
     r.accepted = false;
+    r.refuse_code = kRefuseCapacity;
+    r.timestamp_ms = kRendezvousMinTimestampMs;
     r.refuse_reason = std::string(64, 'x');
-    r.candidates.assign(8, ep("[2001:db8::1]:1"));
     auto value = seal_answer(r, client_eph.pub, akm);
     REQUIRE(value.size() == kRendezvousValueSize);
     auto got = open_answer(value, client_eph, akm);
@@ -235,6 +237,7 @@ TEST_CASE("rendezvous: all values have one size whatever they carry") {
     Offer small;
     small.client_share = client_eph.pub;
     small.vpn = ep("192.0.2.1:1");
+    small.timestamp_ms = kRendezvousMinTimestampMs;
     auto big = sample_offer(client_eph);
     big.candidates.assign(8, ep("[2001:db8::1]:65535"));
     big.vpn = ep("[2001:db8::2]:51820");
@@ -243,6 +246,8 @@ TEST_CASE("rendezvous: all values have one size whatever they carry") {
     REQUIRE(s1);
     REQUIRE(s2);
     Answer refuse;
+    refuse.refuse_code = kRefuseInternal;
+    refuse.timestamp_ms = kRendezvousMaxTimestampMs;
     auto a1 = seal_answer(refuse, client_eph.pub, s1->answer_key_material);
     auto a2 = seal_answer(sample_answer(big), client_eph.pub, s2->answer_key_material);
     CHECK(s1->value.size() == kRendezvousValueSize);
@@ -313,6 +318,7 @@ TEST_CASE("rendezvous: plaintext decoders are strict") {
     a.accepted = false;
     a.refuse_code = 2;
     a.refuse_reason = "no";
+    a.timestamp_ms = 1'700'000'000'000ULL;
     auto apt = encode_answer_plaintext(a);
     REQUIRE(apt);
     auto aback = decode_answer_plaintext(*apt);
@@ -343,4 +349,101 @@ TEST_CASE("rendezvous: answer DHT key is HKDF-Expand of the key material") {
     CHECK(Bytes(key.begin(), key.end()) == Bytes(expect.begin(), expect.begin() + 20));
     akm[0] ^= 1;
     CHECK(answer_dht_key(akm) != key);
+}
+
+TEST_CASE("rendezvous: every field at and past its limits") {
+    auto client_eph = X25519Key::generate();
+    const Offer good = sample_offer(client_eph);
+    REQUIRE(encode_offer_plaintext(good));
+    auto offer_ok = [&](auto change) {
+        Offer o = good;
+        change(o);
+        return encode_offer_plaintext(o).has_value();
+    };
+    // timestamps
+    CHECK(offer_ok([](Offer& o) { o.timestamp_ms = kRendezvousMinTimestampMs; }));
+    CHECK(offer_ok([](Offer& o) { o.timestamp_ms = kRendezvousMaxTimestampMs; }));
+    CHECK_FALSE(offer_ok([](Offer& o) { o.timestamp_ms = kRendezvousMinTimestampMs - 1; }));
+    CHECK_FALSE(offer_ok([](Offer& o) { o.timestamp_ms = kRendezvousMaxTimestampMs + 1; }));
+    CHECK_FALSE(offer_ok([](Offer& o) { o.timestamp_ms = 0; }));
+    CHECK_FALSE(offer_ok([](Offer& o) { o.timestamp_ms = UINT64_MAX; }));
+    // ports and addresses
+    CHECK_FALSE(offer_ok([](Offer& o) { o.vpn = ep("198.51.100.1:0"); }));
+    CHECK_FALSE(offer_ok([](Offer& o) { o.vpn = ep("0.0.0.0:51820"); }));
+    CHECK_FALSE(offer_ok([](Offer& o) { o.vpn = ep("[::]:51820"); }));
+    CHECK_FALSE(offer_ok([](Offer& o) { o.vpn = ep("224.0.0.1:51820"); }));
+    CHECK_FALSE(offer_ok([](Offer& o) { o.vpn = ep("255.255.255.255:51820"); }));
+    CHECK_FALSE(offer_ok([](Offer& o) { o.vpn = ep("[ff02::1]:51820"); }));
+    CHECK_FALSE(offer_ok([](Offer& o) { o.candidates.push_back(ep("192.0.2.1:0")); }));
+    CHECK_FALSE(offer_ok([](Offer& o) { o.candidates.push_back(ep("239.1.2.3:5")); }));
+    CHECK(offer_ok([](Offer& o) { o.candidates.push_back(ep("192.0.2.1:1")); }));
+    CHECK(offer_ok([](Offer& o) { o.candidates.push_back(ep("127.0.0.1:65535")); }));  // policy is the reader's
+    // counts
+    CHECK(offer_ok([](Offer& o) { o.candidates.assign(kRendezvousMaxCandidates, ep("192.0.2.1:1")); }));
+    CHECK_FALSE(offer_ok([](Offer& o) { o.candidates.assign(kRendezvousMaxCandidates + 1, ep("192.0.2.1:1")); }));
+
+    // The decoder refuses what the encoder refuses: patch a valid plaintext.
+    auto pt = *encode_offer_plaintext(good);
+    const size_t ts_at = 2 + 16 + 32;
+    auto bad = pt;
+    for (size_t i = 0; i < 8; ++i) bad[ts_at + i] = 0;
+    CHECK_FALSE(decode_offer_plaintext(bad));
+    bad = pt;
+    const size_t vpn_port_at = ts_at + 8 + 1 + 4;  // IPv4 VPN endpoint: family, 4 bytes, port
+    bad[vpn_port_at] = bad[vpn_port_at + 1] = 0;
+    CHECK_FALSE(decode_offer_plaintext(bad));
+    bad = pt;
+    bad[ts_at + 8 + 1] = 224;  // multicast VPN address
+    CHECK_FALSE(decode_offer_plaintext(bad));
+    bad = pt;
+    bad[ts_at + 8] = 5;  // unknown address family
+    CHECK_FALSE(decode_offer_plaintext(bad));
+
+    // Answers: refusal codes, candidates per outcome, key share of a refusal.
+    const Answer yes = sample_answer(good);
+    auto answer_ok = [&](const Answer& base, auto change) {
+        Answer a = base;
+        change(a);
+        auto p = encode_answer_plaintext(a);
+        return p.has_value();
+    };
+    Answer no;
+    no.session_id = good.session_id;
+    no.timestamp_ms = kRendezvousMinTimestampMs;
+    no.refuse_code = kRefuseFirst;
+    REQUIRE(answer_ok(no, [](Answer&) {}));
+    CHECK(answer_ok(no, [](Answer& a) { a.refuse_code = kRefuseLast; }));
+    CHECK_FALSE(answer_ok(no, [](Answer& a) { a.refuse_code = 0; }));
+    CHECK_FALSE(answer_ok(no, [](Answer& a) { a.refuse_code = kRefuseLast + 1; }));
+    CHECK_FALSE(answer_ok(no, [](Answer& a) { a.refuse_code = 255; }));
+    CHECK_FALSE(answer_ok(no, [](Answer& a) { a.candidates = {ep("192.0.2.1:1")}; }));
+    CHECK_FALSE(answer_ok(no, [](Answer& a) { a.relay_share.fill(1); }));
+    CHECK_FALSE(answer_ok(no, [](Answer& a) { a.timestamp_ms = 0; }));
+    CHECK(answer_ok(yes, [](Answer&) {}));
+    CHECK_FALSE(answer_ok(yes, [](Answer& a) { a.candidates.clear(); }));  // nothing to punch to
+    CHECK_FALSE(answer_ok(yes, [](Answer& a) { a.candidates = {ep("203.0.113.5:0")}; }));
+    CHECK_FALSE(answer_ok(yes, [](Answer& a) { a.candidates = {ep("[::]:5")}; }));
+    CHECK_FALSE(answer_ok(yes, [](Answer& a) { a.refuse_code = 1; }));
+    CHECK_FALSE(answer_ok(yes, [](Answer& a) { a.timestamp_ms = kRendezvousMaxTimestampMs + 1; }));
+    auto apt = *encode_answer_plaintext(no);
+    const size_t code_at = 2 + 16 + 1;
+    apt[code_at] = kRefuseLast + 1;
+    CHECK_FALSE(decode_answer_plaintext(apt));
+    apt[code_at] = 0;
+    CHECK_FALSE(decode_answer_plaintext(apt));
+    apt[code_at] = kRefuseLast;
+    CHECK(decode_answer_plaintext(apt));
+    apt[code_at + 1] = 1;  // a key share in a refusal
+    CHECK_FALSE(decode_answer_plaintext(apt));
+}
+
+TEST_CASE("rendezvous: timestamp freshness is symmetric and bounded") {
+    const uint64_t now = 1'750'000'000'000ULL;
+    CHECK(rendezvous_timestamp_fresh(now, now));
+    CHECK(rendezvous_timestamp_fresh(now - kRendezvousClockSkewMs, now));
+    CHECK(rendezvous_timestamp_fresh(now + kRendezvousClockSkewMs, now));
+    CHECK_FALSE(rendezvous_timestamp_fresh(now - kRendezvousClockSkewMs - 1, now));
+    CHECK_FALSE(rendezvous_timestamp_fresh(now + kRendezvousClockSkewMs + 1, now));
+    CHECK_FALSE(rendezvous_timestamp_fresh(0, now));
+    CHECK_FALSE(rendezvous_timestamp_fresh(UINT64_MAX, now));
 }
