@@ -1,9 +1,11 @@
 #include "node/relay_session.h"
 
+#include <netinet/in.h>
 #include <sys/socket.h>
 
 #include <array>
 
+#include "crypto/random.h"
 #include "node/udp_port.h"
 
 namespace pave {
@@ -33,11 +35,35 @@ RelaySession::~RelaySession() {
     }
 }
 
+// Binds to a port drawn uniformly from kVpnPortMin-65535, retrying on ports in use: the port
+// is the one secret a forged answer from the VPN's address must guess (relay/gate.h).
+int RelaySession::bind_random_port(uv_udp_t* sock, int family) {
+    int rc = UV_EADDRINUSE;
+    for (int attempt = 0; attempt < kVpnPortAttempts && rc == UV_EADDRINUSE; ++attempt) {
+        const auto port = uint16_t(kVpnPortMin + random_below(65536 - kVpnPortMin));
+        sockaddr_storage ss{};
+        if (family == AF_INET6) {
+            auto* a = reinterpret_cast<sockaddr_in6*>(&ss);
+            a->sin6_family = AF_INET6;
+            a->sin6_addr = in6addr_any;
+            a->sin6_port = htons(port);
+        } else {
+            auto* a = reinterpret_cast<sockaddr_in*>(&ss);
+            a->sin_family = AF_INET;
+            a->sin_addr.s_addr = htonl(INADDR_ANY);
+            a->sin_port = htons(port);
+        }
+        rc = uv_udp_bind(sock, reinterpret_cast<const sockaddr*>(&ss), 0);
+    }
+    return rc;
+}
+
 std::string RelaySession::open_vpn_socket(uint32_t fwmark) {
     vpn_sock_ = new uv_udp_t;
     uv_udp_init_ex(loop_, vpn_sock_, vpn_.family());
     vpn_sock_->data = this;
-    int rc = uv_udp_connect(vpn_sock_, vpn_.sa());
+    int rc = bind_random_port(vpn_sock_, vpn_.family());
+    if (rc == 0) rc = uv_udp_connect(vpn_sock_, vpn_.sa());
     if (rc == 0 && fwmark) {
         uv_os_fd_t fd;
         uv_fileno(reinterpret_cast<uv_handle_t*>(vpn_sock_), &fd);
@@ -56,7 +82,10 @@ std::string RelaySession::open_vpn_socket(uint32_t fwmark) {
 
 void RelaySession::on_vpn_recv(uv_udp_t* h, ssize_t n, const uv_buf_t* buf, const sockaddr*, unsigned flags) {
     auto* self = static_cast<RelaySession*>(h->data);
-    if (!self || n <= 0 || (flags & UV_UDP_PARTIAL)) return;
+    if (!self) return;
+    // The connected socket reports ICMP port unreachable from the VPN's address.
+    if (n == UV_ECONNREFUSED) self->gate_.endpoint_refused(Clock::now());
+    if (n <= 0 || (flags & UV_UDP_PARTIAL)) return;
     self->on_vpn_packet(ByteView(reinterpret_cast<const uint8_t*>(buf->base), size_t(n)));
 }
 

@@ -1,6 +1,8 @@
 // A relay's side of one client session: the control session (punching, validation,
 // keepalives), the gate, and one connect()ed UDP socket towards the client's VPN endpoint.
 // WireGuard crosses byte for byte: client -> gate -> VPN socket, VPN socket -> gate -> client.
+// The VPN socket's local port is drawn afresh for each session from the whole range above
+// 1023, not the kernel's ephemeral range (why: relay/gate.h).
 #pragma once
 #include <uv.h>
 
@@ -29,6 +31,9 @@ public:
     RelaySession(const RelaySession&) = delete;
     RelaySession& operator=(const RelaySession&) = delete;
 
+    static constexpr unsigned kVpnPortMin = 1024;
+    static constexpr int kVpnPortAttempts = 64;
+
     // "" or why the VPN socket could not be opened.
     std::string open_vpn_socket(uint32_t fwmark);
     void on_control(ByteView wire, const Endpoint& from, Clock::time_point now) { session_.on_control(wire, from, now); }
@@ -47,6 +52,7 @@ public:
     const SendBatch& sent_to_vpn() const { return to_vpn_; }
 
 private:
+    static int bind_random_port(uv_udp_t* sock, int family);
     static void on_vpn_recv(uv_udp_t*, ssize_t, const uv_buf_t*, const sockaddr*, unsigned);
     void on_vpn_packet(ByteView pkt);
 
