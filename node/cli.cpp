@@ -6,6 +6,7 @@
 #include <iostream>
 
 #include "crypto/key_file.h"
+#include "node/candidates.h"
 #include "node/log.h"
 #include "node/node.h"
 #include "node/shell.h"
@@ -84,6 +85,10 @@ int run_cli(int argc, char** argv) {
     node->add_flag("--allow-private-endpoints", nopts.allow_private_endpoints,
                    "let clients reach VPN endpoints on private/loopback addresses (labs only)");
 
+    bool lan = false;
+    const char* lan_help = "offer private (LAN) addresses as candidates and accept a peer's (peers on the same network)";
+    node->add_flag("--lan-candidates", lan, lan_help);
+
     NodeOptions copts;
     copts.client = true;
     copts.relay = false;
@@ -93,6 +98,7 @@ int run_cli(int argc, char** argv) {
     connect->add_option("--vpn", copts.vpn, "the WireGuard server, HOST:PORT")->required();
     connect->add_option("--listen", copts.listen, "where your WireGuard's Endpoint points (default 127.0.0.1:51821)");
     connect->add_option("--timeout", timeout_text, "give up a connection attempt after this long (default 20s)");
+    connect->add_flag("--lan-candidates", lan, lan_help);
 
     std::string command, socket;
     bool shell_connect = false;
@@ -121,6 +127,7 @@ int run_cli(int argc, char** argv) {
     }
     log::set_level(*log::parse_level(log_level));
     log::set_show_addresses(log_addresses);
+    set_lan_candidates(lan);
 
     if (*id_create || *id_show) {
         if (std::string err = prepare_state_dir(state_dir); !err.empty()) {

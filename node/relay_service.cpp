@@ -19,8 +19,7 @@ namespace pave {
 
 namespace {
 
-constexpr uint64_t kClockSkewS = 60;  // offers outside +-60 s are refused
-constexpr size_t kSeenMax = 65536;
+constexpr auto kHostAddressRefresh = std::chrono::seconds(10);
 
 uint64_t thread_cpu_ns() {
     timespec ts;
@@ -46,13 +45,16 @@ const char* RelayService::to_string(Intake i) {
         case Intake::refused: return "refused";
         case Intake::accepted: return "accepted";
         case Intake::answer_failed: return "answer_failed";
+        case Intake::evicted: return "evicted";
+        case Intake::refused_at_validation: return "refused_at_validation";
         case Intake::count_: break;
     }
     return "?";
 }
 
 RelayService::RelayService(uv_loop_t* loop, DhtNode& dht, LoopQueue& queue, const Ed25519Key& key, UdpPort& port,
-                           const RelayConfig& cfg, CandidatesFn candidates, std::vector<Endpoint> own_addresses)
+                           const RelayConfig& cfg, CandidatesFn candidates, std::vector<Endpoint> own_addresses,
+                           HostAddressesFn host_addresses)
     : loop_(loop),
       dht_(dht),
       queue_(queue),
@@ -61,10 +63,20 @@ RelayService::RelayService(uv_loop_t* loop, DhtNode& dht, LoopQueue& queue, cons
       cfg_(cfg),
       candidates_(std::move(candidates)),
       own_addresses_(std::move(own_addresses)),
+      host_addresses_(host_addresses ? std::move(host_addresses) : HostAddressesFn(&pave::host_addresses)),
       ttl_s_(std::max<uint32_t>(cfg.presence_ttl_s, 3)),
       period_secs_(std::max<uint32_t>(cfg.presence_ttl_s, 10)),
       bucket_(relay_bucket_of(key.public_key())),
       decrypt_budget_(cfg.offers_per_second, cfg.offers_per_second / 2),
+      admission_([&cfg] {
+          AdmissionLimits l;
+          l.capacity = cfg.capacity;
+          l.pending = cfg.pending_sessions;
+          l.per_client = cfg.per_client_ip;
+          l.allow_private_endpoints = cfg.allow_private_endpoints;
+          l.allow_private_candidates = cfg.allow_private_endpoints || cfg.lan_candidates;
+          return l;
+      }()),
       to_clients_(port.fd()) {
     timer_ = new uv_timer_t;
     uv_timer_init(loop_, timer_);
@@ -104,9 +116,10 @@ void RelayService::tick(uint64_t now_s) {
     } else if (now_s >= last_publish_ + std::max<uint32_t>(ttl_s_ / 3, 1)) {
         publish(now_s);  // three chances per TTL to be seen before the record expires
     }
-    for (auto it = seen_sessions_.begin(); it != seen_sessions_.end();)
-        it = it->second + 2 * kClockSkewS < now_s ? seen_sessions_.erase(it) : std::next(it);
+    admission_.prune(unix_ms());
     destinations_.prune(Clock::now());
+    probe_limiter_.prune(Clock::now());
+    refresh_own_addresses(Clock::now());
     reap(Clock::now());
 }
 
@@ -177,6 +190,12 @@ void RelayService::drain_offers() {
     }
 }
 
+void RelayService::refresh_own_addresses(Clock::time_point now) {
+    if (!host_addresses_ || (host_cache_at_ != Clock::time_point{} && now - host_cache_at_ < kHostAddressRefresh)) return;
+    host_cache_ = host_addresses_();
+    host_cache_at_ = now;
+}
+
 RelayService::Intake RelayService::handle_offer(const QueuedOffer& q) {
     auto it = inbox_keys_.find(q.period);
     if (it == inbox_keys_.end()) return Intake::not_for_us;
@@ -184,13 +203,26 @@ RelayService::Intake RelayService::handle_offer(const QueuedOffer& q) {
     if (!opened) return Intake::not_for_us;
     const Offer& offer = opened->offer;
     uint64_t now_ms = unix_ms();
-    uint64_t skew = now_ms > offer.timestamp_ms ? now_ms - offer.timestamp_ms : offer.timestamp_ms - now_ms;
-    if (skew > kClockSkewS * 1000) return Intake::stale;
-    std::string sid(reinterpret_cast<const char*>(offer.session_id.data()), offer.session_id.size());
-    if (seen_sessions_.count(sid)) return Intake::replayed;
-    if (seen_sessions_.size() >= kSeenMax) return Intake::queue_full;  // bounded: refuse rather than forget
-    seen_sessions_[sid] = now_ms / 1000;
 
+    // Own addresses: the bound sockets, every interface address of the host, and the public
+    // (reflexive) and host candidates as of now. Own sockets: the bound ones, a wildcard one
+    // on each host address.
+    refresh_own_addresses(Clock::now());
+    std::vector<Endpoint> own = own_addresses_, own_bound;
+    const std::vector<Endpoint> mine = candidates_();
+    own.insert(own.end(), host_cache_.begin(), host_cache_.end());
+    own.insert(own.end(), mine.begin(), mine.end());
+    for (const auto& b : own_addresses_) {
+        own_bound.push_back(b);
+        for (Endpoint h : host_cache_)
+            if (h.family() == b.family()) {
+                h.set_port(b.port());
+                own_bound.push_back(h);
+            }
+    }
+    own_bound.insert(own_bound.end(), mine.begin(), mine.end());
+
+    auto d = admission_.check_offer(offer, now_ms, own, own_bound);
     Answer a;
     a.session_id = offer.session_id;
     a.timestamp_ms = now_ms;
@@ -202,13 +234,15 @@ RelayService::Intake RelayService::handle_offer(const QueuedOffer& q) {
         log::info("relay", "rendezvous refused: {}", a.refuse_reason);
         return Intake::refused;
     };
-    // Own addresses: the bound ones, and the public (reflexive) and host candidates as of now.
-    std::vector<Endpoint> own = own_addresses_;
-    for (const auto& c : candidates_()) own.push_back(c);
-    EndpointVerdict ev = check_endpoint(offer.vpn, own, cfg_.allow_private_endpoints);
-    if (ev != EndpointVerdict::ok) return refuse(kRefuseEndpoint, std::string("VPN endpoint refused: ") + pave::to_string(ev));
-    if (sessions_.size() >= cfg_.capacity) return refuse(kRefuseCapacity, "relay at capacity");
-    if (offer.candidates.empty()) return refuse(kRefuseNoCandidates, "no address candidates");
+    switch (d.verdict) {
+        case SessionAdmission::Verdict::stale: return Intake::stale;
+        case SessionAdmission::Verdict::replayed: return Intake::replayed;
+        case SessionAdmission::Verdict::seen_full: return Intake::queue_full;  // bounded: refuse rather than forget
+        case SessionAdmission::Verdict::refused: return refuse(d.refuse_code, d.reason);
+        case SessionAdmission::Verdict::accepted: break;
+    }
+    if (d.candidates_refused)
+        log::debug("relay", "rendezvous: {} candidate(s) refused by the endpoint policy", d.candidates_refused);
 
     X25519Key eph = X25519Key::generate();
     auto ee = x25519_shared(eph.priv, offer.client_share);
@@ -217,17 +251,50 @@ RelayService::Intake RelayService::handle_offer(const QueuedOffer& q) {
     if (!keys) return Intake::not_for_us;
     if (sessions_.count(keys->conn_id)) return Intake::replayed;
 
-    auto s = std::make_unique<RelaySession>(loop_, port_, to_clients_, *keys, offer.candidates, offer.vpn, cfg_.gate, destinations_,
-                                            cfg_.timers, Clock::now());
-    if (std::string err = s->open_vpn_socket(cfg_.fwmark); !err.empty()) return refuse(kRefuseInternal, "relay error: " + err);
+    auto now = Clock::now();
+    auto slot = admission_.open(keys->conn_id);
+    if (!slot.ok) return refuse(kRefuseCapacity, "relay busy: too many sessions being set up");
+    if (slot.evicted) {
+        auto ev = sessions_.find(*slot.evicted);
+        if (ev != sessions_.end()) {
+            log::debug("relay", "session {} evicted while punching: its slot went to a newer rendezvous",
+                       to_hex(ev->first));
+            ev->second->close(now);
+        }
+        ++intake_[size_t(Intake::evicted)];
+    }
+    // No socket towards the VPN yet: it is opened once the client's address is validated.
+    auto s = std::make_unique<RelaySession>(loop_, port_, to_clients_, *keys, d.candidates, offer.vpn, cfg_.gate, destinations_,
+                                            cfg_.timers, now);
+    s->session().set_probe_limiter(&probe_limiter_);
     a.accepted = true;
     a.relay_share = eph.pub;
-    a.candidates = candidates_();
+    a.candidates = mine;
     answer(*opened, a);
-    log::info("relay", "rendezvous accepted: session {} towards VPN {}", to_hex(keys->conn_id), log::addr(offer.vpn));
+    log::info("relay", "rendezvous accepted: session {} towards VPN {} ({} candidate(s))", to_hex(keys->conn_id),
+              log::addr(offer.vpn), d.candidates.size());
     sessions_[keys->conn_id] = std::move(s);
     arm_timer();
     return Intake::accepted;
+}
+
+void RelayService::update_admission(const ByteArray<8>& id, RelaySession& s, Clock::time_point now) {
+    const Session& ss = s.session();
+    if (!admission_.is_pending(id)) return;
+    if (ss.heard()) admission_.heard(id);
+    if (ss.state() != SessionState::established || !ss.peer()) return;
+    auto v = admission_.validated(id, *ss.peer());
+    if (v.ok) {
+        if (std::string err = s.open_vpn_socket(cfg_.fwmark); !err.empty()) {
+            log::warn("relay", "session {} closed: {}", to_hex(id), err);
+            s.session().close(kRefuseInternal, now);
+        }
+        return;
+    }
+    // The newcomer is refused, never an older session: CLOSE carries the refusal code.
+    ++intake_[size_t(Intake::refused_at_validation)];
+    log::info("relay", "session {} refused after validation: {}", to_hex(id), v.reason);
+    s.session().close(v.refuse_code, now);
 }
 
 void RelayService::answer(const OpenedOffer& o, const Answer& a) {
@@ -249,7 +316,9 @@ bool RelayService::on_control(ByteView wire, const Endpoint& from) {
     if (!id) return false;
     auto it = sessions_.find(*id);
     if (it == sessions_.end()) return false;
-    it->second->on_control(wire, from, Clock::now());
+    auto now = Clock::now();
+    it->second->on_control(wire, from, now);
+    update_admission(it->first, *it->second, now);
     arm_timer();
     return true;
 }
@@ -294,22 +363,15 @@ void RelayService::arm_timer() {
 void RelayService::on_session_timer() {
     auto now = Clock::now();
     for (auto& [id, s] : sessions_)
-        if (s->next_deadline() <= now) s->on_timer(now);
+        if (s->next_deadline() <= now) {
+            s->on_timer(now);
+            update_admission(id, *s, now);
+        }
     reap(now);
     arm_timer();
 }
 
 void RelayService::reap(Clock::time_point now) {
-    // Per client IP cap (IPv6 per /64), judged on validated addresses.
-    SessionCaps caps(cfg_.per_client_ip, sessions_.size() + 1);
-    for (auto& [id, s] : sessions_) {
-        const auto& peer = s->session().peer();
-        if (!peer || s->finished(now)) continue;
-        if (!caps.try_add(peer->ip_bytes())) {
-            log::info("relay", "session {} closed: too many sessions from one client address", to_hex(id));
-            s->close(now);
-        }
-    }
     for (auto it = sessions_.begin(); it != sessions_.end();) {
         if (it->second->finished(now)) {
             it->second->close(now);  // tells the client (CLOSE frame) if it was still established
@@ -317,6 +379,8 @@ void RelayService::reap(Clock::time_point now) {
             log::info("relay", "session {} ended ({}{}{})", to_hex(it->first), pave::to_string(ss.state()),
                       ss.failure().empty() ? "" : ": ", ss.failure());
             std::erase_if(by_peer_, [&](const auto& e) { return e.second == it->second.get(); });
+            admission_.remove(it->first);  // a failed punch returns its slot at once
+            unsolicited_ended_ += ss.unsolicited_bytes();
             it = sessions_.erase(it);
         } else {
             ++it;
@@ -346,6 +410,11 @@ std::string RelayService::sessions_text() const {
     o << "intake:";
     for (size_t i = 0; i < size_t(Intake::count_); ++i) o << " " << to_string(Intake(i)) << "=" << intake_[i];
     o << " queued=" << offers_.size() << " decrypt_cpu_us=" << decrypt_cpu_ns_ / 1000 << "\n";
+    uint64_t unsolicited = unsolicited_ended_;
+    for (const auto& [id, s] : sessions_) unsolicited += s->session().unsolicited_bytes();
+    o << "slots: established=" << admission_.established() << "/" << cfg_.capacity << " pending=" << admission_.pending()
+      << "/" << cfg_.pending_sessions << " probe_bytes_unanswered=" << unsolicited
+      << " probe_limited=" << probe_limiter_.refused() << "\n";
     uint64_t dg = to_clients_.datagrams(), sc = to_clients_.syscalls();
     for (const auto& [id, s] : sessions_) {
         dg += s->sent_to_vpn().datagrams();

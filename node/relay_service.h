@@ -5,8 +5,13 @@
 // every period, the previous, current and next periods' keys are held and older ones erased,
 // so a later leak exposes no past client.
 // Inbox: values on the bucket's inbox keys are trial-decrypted on the loop thread (never on
-// OpenDHT's), at a bounded rate from a bounded queue; stale timestamps and replayed session
-// ids are refused.
+// OpenDHT's), at a bounded rate from a bounded queue. What is admitted (timestamps, replay,
+// VPN endpoint and candidates under the endpoint policy, capacity, per-address limits) is
+// decided by SessionAdmission; this class adapts it to the DHT and the sockets.
+// Sessions: unvalidated ones live in a budget of their own and open no socket; the socket
+// towards the VPN is opened when the client's address is validated and admitted. Probes to
+// candidates that have not answered are bounded per session (the punch credit) and per
+// destination across sessions (ProbeLimiter).
 #pragma once
 #include <uv.h>
 
@@ -23,8 +28,11 @@
 #include "dht/bucket_keys.h"
 #include "dht/dht_node.h"
 #include "dht/rendezvous_blob.h"
+#include "node/candidates.h"
 #include "node/relay_session.h"
+#include "relay/probe_limiter.h"
 #include "relay/rate_limiter.h"
+#include "relay/session_admission.h"
 
 namespace pave {
 
@@ -33,9 +41,12 @@ class UdpPort;
 
 struct RelayConfig {
     uint32_t presence_ttl_s = 600;
-    uint32_t capacity = 64;
-    uint32_t per_client_ip = 4;
+    uint32_t capacity = 64;        // established sessions
+    uint32_t pending_sessions = 64;  // unvalidated (punching) sessions, apart from capacity
+    uint32_t per_client_ip = 4;    // established sessions per client IPv4 address / IPv6 /64
     bool allow_private_endpoints = false;
+    // Accept client candidates on private addresses (default: the process-wide --lan-candidates).
+    bool lan_candidates = pave::lan_candidates();
     uint32_t fwmark = 0;
     SessionTimers timers;
     // A session may wait for its first WireGuard handshake and stay without WireGuard traffic
@@ -54,13 +65,17 @@ class RelayService {
 public:
     using Clock = std::chrono::steady_clock;
     using CandidatesFn = std::function<std::vector<Endpoint>()>;
+    // Every address of the host (all interfaces, any family): refused as endpoints and
+    // candidates. Default: host_addresses().
+    using HostAddressesFn = std::function<std::vector<Endpoint>()>;
 
     enum class Intake { wrong_size, queue_full, rate_deferred, not_for_us, stale, replayed, refused, accepted,
-                        answer_failed, count_ };
+                        answer_failed, evicted, refused_at_validation, count_ };
     static const char* to_string(Intake i);
 
     RelayService(uv_loop_t* loop, DhtNode& dht, LoopQueue& queue, const Ed25519Key& key, UdpPort& port,
-                 const RelayConfig& cfg, CandidatesFn candidates, std::vector<Endpoint> own_addresses);
+                 const RelayConfig& cfg, CandidatesFn candidates, std::vector<Endpoint> own_addresses,
+                 HostAddressesFn host_addresses = {});
     ~RelayService();
 
     // Loop thread, about once a second.
@@ -79,6 +94,7 @@ public:
     size_t queued_offers() const { return offers_.size(); }
     std::string sessions_text() const;
     size_t session_count() const { return sessions_.size(); }
+    const SessionAdmission& admission() const { return admission_; }
     // End of a loop iteration: send what the data path queued.
     void flush_batches();
 
@@ -97,6 +113,9 @@ private:
     void arm_timer();
     void on_session_timer();
     void reap(Clock::time_point now);
+    // After a session was fed: tell the admission what it heard and validated.
+    void update_admission(const ByteArray<8>& id, RelaySession& s, Clock::time_point now);
+    void refresh_own_addresses(Clock::time_point now);
 
     uv_loop_t* loop_;
     DhtNode& dht_;
@@ -105,7 +124,10 @@ private:
     UdpPort& port_;
     RelayConfig cfg_;
     CandidatesFn candidates_;
-    std::vector<Endpoint> own_addresses_;
+    std::vector<Endpoint> own_addresses_;  // the bound sockets
+    HostAddressesFn host_addresses_;
+    std::vector<Endpoint> host_cache_;
+    Clock::time_point host_cache_at_{};
     uint32_t ttl_s_, period_secs_;
     unsigned bucket_;
     std::map<uint64_t, X25519Key> inbox_keys_;
@@ -114,7 +136,9 @@ private:
 
     std::deque<QueuedOffer> offers_;
     TokenBucket decrypt_budget_;
-    std::unordered_map<std::string, uint64_t> seen_sessions_;  // session id -> unix time seen
+    SessionAdmission admission_;
+    ProbeLimiter probe_limiter_;
+    uint64_t unsolicited_ended_ = 0;  // bytes of unanswered probes of sessions that ended
     std::array<uint64_t, size_t(Intake::count_)> intake_{};
     uint64_t decrypt_cpu_ns_ = 0;
 

@@ -91,6 +91,8 @@ public:
     size_t pending() const { return pending_.size(); }
     size_t established() const { return established_.size(); }
     size_t established_from(const Endpoint& client) const;
+    bool is_established(const ConnId& id) const { return established_.count(id) != 0; }
+    bool is_pending(const ConnId& id) const { return pending_.count(id) != 0; }
     uint64_t evictions() const { return evictions_; }
     uint64_t refused_at_validation() const { return refused_at_validation_; }
     const AdmissionLimits& limits() const { return limits_; }

@@ -30,7 +30,7 @@ def test_client_moves_on_from_full_and_dead_relays():
         log_path = os.path.join(s.tmp, "client.log")
         with open(log_path, "w") as log:
             client = subprocess.Popen([pave_bin(), "--state-dir", state, "connect", "--vpn", "127.0.0.2:9",
-                                       "--listen", f"127.0.0.1:{free_udp_port()}", "--bind", "127.0.0.1",
+                                       "--listen", f"127.0.0.1:{free_udp_port()}", "--bind", "127.0.0.1", "--lan-candidates",
                                        "--network-id", str(s.network_id), "--bootstrap", boot, "--timeout", "40s"],
                                       stdout=log, stderr=subprocess.STDOUT)
         s.procs.append(client)

@@ -133,8 +133,9 @@ class Swarm:
         else:
             node_id = None
         port = free_udp_port()
+        # Every node of the swarm is on this host: loopback candidates are LAN candidates.
         argv = [pave_bin(), "--state-dir", state, "--log-level", "info", "node", "--bind", "127.0.0.1",
-                "--port", str(port), "--network-id", str(self.network_id)]
+                "--port", str(port), "--network-id", str(self.network_id), "--lan-candidates"]
         for b in ([bootstrap] if isinstance(bootstrap, str) else bootstrap):
             argv += ["--bootstrap", b]
         argv += list(extra)
