@@ -33,6 +33,7 @@ std::optional<DhtMessageInfo> inspect_dht_message(ByteView wire) {
         std::size_t off = 0;
         msgpack::object_handle oh =
             msgpack::unpack(reinterpret_cast<const char*>(wire.data()), n, off, nullptr, nullptr, limit);
+        if (off != n) return std::nullopt;  // trailing bytes: not one message
         const msgpack::object& o = oh.get();
         if (o.type != msgpack::type::MAP) return std::nullopt;
         bool q = false, r = false, e = false, p = false, u = false;

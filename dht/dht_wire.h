@@ -25,7 +25,7 @@ struct DhtMessageInfo {
 // Largest datagram read (OpenDHT splits larger messages into value parts).
 inline constexpr size_t kDhtMaxDatagram = 65507;
 
-// nullopt when `wire` is not a msgpack map, or names no kind. Bounded: nested sizes are
+// nullopt when `wire` is not exactly one msgpack map, or names no kind. Bounded: nested sizes are
 // limited, and only the top-level keys are looked at. Never throws.
 std::optional<DhtMessageInfo> inspect_dht_message(ByteView wire);
 

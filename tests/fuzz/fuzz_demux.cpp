@@ -2,6 +2,7 @@
 // first-byte table (each class has its own first bytes, 0x01 aside).
 #include <cstdlib>
 
+#include "relay/address_check.h"
 #include "relay/demux.h"
 
 using namespace pave;
@@ -26,6 +27,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
             break;
         case PacketKind::control:
             if (b != kControlFrameByte) std::abort();
+            break;
+        case PacketKind::address_check:
+            if (b != kAddressCheckByte || size != kAddressCheckSize) std::abort();
             break;
         case PacketKind::unknown:
             if ((b >= 0x80 && b <= 0x8f) || b == 0xde || b == 0xdf || b == kControlFrameByte) std::abort();
