@@ -16,8 +16,8 @@
 //    client initiations, while locked, also per destination across all sessions
 //    (DestinationLimiter). Once unlocked, the endpoint has accepted this client, so its rekeys
 //    (every 2 min) must not be starved by strangers using up the destination's budget;
-//  - while locked, an endpoint that sends kMaxEndpointJunk datagrams that are not WireGuard
-//    (or whose port is closed: ICMP port unreachable) is not a WireGuard server: the session closes;
+//  - while locked, an endpoint that sends a datagram that is not WireGuard (or whose port is
+//    closed: ICMP port unreachable) is not a WireGuard server: the session closes;
 //  - after unlock, client transport data crosses freely only while the endpoint's transport
 //    data (keepalives included) was forwarded within kLiveness (15 s); otherwise, the unlocking
 //    handshake included, it draws from a small bucket (kLapseBurst, then kLapseRate);
@@ -48,10 +48,11 @@
 //     guess aimed at an older initiation is worth nothing. A real WireGuard server answers
 //     within one round trip; WireGuard itself retries after 5 s with a fresh index, so a later
 //     answer is of no use to it anyway.
-//  3. Services that answer what they receive (most UDP services: DNS, NTP, game servers,
-//     echo...) answer the forwarded initiations with datagrams that are not WireGuard, or
-//     with ICMP port unreachable: three of those and the locked session closes, before a
-//     sweep can finish. What is left to aim at is a service that stays silent.
+//  3. Services that answer what they receive (most UDP services: DNS, NTP, game servers...)
+//     answer the first forwarded initiation with a datagram that is not WireGuard, and a
+//     closed port with ICMP port unreachable: the locked session closes on it, one round trip
+//     after the first initiation, long before a sweep of tens of thousands of datagrams is
+//     through. What is left to aim at is a service that stays silent (or echoes).
 //  4. Once a forged response hits, the attacker knows the port (he can write it into the
 //     response's sender index) and can forge anything the endpoint could send: the relay
 //     cannot tell him from a real server for the rest of the session. What he then has is a
@@ -148,8 +149,9 @@ public:
     // Handshake messages remembered per direction for matching answers; older ones are forgotten.
     static constexpr size_t kPendingHandshakes = 16;
     // While locked, this many datagrams from the endpoint that are not WireGuard (or ICMP port
-    // unreachable reports) close the session: the endpoint is no WireGuard server.
-    static constexpr uint32_t kMaxEndpointJunk = 3;
+    // unreachable reports) close the session: the endpoint is no WireGuard server, which never
+    // sends anything else. One: a service that answers must not get a second initiation.
+    static constexpr uint32_t kMaxEndpointJunk = 1;
     // After unlock, client transport data crosses freely while transport data from the endpoint
     // was forwarded this recently: WireGuard answers received data within 10 s (its passive
     // keepalive), plus round trips and timer slack. A handshake does not count: WireGuard's
