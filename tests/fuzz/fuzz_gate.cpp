@@ -1,7 +1,10 @@
 // Fuzzes the relay gate: arbitrary byte streams, split into packets and fed alternately to two
-// sessions sharing one destination budget, from either side, under a fake clock. A model kept
-// beside the gates checks its promises after every packet; any broken promise aborts.
+// sessions sharing one destination budget and one forwarding capacity, from either side, under
+// a fake clock. A model kept beside the gates checks its promises after every packet (answer
+// window, lapse bucket, fair share, closing on a non-WireGuard endpoint); any broken promise aborts.
+#include <map>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <set>
 
@@ -16,9 +19,12 @@ using Clock = std::chrono::steady_clock;
 namespace {
 
 [[noreturn]] void fail() { __builtin_trap(); }
-void check(bool ok) {
-    if (!ok) fail();
+void check_at(bool ok, int line) {
+    if (ok) return;
+    std::fprintf(stderr, "broken promise at fuzz_gate.cpp:%d\n", line);
+    fail();
 }
+#define check(ok) check_at((ok), __LINE__)
 
 class Reader {
 public:
@@ -52,7 +58,26 @@ struct Model {
     uint64_t calls = 0;
     Clock::time_point first_client_init{};
     Clock::time_point first_endpoint_init{};
+    std::map<uint32_t, Clock::time_point> client_sent_at;    // latest client initiation/response per index
+    std::map<uint32_t, Clock::time_point> endpoint_sent_at;  // latest endpoint initiation/response per index
+    bool endpoint_heard = false;
+    Clock::time_point endpoint_heard_at{};
+    uint64_t lapse_bytes = 0;      // client transport forwarded while the endpoint was not heard
+    uint64_t transport_bytes = 0;  // transport forwarded, both ways
 };
+
+// The latest time a handshake message with this index crossed (clocks may step back).
+void record(std::map<uint32_t, Clock::time_point>& sent, uint32_t index, Clock::time_point now) {
+    auto [it, fresh] = sent.emplace(index, now);
+    if (!fresh) it->second = std::max(it->second, now);
+}
+
+// An answer forwarded at `now` must answer a message sent at most `window` earlier.
+bool in_window(const std::map<uint32_t, Clock::time_point>& sent, uint32_t index, Clock::time_point now,
+               Clock::duration window) {
+    auto it = sent.find(index);
+    return it != sent.end() && (now <= it->second || now - it->second <= window);
+}
 
 constexpr double kDestBurst = 10, kDestRate = 2;
 
@@ -62,8 +87,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     Reader in(data, size);
     GateLimits lim;
     const uint8_t cfg = in.u8();
-    if (cfg & 1) lim.max_packets = 1 + (cfg >> 4);
-    if (cfg & 2) lim.max_bytes = 148 * (1 + (cfg >> 4)) + (cfg & 0x0c) * 8;
+    const double capacity = (cfg & 1) ? 1000.0 * (1 + (cfg >> 4)) : ForwardShare::kDefaultBytesPerS;
+    lim.share = std::make_shared<ForwardShare>(capacity);
+    if (cfg & 2) lim.answer_window = std::chrono::milliseconds(100 * (1 + (cfg >> 4)));
     if (cfg & 4) lim.handshake_timeout = std::chrono::seconds(5);
     if (cfg & 8) lim.idle_timeout = std::chrono::seconds(20);
 
@@ -109,12 +135,20 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         } else if (mode == 15) {
             g.close();
             continue;
+        } else if (mode == 14 && (op & 1)) {
+            const bool locked = !g.unlocked(), was_closed = g.closed();
+            const uint32_t junk = g.endpoint_junk();
+            g.endpoint_refused(now);
+            if (locked && !was_closed) check(g.endpoint_junk() == junk + 1);
+            if (g.endpoint_junk() >= Gate::kMaxEndpointJunk) check(g.closed());
+            continue;
         } else {
             pkt = in.take(mode < 12 ? in.u8() : size_t(in.u8()) << 4 | in.u8());
         }
 
         const bool was_unlocked = g.unlocked();
         const bool was_closed = g.closed();
+        const uint32_t junk_before = g.endpoint_junk();
         const V v = from_client ? g.from_client(pkt, now) : g.from_endpoint(pkt, now);
         m.calls++;
         const auto msg = parse_wireguard(pkt);
@@ -131,7 +165,22 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                     m.last_client_sender = msg->sender_index;
                     if (!was_unlocked && locked_client_inits++ == 0) first_locked_init = now;
                 }
-                if (msg->type == WgType::response) m.last_client_sender = msg->sender_index;
+                if (msg->type == WgType::response) {
+                    m.last_client_sender = msg->sender_index;
+                    check(in_window(m.endpoint_sent_at, msg->receiver_index, now, lim.answer_window));
+                }
+                if (msg->type == WgType::cookie_reply)
+                    check(in_window(m.endpoint_sent_at, msg->receiver_index, now, lim.answer_window));
+                if (msg->type == WgType::initiation || msg->type == WgType::response)
+                    record(m.client_sent_at, msg->sender_index, now);
+                if (msg->type == WgType::transport) {
+                    m.transport_bytes += pkt.size();
+                    const bool live = m.endpoint_heard && now <= m.endpoint_heard_at + Gate::kLiveness;
+                    if (!live) m.lapse_bytes += pkt.size();
+                    // The lapse bucket: full at the start, refilled at its rate, never more.
+                    check(double(m.lapse_bytes) <=
+                          Gate::kLapseBurst + Gate::kLapseRate * std::chrono::duration<double>(latest - t0).count() + 1);
+                }
             } else {
                 if (!was_unlocked) {
                     check(msg->type == WgType::response || msg->type == WgType::cookie_reply);
@@ -143,10 +192,27 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                 }
                 if (msg->type == WgType::initiation || msg->type == WgType::response)
                     m.last_endpoint_sender = msg->sender_index;
+                if (msg->type == WgType::response || msg->type == WgType::cookie_reply)
+                    check(in_window(m.client_sent_at, msg->receiver_index, now, lim.answer_window));
+                if (msg->type == WgType::initiation || msg->type == WgType::response)
+                    record(m.endpoint_sent_at, msg->sender_index, now);
+                if (msg->type == WgType::transport) {
+                    m.transport_bytes += pkt.size();
+                    m.endpoint_heard = true;
+                    m.endpoint_heard_at = std::max(m.endpoint_heard_at, now);
+                }
             }
-        } else if (!msg && v != V::drop_closed && v != V::drop_quota) {
+            // The fair share: a session never beats the relay's capacity by more than its first bucket.
+            const double elapsed = std::chrono::duration<double>(latest - t0).count();
+            check(double(m.transport_bytes) <= Gate::kShareMinBurst + capacity * elapsed + 1);
+        } else if (!msg && v != V::drop_closed) {
             check(v == V::drop_not_wireguard);
         }
+        // A locked session closes once its endpoint sent kMaxEndpointJunk non-WireGuard datagrams.
+        if (!from_client && v == V::drop_not_wireguard && !was_unlocked) check(g.endpoint_junk() == junk_before + 1);
+        if (!was_unlocked && g.endpoint_junk() >= Gate::kMaxEndpointJunk) check(g.closed());
+        if (v == V::drop_late_answer) check(msg && (msg->type == WgType::response || msg->type == WgType::cookie_reply));
+        if (v == V::drop_no_return || v == V::drop_share) check(msg && msg->type == WgType::transport && was_unlocked);
         // The gate unlocks only on a forwarded endpoint response answering a client initiation.
         if (!was_unlocked && g.unlocked()) {
             check(v == V::forward && !from_client && msg && msg->type == WgType::response);
@@ -159,9 +225,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
             check(g.bytes_to_client() <= g.bytes_to_endpoint());
             if (g.packets_to_client() > 0) check(g.bytes_to_client() < g.bytes_to_endpoint());
         }
-        // Quotas.
-        check(g.packets_to_client() + g.packets_to_endpoint() <= lim.max_packets);
-        check(g.bytes_to_client() + g.bytes_to_endpoint() <= lim.max_bytes);
         // Every packet got exactly one verdict.
         uint64_t total = 0;
         for (uint64_t c : g.counts()) total += c;
