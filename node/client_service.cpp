@@ -16,6 +16,7 @@
 #include "node/loop_queue.h"
 #include "node/reflector.h"
 #include "node/udp_port.h"
+#include "relay/endpoint_policy.h"
 
 namespace pave {
 
@@ -57,7 +58,7 @@ ClientService::ClientService(uv_loop_t* loop, DhtNode& dht, LoopQueue& queue, Ud
 ClientService::~ClientService() {
     // Tell the relay at once (CLOSE frame), so it stops forwarding for our address.
     if (session_) session_->close(0, Clock::now());
-    if (answer_listen_ && answer_key_) dht_.cancel_listen(*answer_key_, *answer_listen_);
+    cancel_asks();
     uv_timer_stop(timer_);
     uv_close(reinterpret_cast<uv_handle_t*>(timer_), [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
     flush_batches();
@@ -99,8 +100,7 @@ void ClientService::fail(const std::string& step, const std::string& why) {
     progress(line);
     if (session_) session_->close(0, Clock::now());
     session_.reset();
-    if (answer_listen_ && answer_key_) dht_.cancel_listen(*answer_key_, *answer_listen_);
-    answer_listen_.reset();
+    cancel_asks();
     if (!ever_connected_) {
         fatal_(1, line);
         return;
@@ -109,22 +109,29 @@ void ClientService::fail(const std::string& step, const std::string& why) {
     begin_attempt();
 }
 
-void ClientService::try_another_relay() {
-    if (answer_listen_ && answer_key_) dht_.cancel_listen(*answer_key_, *answer_listen_);
-    answer_listen_.reset();
-    eph_.reset();
-    relay_.reset();
-    step_ = Step::finding_relays;
-    step_start_ = Clock::now();
-}
-
 void ClientService::begin_attempt() {
     ++attempts_;
-    tried_.clear();
+    cancel_asks();
+    choice_.reset();
+    asks_in_attempt_ = 0;
     attempt_start_ = step_start_ = Clock::now();
     step_ = Step::finding_relays;
     relay_.reset();
     progress("finding relays");
+}
+
+void ClientService::drop_ask(uint64_t ask_id) {
+    auto it = asks_.find(ask_id);
+    if (it == asks_.end()) return;
+    if (it->second.listen) dht_.cancel_listen(it->second.answer_key, *it->second.listen);
+    asks_.erase(it);  // the ephemeral private key is wiped with it
+}
+
+void ClientService::cancel_asks() {
+    while (!asks_.empty()) {
+        if (choice_) choice_->on_cancel(asks_.begin()->second.relay.node_pub);
+        drop_ask(asks_.begin()->first);
+    }
 }
 
 void ClientService::tick() {
@@ -133,24 +140,16 @@ void ClientService::tick() {
     bool timed_out = in_attempt > cfg_.timeout;
     switch (step_) {
         case Step::finding_relays: {
-            // Uniformly at random among the live relays not yet tried in this attempt.
-            auto live = feed_.directory().live(unix_now());
-            std::erase_if(live, [&](const RelayInfo& r) { return tried_.count(r.node_pub) != 0; });
-            relay_.reset();
-            if (!live.empty()) relay_ = live[random_below(live.size())];
-            if (relay_) {
-                tried_.insert(relay_->node_pub);
-                progress("found " + std::to_string(live.size()) + " relay(s)" +
-                         (tried_.size() > 1 ? " not tried yet" : "") + "; picked relay " + short_id(relay_->node_pub) +
-                         " at random");
+            size_t n = feed_.directory().live(unix_now()).size();
+            if (n > 0) {
+                progress("found " + std::to_string(n) + " relay(s) in the directory");
                 step_ = Step::learning_address;
                 step_start_ = now;
             } else if (timed_out) {
                 auto st = dht_.status();
                 fail("finding relays", !st.connected() ? "not connected to the DHT (bootstrap unreachable?)"
-                                       : tried_.empty()
-                                           ? "no relay in the directory after " + std::to_string(cfg_.timeout.count()) + " s"
-                                           : "no answer from any of the " + std::to_string(tried_.size()) + " relay(s) tried");
+                                                       : "no relay in the directory after " +
+                                                             std::to_string(cfg_.timeout.count()) + " s");
             }
             break;
         }
@@ -166,19 +165,21 @@ void ClientService::tick() {
                              " reflector(s); NAT mapping " + nat_mapping_name(reflector_.mapping()));
                 else
                     progress("no reflector answered; offering host addresses only");
-                send_offer();
+                step_ = Step::rendezvous;
+                step_start_ = last_summary_ = now;
+                choice_.emplace(now);
+                rendezvous_tick(now);
             }
             break;
         }
         case Step::rendezvous:
             if (timed_out) {
-                fail("rendezvous", "no answer from relay " + short_id(relay_->node_pub) + " within " +
-                                       std::to_string(cfg_.timeout.count()) + " s");
-            } else if (now - step_start_ > kAnswerWait) {
-                // A relay whose record has not expired yet may be gone: try another one.
-                progress("no answer from relay " + short_id(relay_->node_pub) + " in " +
-                         std::to_string(kAnswerWait.count()) + " s; trying another relay");
-                try_another_relay();
+                std::string asked = std::to_string(choice_ ? choice_->distinct_asked() : 0);
+                fail("rendezvous", "no relay accepted within " + std::to_string(cfg_.timeout.count()) + " s (" + asked +
+                                       " relay(s) asked, " + std::to_string(choice_ ? choice_->silent() : 0) +
+                                       " offer(s) unanswered)");
+            } else {
+                rendezvous_tick(now);
             }
             break;
         case Step::punching:
@@ -189,7 +190,11 @@ void ClientService::tick() {
                 ever_connected_ = true;
                 char rtt[32] = "?";
                 if (session_->rtt()) std::snprintf(rtt, sizeof rtt, "%.2f", double(session_->rtt()->count()) / 1000.0);
-                progress("path validated; connected via relay " + short_id(relay_->node_pub) + " (RTT " + rtt + " ms)");
+                char took[32];
+                std::snprintf(took, sizeof took, "%.1f", double(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                                    now - attempt_start_).count()) / 1000.0);
+                progress("path validated; connected via relay " + short_id(relay_->node_pub) + " (RTT " + rtt + " ms); " +
+                         took + " s after the attempt began");
             } else if (session_ && session_->state() == SessionState::failed) {
                 fail("punching", session_->failure());
             }
@@ -202,83 +207,145 @@ void ClientService::tick() {
     }
 }
 
-void ClientService::send_offer() {
+void ClientService::rendezvous_tick(Clock::time_point now) {
+    if (!choice_) return;
+    // Offers unanswered for too long: their listens end, and their relays count as silent.
+    for (const auto& pub : choice_->take_silent(now)) {
+        for (auto it = asks_.begin(); it != asks_.end(); ++it) {
+            if (it->second.relay.node_pub != pub) continue;
+            if (choice_->silent() <= kVerboseAsks)
+                progress("no answer from relay " + short_id(pub) + " in " + std::to_string(kAnswerWait.count()) +
+                         " s; asking others");
+            drop_ask(it->first);
+            break;
+        }
+    }
+    // New offers as the pace allows (a few per tick at most: the tick runs every ~100 ms).
+    auto live = feed_.directory().live(unix_now());
+    for (int i = 0; i < 4 && step_ == Step::rendezvous; ++i) {
+        auto relay = choice_->next(live, now);
+        if (!relay) break;
+        if (!send_offer(*relay)) choice_->on_cancel(relay->node_pub);
+    }
+    if (step_ == Step::rendezvous && now - last_summary_ >= std::chrono::seconds(2) && choice_->asked() > kVerboseAsks) {
+        last_summary_ = now;
+        progress("still looking: " + std::to_string(choice_->distinct_asked()) + " of " + std::to_string(live.size()) +
+                 " relay(s) asked, " + std::to_string(choice_->waiting()) + " waiting, " +
+                 std::to_string(choice_->silent()) + " silent (" + pave::to_string(choice_->pace(now)) + " pace)");
+    }
+}
+
+bool ClientService::send_offer(const RelayInfo& relay) {
+    // The directory keeps only records whose fields are in range; this is a second line.
+    if (relay.period_secs < kMinPeriodSecs || relay.period_secs > kMaxPeriodSecs) {
+        ++offers_unsealable_;
+        return false;
+    }
+    Ask ask;
+    ask.relay = relay;
     Offer offer;
     random_bytes(offer.session_id);
-    session_id_ = offer.session_id;
-    eph_ = X25519Key::generate();
-    offer.client_share = eph_->pub;
+    ask.session_id = offer.session_id;
+    ask.eph = X25519Key::generate();
+    offer.client_share = ask.eph->pub;
     offer.candidates = gather_candidates(port_.bound(), reflector_.mapped(), kRendezvousMaxCandidates);
     offer.vpn = cfg_.vpn;
     offer.timestamp_ms = unix_ms();
-    uint64_t period = unix_now() / relay_->period_secs;
-    // Seal to the key of the period the record names if it is still current, else the
-    // current one's neighbour the relay still holds.
-    if (relay_->period + 1 < period || relay_->period > period + 1) {
-        fail("rendezvous", "relay record is from another period (clock skew?)");
-        return;
-    }
-    auto sealed = seal_offer(offer, relay_->inbox_pub, relay_->node_pub, relay_->period);
+    // Sealed to the key of the period the record names: the relay holds it while the record
+    // lives (a record lives at most one period past its own; the directory checked the period
+    // against our clock).
+    auto sealed = seal_offer(offer, relay.inbox_pub, relay.node_pub, relay.period);
     if (!sealed) {
-        fail("rendezvous", "could not seal the offer");
-        return;
+        ++offers_unsealable_;
+        return false;
     }
-    answer_material_ = sealed->answer_key_material;
-    auto ak = answer_dht_key(answer_material_);
-    DhtKey key;
-    std::copy(ak.begin(), ak.end(), key.begin());
-    answer_key_ = key;
-    answer_listen_ = dht_.listen(key, [this](std::vector<Bytes> values, bool expired) {
+    ask.answer_material = sealed->answer_key_material;
+    auto ak = answer_dht_key(ask.answer_material);
+    std::copy(ak.begin(), ak.end(), ask.answer_key.begin());
+    const uint64_t id = next_ask_id_++;
+    ask.listen = dht_.listen(ask.answer_key, [this, id](std::vector<Bytes> values, bool expired) {
         if (expired) return;
         for (auto& v : values) {
             if (v.size() != kRendezvousValueSize) continue;
-            queue_.post([this, v = std::move(v)] { on_answer(v); });
+            queue_.post([this, id, v = std::move(v)] { on_answer(id, v); });
         }
     });
-    dht_.put(inbox_key(relay_->bucket, relay_->period_secs, relay_->period), std::move(sealed->value));
-    step_ = Step::rendezvous;
-    step_start_ = Clock::now();
-    progress("rendezvous sent to relay " + short_id(relay_->node_pub) + " (" + std::to_string(offer.candidates.size()) +
-             " address candidate(s))");
+    dht_.put(inbox_key(relay.bucket, relay.period_secs, relay.period), std::move(sealed->value));
+    asks_.emplace(id, std::move(ask));
+    if (++asks_in_attempt_ <= kVerboseAsks)
+        progress("picked relay " + short_id(relay.node_pub) + (relay.answered ? " (it answered before)" : " at random") +
+                 "; rendezvous sent (" + std::to_string(offer.candidates.size()) + " address candidate(s))");
+    return true;
 }
 
-void ClientService::on_answer(const Bytes& value) {
-    if (step_ != Step::rendezvous || !eph_) return;
-    auto a = open_answer(value, *eph_, answer_material_);
-    if (!a || a->session_id != session_id_) return;
-    if (answer_listen_ && answer_key_) dht_.cancel_listen(*answer_key_, *answer_listen_);
-    answer_listen_.reset();
+void ClientService::on_answer(uint64_t ask_id, const Bytes& value) {
+    auto it = asks_.find(ask_id);
+    if (it == asks_.end()) {
+        ++answers_late_;  // cancelled, silent, or another relay won
+        return;
+    }
+    Ask& ask = it->second;
+    if (step_ != Step::rendezvous || !ask.eph) return;
+    auto a = open_answer(value, *ask.eph, ask.answer_material);
+    if (!a || a->session_id != ask.session_id) return;  // not the answer to this offer
+    const RelayInfo relay = ask.relay;
+    const std::string who = "relay " + short_id(relay.node_pub);
+    if (!rendezvous_timestamp_fresh(a->timestamp_ms, unix_ms())) {
+        ++answers_stale_;
+        return;  // a replayed or badly clocked answer: keep waiting
+    }
+    // The relay is alive: remember it (tried first next time, never evicted from the directory).
+    choice_->on_answer(relay.node_pub);
+    feed_.directory().note_answered(relay.node_pub);
     if (!a->accepted) {
+        ++answers_refused_;
+        drop_ask(ask_id);
         // A full relay says so; another may have room. Any other refusal (e.g. the VPN endpoint
         // is not allowed) would be the same everywhere.
-        if (a->refuse_code == kRefuseCapacity && Clock::now() - attempt_start_ < cfg_.timeout) {
-            progress("relay " + short_id(relay_->node_pub) + " refused: " + a->refuse_reason + "; trying another relay");
-            try_another_relay();
+        if (a->refuse_code == kRefuseCapacity) {
+            progress(who + " refused: " + a->refuse_reason + "; asking others");
             return;
         }
-        fail("rendezvous", "relay refused: " + a->refuse_reason);
+        fail("rendezvous", "relay refused: " + a->refuse_reason + " (" + who + ")");
         return;
     }
-    auto ee = x25519_shared(eph_->priv, a->relay_share);
+    // The relay's candidates under the endpoint policy too: a relay must not aim us at our own
+    // network (private ones only with --lan-candidates).
+    std::vector<Endpoint> relay_cands;
+    for (const auto& c : a->candidates)
+        if (check_candidate(c, {}, {}, lan_candidates()) == EndpointVerdict::ok) relay_cands.push_back(c);
+    if (relay_cands.empty()) {
+        ++answers_no_usable_candidate_;
+        drop_ask(ask_id);
+        progress(who + " named no usable address; asking others");
+        return;
+    }
+    auto ee = x25519_shared(ask.eph->priv, a->relay_share);
     if (!ee) {
-        fail("rendezvous", "relay sent an invalid key share");
+        drop_ask(ask_id);
+        progress(who + " sent an invalid key share; asking others");
         return;
     }
-    auto keys = derive_session_keys(answer_material_, *ee);
-    eph_.reset();  // the ephemeral private key is not needed any more
+    auto keys = derive_session_keys(ask.answer_material, *ee);
+    drop_ask(ask_id);  // the ephemeral private key is not needed any more
     if (!keys) {
         fail("rendezvous", "session key derivation failed");
         return;
     }
+    // This relay wins: the other offers are withdrawn (their listens cancelled; a relay that
+    // accepts one of them later frees its slot when nobody punches).
+    cancel_asks();
+    relay_ = relay;
     auto now = Clock::now();
     SessionTimers t = cfg_.timers;
     auto left = cfg_.timeout - std::chrono::duration_cast<std::chrono::milliseconds>(now - attempt_start_);
     t.punch_timeout = std::max<std::chrono::milliseconds>(left, std::chrono::milliseconds(1000));
-    session_ = std::make_unique<Session>(SessionRole::client, *keys, a->candidates, now, t,
+    session_ = std::make_unique<Session>(SessionRole::client, *keys, relay_cands, now, t,
                                          [this](const Endpoint& to, ByteView d) { port_.send(d, to); });
     step_ = Step::punching;
     step_start_ = now;
-    progress("answer received; punching to " + std::to_string(a->candidates.size()) + " relay candidate(s)");
+    progress("answer received; punching to " + std::to_string(relay_cands.size()) + " relay candidate(s) of " + who +
+             " (" + std::to_string(choice_->distinct_asked()) + " relay(s) asked)");
     arm_timer();
 }
 
@@ -343,7 +410,13 @@ void ClientService::on_local_packet(ByteView pkt, const Endpoint& from) {
 
 std::string ClientService::sessions_text() const {
     std::ostringstream o;
-    o << "# client step=" << to_string(step_) << " attempts=" << attempts_ << "\n";
+    o << "# client step=" << to_string(step_) << " attempts=" << attempts_;
+    if (choice_)
+        o << " offers=" << choice_->asked() << " relays_asked=" << choice_->distinct_asked()
+          << " answered=" << choice_->answered() << " silent=" << choice_->silent() << " waiting=" << choice_->waiting();
+    o << " answers_refused=" << answers_refused_ << " answers_stale=" << answers_stale_
+      << " answers_no_usable_candidate=" << answers_no_usable_candidate_ << " answers_late=" << answers_late_
+      << " offers_unsealable=" << offers_unsealable_ << "\n";
     if (session_) {
         const Session& s = *session_;
         o << "client " << to_hex(s.conn_id()) << " state=" << pave::to_string(s.state())

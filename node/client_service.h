@@ -1,7 +1,8 @@
-// The client role (`pave connect`): finds a random relay in the directory, posts it a sealed
-// rendezvous offer, punches through both NATs to it, and then carries the local WireGuard's
-// packets through it, byte for byte. The role has no long-term identity: a fresh ephemeral
-// key per rendezvous, a random DHT node id per run and no presence record.
+// The client role (`pave connect`): posts sealed rendezvous offers to relays of the directory,
+// several at once (RelayChoice decides which and when), punches through both NATs to the
+// first relay that accepts, and then carries the local WireGuard's packets through it, byte
+// for byte. The role has no long-term identity: a fresh ephemeral key per offer, a random DHT
+// node id per run and no presence record.
 #pragma once
 #include <uv.h>
 
@@ -9,12 +10,14 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <map>
 #include <set>
 #include <string>
 
 #include "crypto/x25519.h"
 #include "dht/directory.h"
 #include "dht/dht_node.h"
+#include "dht/relay_choice.h"
 #include "dht/rendezvous_blob.h"
 #include "node/send_batch.h"
 #include "relay/session.h"
@@ -26,8 +29,10 @@ class LoopQueue;
 class Reflector;
 class UdpPort;
 
-// How long a relay may take to answer a rendezvous before another one is tried.
+// How long a relay may take to answer a rendezvous before it counts as silent.
 inline constexpr std::chrono::seconds kAnswerWait{5};
+// Per-offer progress lines for the first few offers of an attempt; then a summary now and then.
+inline constexpr unsigned kVerboseAsks = 3;
 
 struct ClientConfig {
     Endpoint vpn;
@@ -68,10 +73,21 @@ private:
     void on_local_packet(ByteView pkt, const Endpoint& from);
     void progress(const std::string& msg);
     void fail(const std::string& step, const std::string& why);
+    // One sealed offer waiting for its answer.
+    struct Ask {
+        RelayInfo relay;
+        std::optional<X25519Key> eph;
+        ByteArray<16> session_id{};
+        Bytes answer_material;
+        DhtKey answer_key{};
+        std::optional<size_t> listen;
+    };
     void begin_attempt();
-    void try_another_relay();
-    void send_offer();
-    void on_answer(const Bytes& value);
+    void rendezvous_tick(Clock::time_point now);
+    bool send_offer(const RelayInfo& relay);
+    void on_answer(uint64_t ask_id, const Bytes& value);
+    void drop_ask(uint64_t ask_id);
+    void cancel_asks();
     void arm_timer();
 
     uv_loop_t* loop_;
@@ -88,14 +104,16 @@ private:
     bool ever_connected_ = false;
     unsigned attempts_ = 0;
 
-    std::optional<RelayInfo> relay_;
-    std::set<Ed25519Public> tried_;  // relays asked in this attempt
-    std::optional<X25519Key> eph_;
-    Bytes answer_material_;
-    std::optional<DhtKey> answer_key_;
-    std::optional<size_t> answer_listen_;
-    ByteArray<16> session_id_{};
+    std::optional<RelayInfo> relay_;  // the relay of the session
+    std::optional<RelayChoice> choice_;
+    std::map<uint64_t, Ask> asks_;     // offers waiting for an answer, by ask id
+    uint64_t next_ask_id_ = 1;
+    unsigned asks_in_attempt_ = 0;
+    Clock::time_point last_summary_;
     std::unique_ptr<Session> session_;
+    // Answers that opened but were not used, by reason; offers that could not be made.
+    uint64_t answers_stale_ = 0, answers_no_usable_candidate_ = 0, answers_refused_ = 0, answers_late_ = 0;
+    uint64_t offers_unsealable_ = 0;
 
     uv_udp_t* local_ = nullptr;
     std::optional<Endpoint> local_peer_;  // the WireGuard source port we locked onto

@@ -1,14 +1,52 @@
-"""`pave connect` against a loopback swarm with relays that cannot serve: one full
-(--capacity 0), two gone without a word (SIGKILL: their presence records live on until they
-expire). The client must move on to another relay each time and end connected to the one that
-works, within its --timeout."""
+"""`pave connect` against loopback swarms with relays that cannot serve.
+
+1. One relay full (--capacity 0), two gone without a word (SIGKILL: their presence records live
+   on until they expire), one that works: the client asks several at once and ends connected to
+   the one that works, within its --timeout.
+2. 300 free Sybil records (valid signatures, fresh keys, nobody behind them) and 2 real relays:
+   the client still connects within the default --timeout (20 s), and prints how long it took.
+
+Loopback swarms need --lan-candidates (loopback and private candidates are refused without it)
+and --allow-private-endpoints (the VPN endpoint is on loopback)."""
 
 import os
+import re
 import signal
 import subprocess
 import time
 
 from lab.swarm import Swarm, free_udp_port, pave_bin
+
+RELAY_FLAGS = ["--presence-ttl", "60s", "--allow-private-endpoints"]  # the swarm adds --lan-candidates
+
+
+def start_client(s, boot, name, timeout="20s"):
+    state = os.path.join(s.tmp, name)
+    log_path = os.path.join(s.tmp, name + ".log")
+    with open(log_path, "w") as log:
+        client = subprocess.Popen([pave_bin(), "--state-dir", state, "connect", "--vpn", "127.0.0.2:9",
+                                   "--listen", f"127.0.0.1:{free_udp_port()}", "--bind", "127.0.0.1",
+                                   "--network-id", str(s.network_id), "--bootstrap", boot, "--timeout", timeout,
+                                   "--lan-candidates"],
+                                  stdout=log, stderr=subprocess.STDOUT)
+    s.procs.append(client)
+    return client, state, log_path
+
+
+def wait_connected(client, log_path, limit):
+    t0 = time.monotonic()
+    text = ""
+    while time.monotonic() - t0 < limit and client.poll() is None:
+        text = open(log_path).read()
+        if "path validated; connected via relay" in text:
+            break
+        time.sleep(0.1)
+    return time.monotonic() - t0, open(log_path).read()
+
+
+def client_sessions(state):
+    return subprocess.run([pave_bin(), "--state-dir", state, "shell", "--connect", "-c", "sessions"],
+                          capture_output=True, text=True, timeout=10).stdout
 
 
 def test_client_moves_on_from_full_and_dead_relays():
@@ -16,7 +54,7 @@ def test_client_moves_on_from_full_and_dead_relays():
         boot = s.start_dhtnode()
         relays = {}
         for name, extra in (("full", ["--capacity", "0"]), ("dead1", []), ("dead2", []), ("good", [])):
-            n = s.add_node(boot, ["--presence-ttl", "60s", "--allow-private-endpoints", *extra], name=name)
+            n = s.add_node(boot, [*RELAY_FLAGS, *extra], name=name)
             s.wait_ready(n)
             relays[name] = n
         ids = {n.node_id for n in relays.values()}
@@ -26,33 +64,59 @@ def test_client_moves_on_from_full_and_dead_relays():
             time.sleep(0.5)
         for name in ("dead1", "dead2"):
             relays[name].stop(sig=signal.SIGKILL)
-        state = os.path.join(s.tmp, "client")
-        log_path = os.path.join(s.tmp, "client.log")
-        with open(log_path, "w") as log:
-            client = subprocess.Popen([pave_bin(), "--state-dir", state, "connect", "--vpn", "127.0.0.2:9",
-                                       "--listen", f"127.0.0.1:{free_udp_port()}", "--bind", "127.0.0.1", "--lan-candidates",
-                                       "--network-id", str(s.network_id), "--bootstrap", boot, "--timeout", "40s"],
-                                      stdout=log, stderr=subprocess.STDOUT)
-        s.procs.append(client)
+        client, state, log_path = start_client(s, boot, "client", timeout="40s")
+        took, text = wait_connected(client, log_path, 45)
         good = relays["good"].node_id[:16]
-        deadline = time.time() + 45
-        text = ""
-        while time.time() < deadline and client.poll() is None:
-            text = open(log_path).read()
-            if "path validated; connected via relay" in text:
-                break
-            time.sleep(0.3)
-        text = open(log_path).read()
         assert f"connected via relay {good}" in text, (client.poll(), text)
+        print(f"connected {took:.1f} s after start")
+        # A full relay that answered before the good one says so, and the client asks others.
+        full = relays["full"].node_id[:16]
         picked = [l.split("picked relay ")[1].split()[0] for l in text.splitlines()
-                  if "picked relay" in l and l.startswith("pave connect")]
-        assert picked[-1] == good and len(set(picked)) == len(picked), picked
-        for other in picked[:-1]:
-            name = next(k for k, n in relays.items() if n.node_id.startswith(other))
-            expected = "refused: relay at capacity; trying another relay" if name == "full" else "trying another relay"
-            assert f"relay {other}" in text and expected in text, (name, text)
-        print("relays tried in order:", picked)
+                  if l.startswith("pave connect: picked relay")]
+        assert len(set(picked)) == len(picked) and good in picked, picked
+        print("relays asked in order:", picked)
+        for line in text.splitlines():
+            if line.startswith(f"pave connect: relay {full} refused"):
+                assert "relay at capacity; asking others" in line, line
+        assert "failed at step" not in text, text
         assert client.poll() is None
-        assert "state=established" in subprocess.run(
-            [pave_bin(), "--state-dir", state, "shell", "--connect", "-c", "sessions"],
-            capture_output=True, text=True, timeout=10).stdout
+        out = client_sessions(state)
+        assert "state=established" in out, out
+        assert re.search(r"answers_no_usable_candidate=0\b", out), out
+
+
+def test_client_connects_through_300_sybil_records():
+    with Swarm() as s:
+        boot = s.start_dhtnode()
+        real = [s.add_node(boot, RELAY_FLAGS, name=f"real{i}") for i in range(2)]
+        for n in real:
+            s.wait_ready(n)
+        deadline = time.time() + 30
+        while time.time() < deadline and real[0].relays() != {real[1].node_id}:
+            time.sleep(0.5)
+        assert real[0].relays() == {real[1].node_id}
+        assert "published 300" in s.dht_tool("fake-relays", "300")
+        # Wait until the watcher's directory stops growing (the DHT may not deliver every value).
+        listed, stable_since = 0, time.time()
+        deadline = time.time() + 30
+        while time.time() < deadline and time.time() - stable_since < 4:
+            n = len(real[0].relays())
+            if n != listed:
+                listed, stable_since = n, time.time()
+            time.sleep(0.5)
+        assert listed >= 150, listed  # the directory holds the Sybil records too
+
+        client, state, log_path = start_client(s, boot, "client")  # the default --timeout, 20 s
+        took, text = wait_connected(client, log_path, 25)
+        real_ids = {n.node_id[:16] for n in real}
+        m = re.search(r"connected via relay (\w+)", text)
+        assert m and m.group(1) in real_ids, (client.poll(), text[-3000:])
+        print(f"300 Sybil records + 2 real relays: connected {took:.1f} s after start")
+        for line in text.splitlines():
+            if "answer received" in line or "path validated" in line or "still looking" in line:
+                print("   ", line)
+        out = client_sessions(state)
+        assert "state=established" in out, out
+        asked = int(re.search(r"relays_asked=(\d+)", out).group(1))
+        print(f"    relays asked before one accepted: {asked}; relays in a real relay's directory: {listed}")
+        assert client.poll() is None

@@ -3,11 +3,19 @@
 //   pave-dht-tool --network-id N --bootstrap HOST:PORT forge badsig|wrongkey|expired|farfuture
 //       puts one forged presence record on the bucket key its claimed node key maps to and
 //       prints the node id it claims (which no honest listing may show).
+//   pave-dht-tool --network-id N --bootstrap HOST:PORT fake-relays COUNT
+//       puts COUNT validly signed presence records of fresh keys (free Sybil relays that never
+//       answer), each on its own bucket key, living 10 minutes.
 //   pave-dht-tool --network-id N --bootstrap HOST:PORT flood-key KEYHEX COUNT SIZE
 //       puts COUNT random values of SIZE bytes at one key (e.g. junk rendezvous blobs on an inbox key).
 //   pave-dht-tool --network-id N --bootstrap HOST:PORT flood COUNT
 //       puts COUNT junk values spread over every bucket key: garbage bytes, records with forged
 //       signatures, validly signed but expired records, and OpenDHT putEncrypted values.
+//   pave-dht-tool --network-id N --bootstrap HOST:PORT offers RELAY_ID RATE SECONDS VPN CAND...
+//       reads the presence record of the relay whose node id starts with RELAY_ID and puts
+//       valid rendezvous offers sealed to its inbox key, RATE per second for SECONDS, each with
+//       a fresh session id and key share, the VPN endpoint VPN and the candidates CAND (up to
+//       8, "a.b.c.d:port"; e.g. addresses that never answer). Anyone can do this.
 //
 // Only for tests: it talks to the bootstrap it is given (loopback or a test namespace).
 #include <opendht.h>
@@ -23,7 +31,9 @@
 #include "crypto/hex.h"
 #include "crypto/random.h"
 #include "dht/bucket_keys.h"
+#include "crypto/x25519.h"
 #include "dht/presence_record.h"
+#include "dht/rendezvous_blob.h"
 
 using namespace pave;
 
@@ -34,11 +44,11 @@ uint64_t now_s() {
                         .count());
 }
 
-Bytes record_for(const Ed25519Key& signer, uint64_t expires) {
+Bytes record_for(const Ed25519Key& signer, uint64_t expires, uint32_t period_secs = 30) {
     PresenceRecord r;
-    random_bytes(r.inbox_pub);
-    r.period_secs = 30;
-    r.period = now_s() / 30;
+    r.inbox_pub = X25519Key::generate().pub;
+    r.period_secs = period_secs;
+    r.period = (expires - 1) / period_secs;  // the period the expiry falls in: fields consistent
     r.capacity = 8;
     r.expires = expires;
     return encode_presence(r, signer);
@@ -75,6 +85,74 @@ void put_plain(dht::DhtRunner& r, const DhtKey& key, const Bytes& v, Pending& p)
     val.id = random_u64();
     p.add();
     r.put(dht::InfoHash(key.data(), key.size()), std::move(val), [&p](bool ok) { p.done(ok); });
+}
+
+uint64_t now_ms() {
+    return uint64_t(std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+                        .count());
+}
+
+// The verified, unexpired presence record of the relay whose node id starts with `prefix`.
+std::optional<PresenceRecord> find_relay(dht::DhtRunner& r, const std::string& prefix) {
+    std::optional<PresenceRecord> best;
+    for (unsigned b = 0; b < kRelayBuckets; ++b) {
+        DhtKey key = relay_bucket_key(b);
+        auto values = r.get(dht::InfoHash(key.data(), key.size())).get();
+        for (const auto& v : values) {
+            auto p = decode_and_verify_presence(ByteView(v->data.data(), v->data.size()));
+            if (!p.record || p.record->expires < now_s()) continue;
+            if (node_id(p.record->node_pub).rfind(prefix, 0) != 0) continue;
+            if (!best || p.record->period > best->period) best = p.record;
+        }
+    }
+    return best;
+}
+
+int send_offers(dht::DhtRunner& r, char** args, int n, Pending& pending) {
+    if (n < 5) {
+        std::cerr << "offers RELAY_ID RATE SECONDS VPN CAND...\n";
+        return 2;
+    }
+    std::string prefix = args[0];
+    double rate = std::stod(args[1]), seconds = std::stod(args[2]);
+    auto vpn = Endpoint::parse(args[3]);
+    std::vector<Endpoint> cands;
+    for (int k = 4; k < n; ++k)
+        if (auto c = Endpoint::parse(args[k])) cands.push_back(*c);
+    if (!vpn || cands.empty() || cands.size() > kRendezvousMaxCandidates || !(rate > 0)) {
+        std::cerr << "bad VPN endpoint, candidates or rate\n";
+        return 2;
+    }
+    std::optional<PresenceRecord> rec;
+    auto start = std::chrono::steady_clock::now(), last_lookup = start;
+    for (int t = 0; t < 50 && !(rec = find_relay(r, prefix)); ++t) std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    if (!rec) {
+        std::cerr << "relay " << prefix << " not in the directory\n";
+        return 1;
+    }
+    size_t sent = 0;
+    auto gap = std::chrono::duration<double>(1.0 / rate);
+    while (std::chrono::steady_clock::now() - start < std::chrono::duration<double>(seconds)) {
+        auto now = std::chrono::steady_clock::now();
+        if (now - last_lookup > std::chrono::seconds(5)) {  // follow the inbox key rotation
+            if (auto fresh = find_relay(r, prefix)) rec = fresh;
+            last_lookup = now;
+        }
+        Offer o;
+        random_bytes(o.session_id);
+        o.client_share = X25519Key::generate().pub;
+        o.candidates = cands;
+        o.vpn = *vpn;
+        o.timestamp_ms = now_ms();
+        auto sealed = seal_offer(o, rec->inbox_pub, rec->node_pub, rec->period);
+        if (sealed) {
+            put_plain(r, inbox_key(relay_bucket_of(rec->node_pub), rec->period_secs, rec->period), sealed->value, pending);
+            ++sent;
+        }
+        std::this_thread::sleep_until(start + std::chrono::duration_cast<std::chrono::steady_clock::duration>(gap * double(sent)));
+    }
+    std::cout << "offers " << sent << std::endl;
+    return 0;
 }
 
 }  // namespace
@@ -168,6 +246,14 @@ int main(int argc, char** argv) {
             }
         }
         std::cout << "flooded " << count << std::endl;
+    } else if (cmd == "fake-relays") {
+        size_t count = std::stoul(arg);
+        for (size_t n = 0; n < count; ++n) {
+            Ed25519Key k = Ed25519Key::generate();
+            put_plain(runner, relay_bucket_key(relay_bucket_of(k.public_key())), record_for(k, now_s() + 600, 600),
+                      pending);
+        }
+        std::cout << "published " << count << std::endl;
     } else if (cmd == "flood-key" && i + 3 < argc) {
         auto raw = from_hex(arg);
         if (!raw || raw->size() != 20) {
@@ -183,6 +269,8 @@ int main(int argc, char** argv) {
             put_plain(runner, key, v, pending);
         }
         std::cout << "flooded " << count << std::endl;
+    } else if (cmd == "offers") {
+        if (int rc = send_offers(runner, argv + i + 1, argc - i - 1, pending); rc != 0) return rc;
     } else {
         std::cerr << "unknown command " << cmd << "\n";
         return 2;
