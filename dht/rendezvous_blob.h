@@ -51,9 +51,9 @@ inline constexpr uint8_t kRefuseCapacity = 2;      // this relay is full: anothe
 inline constexpr uint8_t kRefuseNoCandidates = 3;  // the offer named no address to punch to
 inline constexpr uint8_t kRefuseInternal = 4;      // the relay failed locally
 inline constexpr uint8_t kRefuseFirst = kRefuseEndpoint;
-inline constexpr uint8_t kRefuseLast = kRefuseInternal;
 inline constexpr uint8_t kRefuseAddressLimit = 5;  // this relay carries as many sessions from the client's
                                                    // address as it allows: another relay may take it
+inline constexpr uint8_t kRefuseLast = kRefuseAddressLimit;
 
 struct Answer {
     ByteArray<16> session_id{};

@@ -300,9 +300,10 @@ void ClientService::on_answer(uint64_t ask_id, const Bytes& value) {
     if (!a->accepted) {
         ++answers_refused_;
         drop_ask(ask_id);
-        // A full relay says so; another may have room. Any other refusal (e.g. the VPN endpoint
-        // is not allowed) would be the same everywhere.
-        if (a->refuse_code == kRefuseCapacity) {
+        // A full relay says so, as does one that carries enough sessions from our address;
+        // another may have room. Any other refusal (e.g. the VPN endpoint is not allowed) would
+        // be the same everywhere.
+        if (a->refuse_code == kRefuseCapacity || a->refuse_code == kRefuseAddressLimit) {
             progress(who + " refused: " + a->refuse_reason + "; asking others");
             return;
         }
