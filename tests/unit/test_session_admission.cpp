@@ -181,3 +181,20 @@ TEST_CASE("admission: established sessions are never evicted; the newcomer is re
     CHECK(a.established_from(cgnat1) == 1);
     CHECK(a.check_offer(offer({cgnat3}), kNow, kOwn, kBound).verdict == SessionAdmission::Verdict::accepted);
 }
+
+TEST_CASE("admission: every refusal code it gives fits in a sealed answer") {
+    Bytes material(kAnswerKeyMaterialSize, 7);
+    auto client = X25519Key::generate();
+    for (uint8_t code : {kRefuseEndpoint, kRefuseCapacity, kRefuseNoCandidates, kRefuseInternal, kRefuseAddressLimit}) {
+        Answer a;
+        a.session_id[0] = code;
+        a.refuse_code = code;
+        a.refuse_reason = "too many sessions from this address";
+        a.timestamp_ms = kNow;
+        Bytes v = seal_answer(a, client.pub, material);
+        REQUIRE_MESSAGE(v.size() == kRendezvousValueSize, int(code));
+        auto opened = open_answer(v, client, material);
+        REQUIRE(opened.has_value());
+        CHECK(opened->refuse_code == code);
+    }
+}
