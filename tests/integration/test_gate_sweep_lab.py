@@ -214,3 +214,50 @@ def test_port_sweep_attack_is_bounded(tmp_path):
         assert delivered_b >= 0.5 * b["bytes"], (delivered_b, pl.relay_sessions())
         assert total < attacker_bytes
         assert total <= a["bytes"] + b["bytes"]
+
+
+# A UDP service that answers every datagram with 40 bytes that are not WireGuard (a DNS-like
+# answer); one JSON line per datagram received.
+_RESPONDER = textwrap.dedent(r'''
+    import json, socket, sys, time
+    ip, port, path = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind((ip, port))
+    with open(path, "a") as f:
+        while True:
+            d, src = s.recvfrom(65535)
+            s.sendto(b"\x12\x34\x81\x80" + b"\x00" * 36, src)
+            f.write(json.dumps({"len": len(d), "first": d[:1].hex(), "src": f"{src[0]}:{src[1]}"}) + "\n")
+            f.flush()
+''')
+
+
+def test_services_that_answer_or_are_closed_end_the_locked_session(tmp_path):
+    """A service that answers the first forwarded initiation with anything but WireGuard, or a
+    port that answers with ICMP port unreachable, closes the locked session at once: each relay
+    session forwards that service a single initiation, so no sweep has time to land."""
+    with Lab() as lab:
+        lab.build_standard()
+        log = tmp_path / "responder.jsonl"
+        log.touch()
+        lab.spawn("vpn", [W.PY, "-c", _RESPONDER, VPN_IP, SINK_PORT, log], label="udp responder")
+        pl = W.LabPave(lab)
+        pl.start_swarm()
+        for target in (f"{VPN_IP}:{SINK_PORT}", f"{VPN_IP}:5354"):  # answering, then closed
+            accepted_before = pl.log("relay").count("rendezvous accepted")
+            ended_before = pl.log("relay").count(" ended (")
+            got_before = len(log.read_text().splitlines())
+            pl.start_client(vpn=target, extra=["--listen", W.PAVE_LISTEN])
+            pl.wait_connected(30)
+            flood = W.flood_initiations(lab, "client", W.CLIENT_WG_PORT, W.PAVE_LISTEN, rate=5, seconds=4)
+            lab.stop(pl.client)
+            relay_log = pl.log("relay")
+            sessions = relay_log.count("rendezvous accepted") - accepted_before
+            ended = relay_log.count(" ended (") - ended_before
+            got = len(log.read_text().splitlines()) - got_before
+            print(f"\n{target}: {flood['sent']} initiations sent to PAVE in 4 s, {sessions} relay session(s), "
+                  f"{ended} ended; the service received {got} datagram(s)")
+            assert flood["received"] == 0, flood
+            assert sessions >= 1 and ended >= 1, relay_log[-2000:]
+            if target.endswith(str(SINK_PORT)):
+                assert 1 <= got <= sessions, log.read_text()
