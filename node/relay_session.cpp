@@ -6,6 +6,7 @@
 #include <array>
 
 #include "crypto/random.h"
+#include "node/log.h"
 #include "node/udp_port.h"
 
 namespace pave {
@@ -83,10 +84,14 @@ std::string RelaySession::open_vpn_socket(uint32_t fwmark) {
 void RelaySession::on_vpn_recv(uv_udp_t* h, ssize_t n, const uv_buf_t* buf, const sockaddr*, unsigned flags) {
     auto* self = static_cast<RelaySession*>(h->data);
     if (!self) return;
+    const bool was_closed = self->gate_.closed();
     // The connected socket reports ICMP port unreachable from the VPN's address.
     if (n == UV_ECONNREFUSED) self->gate_.endpoint_refused(Clock::now());
-    if (n <= 0 || (flags & UV_UDP_PARTIAL)) return;
-    self->on_vpn_packet(ByteView(reinterpret_cast<const uint8_t*>(buf->base), size_t(n)));
+    if (n > 0 && !(flags & UV_UDP_PARTIAL))
+        self->on_vpn_packet(ByteView(reinterpret_cast<const uint8_t*>(buf->base), size_t(n)));
+    if (!was_closed && self->gate_.closed() && self->gate_.endpoint_junk() > 0)
+        log::info("relay", "session towards VPN {} closed: {} from the endpoint, which is no WireGuard server",
+                  log::addr(self->vpn_), n == UV_ECONNREFUSED ? "port unreachable" : "a datagram that is not WireGuard");
 }
 
 void RelaySession::on_vpn_packet(ByteView pkt) {
