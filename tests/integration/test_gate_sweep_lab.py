@@ -259,5 +259,7 @@ def test_services_that_answer_or_are_closed_end_the_locked_session(tmp_path):
                   f"{ended} ended; the service received {got} datagram(s)")
             assert flood["received"] == 0, flood
             assert sessions >= 1 and ended >= 1, relay_log[-2000:]
+            why = "port unreachable" if target.endswith("5354") else "a datagram that is not WireGuard"
+            assert f"{why} from the endpoint, which is no WireGuard server" in relay_log, relay_log[-2000:]
             if target.endswith(str(SINK_PORT)):
                 assert 1 <= got <= sessions, log.read_text()
