@@ -44,7 +44,7 @@ uint64_t now_s() {
                         .count());
 }
 
-Bytes record_for(const Ed25519Key& signer, uint64_t expires, uint32_t period_secs = 30) {
+Bytes record_for(const Ed25519Key& signer, uint64_t expires, uint32_t period_secs = 600) {
     PresenceRecord r;
     r.inbox_pub = X25519Key::generate().pub;
     r.period_secs = period_secs;
