@@ -244,6 +244,9 @@ RelayService::Intake RelayService::handle_offer(const QueuedOffer& q) {
     if (d.candidates_refused)
         log::debug("relay", "rendezvous: {} candidate(s) refused by the endpoint policy", d.candidates_refused);
 
+    // Without a public address (not learned yet) and with LAN candidates off, nothing to offer.
+    if (mine.empty()) return refuse(kRefuseInternal, "relay does not know its public address yet");
+
     X25519Key eph = X25519Key::generate();
     auto ee = x25519_shared(eph.priv, offer.client_share);
     if (!ee) return Intake::not_for_us;  // low-order share: not a genuine client

@@ -102,7 +102,12 @@ SessionAdmission::Validation SessionAdmission::validated(const ConnId& id, const
         v.ok = true;
         return v;
     }
-    pending_.erase(id);
+    if (pending_.erase(id) == 0) {  // evicted or unknown: it has no slot
+        ++refused_at_validation_;
+        v.refuse_code = kRefuseInternal;
+        v.reason = "no slot for this session";
+        return v;
+    }
     Bytes group = address_group(peer);
     auto refuse = [&](uint8_t code, std::string why) {
         ++refused_at_validation_;

@@ -80,8 +80,9 @@ public:
     Slot open(const ConnId& id);
     // The session heard an authenticated frame: it is evicted only after the silent ones.
     void heard(const ConnId& id);
-    // The session validated `peer`: it becomes established, or is refused (then it is
-    // forgotten here and the caller closes it with refuse_code).
+    // The pending session validated `peer`: it becomes established, or is refused (then it is
+    // forgotten here and the caller closes it with refuse_code). A session without a pending
+    // slot (evicted, unknown) is refused.
     Validation validated(const ConnId& id, const Endpoint& peer);
     // The session ended: its slot is free.
     void remove(const ConnId& id);

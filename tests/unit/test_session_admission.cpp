@@ -198,3 +198,17 @@ TEST_CASE("admission: every refusal code it gives fits in a sealed answer") {
         CHECK(opened->refuse_code == code);
     }
 }
+
+TEST_CASE("admission: only a pending session can validate") {
+    SessionAdmission a({});
+    auto v = a.validated(id(9), ep("198.51.100.7:4600"));
+    CHECK_FALSE(v.ok);
+    CHECK(a.established() == 0);
+    AdmissionLimits l;
+    l.pending = 1;
+    SessionAdmission b(l);
+    CHECK(b.open(id(1)).ok);
+    CHECK(b.open(id(2)).evicted == id(1));
+    CHECK_FALSE(b.validated(id(1), ep("198.51.100.7:4600")).ok);  // evicted: no slot
+    CHECK(b.validated(id(2), ep("198.51.100.7:4600")).ok);
+}
