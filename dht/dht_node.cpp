@@ -96,8 +96,10 @@ DhtNode::DhtNode(const Options& opts) : impl_(std::make_unique<Impl>()) {
     cfg.dht_config.node_config.node_id = dht::InfoHash::getRandom();
     cfg.threaded = true;
     // OpenDHT's own limits, cut to what PAVE needs (its defaults are 8,192 requests/s in all,
-    // 1,024/s per peer, 64 MiB of storage). A PAVE node sends a peer a few requests a second;
-    // what it answers to an unverified address is further bounded by the port's guard.
+    // 1,024/s per peer, 64 MiB of storage). A put costs a storer about three requests (search,
+    // put, listen refresh), and a client under a Sybil flood puts up to ~30 offers a second, so
+    // 512/s per peer leaves room; what a node answers to an unverified address is further
+    // bounded by the port's guard.
     auto& nc = cfg.dht_config.node_config;
     nc.max_req_per_sec = kDhtMaxRequestsPerSec;
     nc.max_peer_req_per_sec = kDhtMaxPeerRequestsPerSec;

@@ -20,7 +20,7 @@ namespace pave {
 
 // OpenDHT limits PAVE runs with (see DhtNode::DhtNode).
 inline constexpr long kDhtMaxRequestsPerSec = 2048;
-inline constexpr long kDhtMaxPeerRequestsPerSec = 128;
+inline constexpr long kDhtMaxPeerRequestsPerSec = 512;
 inline constexpr long kDhtMaxStoreBytes = 16L << 20;
 inline constexpr long kDhtMaxStoreKeys = 65536;
 
