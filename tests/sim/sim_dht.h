@@ -1,0 +1,80 @@
+// The simulated DHT: a map from key to values with the behaviour the engines rely on from
+// OpenDHT's put and listen, and configurable delay and loss:
+//  - put(key, value): the value is stored after the put delay (or lost, with put_loss), then
+//    reaches every listener of the key after the delivery delay (each delivery may be lost,
+//    with delivery_loss);
+//  - listen(key): the values already stored reach the new listener after the delivery delay,
+//    new ones later; cancel() stops deliveries, including those already on their way;
+//  - values expire value_ttl after they were stored; listeners then get them again with
+//    expired = true (as OpenDHT's listen callback does).
+// Delays are drawn in [delay, delay + jitter] from the simulator's seeded randomness.
+#pragma once
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <vector>
+
+#include "crypto/bytes.h"
+#include "dht/bucket_keys.h"
+#include "tests/sim/event_queue.h"
+#include "tests/sim/sim_random.h"
+
+namespace pave::sim {
+
+struct DhtParams {
+    std::chrono::milliseconds put_delay{50};
+    std::chrono::milliseconds delivery_delay{50};
+    std::chrono::milliseconds jitter{0};
+    double put_loss = 0.0;
+    double delivery_loss = 0.0;
+    std::chrono::milliseconds value_ttl{10 * 60 * 1000};  // OpenDHT's default value lifetime
+};
+
+class SimDht {
+public:
+    using Listener = std::function<void(const DhtKey& key, const std::vector<Bytes>& values, bool expired)>;
+    using Token = uint64_t;
+
+    SimDht(EventQueue& events, SimRandom& rng, DhtParams params = {}) : events_(events), rng_(rng), params_(params) {}
+    DhtParams& params() { return params_; }
+
+    void put(const DhtKey& key, Bytes value);
+    Token listen(const DhtKey& key, Listener fn);
+    void cancel(Token token);
+
+    // Stored, unexpired values at `key` now.
+    size_t values_at(const DhtKey& key) const;
+    size_t listeners() const { return listeners_.size(); }
+
+    uint64_t puts() const { return puts_; }
+    uint64_t puts_lost() const { return puts_lost_; }
+    uint64_t deliveries() const { return deliveries_; }
+    uint64_t deliveries_lost() const { return deliveries_lost_; }
+    uint64_t expired() const { return expired_; }
+
+private:
+    struct Stored {
+        uint64_t id;
+        Bytes value;
+    };
+    struct Listening {
+        DhtKey key;
+        Listener fn;
+    };
+    Duration draw(std::chrono::milliseconds base);
+    void store(const DhtKey& key, Bytes value);
+    void deliver(Token token, const DhtKey& key, std::vector<Bytes> values, bool expired);
+    void expire(const DhtKey& key, uint64_t id);
+
+    EventQueue& events_;
+    SimRandom& rng_;
+    DhtParams params_;
+    std::map<DhtKey, std::vector<Stored>> values_;
+    std::map<Token, Listening> listeners_;
+    Token next_token_ = 1;
+    uint64_t next_value_id_ = 1;
+    uint64_t puts_ = 0, puts_lost_ = 0, deliveries_ = 0, deliveries_lost_ = 0, expired_ = 0;
+};
+
+}  // namespace pave::sim
