@@ -3,6 +3,8 @@
 #include <cstring>
 #include <string_view>
 
+#include "crypto/byte_reader.h"
+#include "crypto/byte_writer.h"
 #include "crypto/hkdf.h"
 #include "crypto/hpke.h"
 #include "relay/endpoint_policy.h"
@@ -22,108 +24,39 @@ constexpr std::string_view kAnswerKeyLabel = "pave/v1/answer-key";
 
 ByteView text(std::string_view s) { return {reinterpret_cast<const uint8_t*>(s.data()), s.size()}; }
 
-// Appends into a fixed plaintext buffer; fails instead of overflowing.
-class Writer {
-public:
-    explicit Writer(RendezvousPlaintext& buf) : buf_(buf) {}
-    bool put(ByteView b) {
-        if (b.size() > buf_.size() - pos_) return false;
-        if (!b.empty()) std::memcpy(buf_.data() + pos_, b.data(), b.size());
-        pos_ += b.size();
-        return true;
-    }
-    bool u8(uint8_t v) { return put(ByteView(&v, 1)); }
-    bool u16(uint16_t v) {
-        uint8_t b[2] = {uint8_t(v >> 8), uint8_t(v)};
-        return put(b);
-    }
-    bool u64(uint64_t v) {
-        uint8_t b[8];
-        for (int i = 0; i < 8; ++i) b[i] = uint8_t(v >> (56 - 8 * i));
-        return put(b);
-    }
-    bool endpoint(const Endpoint& e) {
-        if (!rendezvous_endpoint_ok(e)) return false;
-        Bytes ip = e.ip_bytes();
-        if (ip.size() == 4) {
-            if (!u8(kFamily4)) return false;
-        } else if (ip.size() == 16) {
-            if (!u8(kFamily6)) return false;
-        } else {
-            return false;
-        }
-        return put(ip) && u16(e.port());
-    }
+bool put_endpoint(ByteWriter& w, const Endpoint& e) {
+    if (!rendezvous_endpoint_ok(e)) return false;
+    const Bytes ip = e.ip_bytes();
+    if (ip.size() != 4 && ip.size() != 16) return false;
+    return w.u8(ip.size() == 4 ? kFamily4 : kFamily6) && w.put(ip) && w.u16be(e.port());
+}
 
-private:
-    RendezvousPlaintext& buf_;
-    size_t pos_ = 0;
-};
+std::optional<Endpoint> get_endpoint(ByteReader& r) {
+    uint8_t family = 0;
+    if (!r.u8(family)) return std::nullopt;
+    size_t n = family == kFamily4 ? 4 : family == kFamily6 ? 16 : 0;
+    if (n == 0) return std::nullopt;
+    uint8_t ip[16];
+    uint16_t port = 0;
+    if (!r.bytes(ip, n) || !r.u16be(port)) return std::nullopt;
+    // IPv4-mapped IPv6 addresses are always written as IPv4: one encoding per endpoint.
+    if (Endpoint::is_v4_mapped(ByteView(ip, n))) return std::nullopt;
+    auto e = Endpoint::from_ip_bytes(ByteView(ip, n), port);
+    if (!e || !rendezvous_endpoint_ok(*e)) return std::nullopt;
+    return e;
+}
 
-// Reads from a plaintext; every read checks the remaining length first.
-class Reader {
-public:
-    explicit Reader(ByteView b) : b_(b) {}
-    bool get(uint8_t* out, size_t n) {
-        if (n > b_.size() - pos_) return false;
-        if (n) std::memcpy(out, b_.data() + pos_, n);
-        pos_ += n;
-        return true;
+bool get_candidates(ByteReader& r, std::vector<Endpoint>& out) {
+    uint8_t count = 0;
+    if (!r.u8(count) || count > kRendezvousMaxCandidates) return false;
+    out.reserve(count);
+    for (uint8_t i = 0; i < count; ++i) {
+        auto e = get_endpoint(r);
+        if (!e) return false;
+        out.push_back(*e);
     }
-    template <size_t N>
-    bool get(ByteArray<N>& out) {
-        return get(out.data(), N);
-    }
-    bool u8(uint8_t& v) { return get(&v, 1); }
-    bool u16(uint16_t& v) {
-        uint8_t b[2];
-        if (!get(b, 2)) return false;
-        v = uint16_t(b[0] << 8 | b[1]);
-        return true;
-    }
-    bool u64(uint64_t& v) {
-        uint8_t b[8];
-        if (!get(b, 8)) return false;
-        v = 0;
-        for (uint8_t x : b) v = v << 8 | x;
-        return true;
-    }
-    std::optional<Endpoint> endpoint() {
-        uint8_t family;
-        if (!u8(family)) return std::nullopt;
-        size_t n = family == kFamily4 ? 4 : family == kFamily6 ? 16 : 0;
-        if (n == 0) return std::nullopt;
-        uint8_t ip[16];
-        uint16_t port;
-        if (!get(ip, n) || !u16(port)) return std::nullopt;
-        // IPv4-mapped IPv6 addresses are always written as IPv4: one encoding per endpoint.
-        static const uint8_t kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-        if (n == 16 && std::memcmp(ip, kMapped, 12) == 0) return std::nullopt;
-        auto e = Endpoint::from_ip_bytes(ByteView(ip, n), port);
-        if (!e || !rendezvous_endpoint_ok(*e)) return std::nullopt;
-        return e;
-    }
-    bool candidates(std::vector<Endpoint>& out) {
-        uint8_t count;
-        if (!u8(count) || count > kRendezvousMaxCandidates) return false;
-        out.reserve(count);
-        for (uint8_t i = 0; i < count; ++i) {
-            auto e = endpoint();
-            if (!e) return false;
-            out.push_back(*e);
-        }
-        return true;
-    }
-    bool rest_is_zero() const {
-        uint8_t acc = 0;
-        for (size_t i = pos_; i < b_.size(); ++i) acc |= b_[i];
-        return acc == 0;
-    }
-
-private:
-    ByteView b_;
-    size_t pos_ = 0;
-};
+    return true;
+}
 
 bool reason_ok(const std::string& r) {
     if (r.size() > kRendezvousMaxReason) return false;
@@ -141,16 +74,13 @@ bool answer_fields_ok(const Answer& a) {
            a.relay_share == ByteArray<32>{};
 }
 
-bool header_ok(Reader& r, uint8_t kind) {
-    uint8_t version, k;
-    return r.u8(version) && r.u8(k) && version == kRendezvousVersion && k == kind;
-}
+bool header_ok(ByteReader& r, uint8_t kind) { return r.expect_u8(kRendezvousVersion) && r.expect_u8(kind); }
 
 Bytes offer_info(const Ed25519Public& relay_node_pub, uint64_t period) {
     Bytes info(kOfferInfoLabel.begin(), kOfferInfoLabel.end());
     info.push_back(kRendezvousVersion);
     info.insert(info.end(), relay_node_pub.begin(), relay_node_pub.end());
-    for (int i = 0; i < 8; ++i) info.push_back(uint8_t(period >> (56 - 8 * i)));
+    ByteWriter(info).u64be(period);
     return info;
 }
 
@@ -213,26 +143,26 @@ bool rendezvous_endpoint_ok(const Endpoint& e) {
 std::optional<RendezvousPlaintext> encode_offer_plaintext(const Offer& offer) {
     if (offer.candidates.size() > kRendezvousMaxCandidates || !timestamp_ok(offer.timestamp_ms)) return std::nullopt;
     RendezvousPlaintext pt{};
-    Writer w(pt);
+    ByteWriter w(pt);
     bool ok = w.u8(kRendezvousVersion) && w.u8(kKindOffer) && w.put(offer.session_id) &&
-              w.put(offer.client_share) && w.u64(offer.timestamp_ms) && w.endpoint(offer.vpn) &&
+              w.put(offer.client_share) && w.u64be(offer.timestamp_ms) && put_endpoint(w, offer.vpn) &&
               w.u8(uint8_t(offer.candidates.size()));
-    for (const auto& c : offer.candidates) ok = ok && w.endpoint(c);
+    for (const auto& c : offer.candidates) ok = ok && put_endpoint(w, c);
     if (!ok) return std::nullopt;
     return pt;
 }
 
 std::optional<Offer> decode_offer_plaintext(ByteView pt) {
     if (pt.size() != kRendezvousPlaintextSize) return std::nullopt;
-    Reader r(pt);
+    ByteReader r(pt);
     Offer o;
-    if (!header_ok(r, kKindOffer) || !r.get(o.session_id) || !r.get(o.client_share) || !r.u64(o.timestamp_ms) ||
-        !timestamp_ok(o.timestamp_ms))
+    if (!header_ok(r, kKindOffer) || !r.array(o.session_id) || !r.array(o.client_share) ||
+        !r.u64be(o.timestamp_ms) || !timestamp_ok(o.timestamp_ms))
         return std::nullopt;
-    auto vpn = r.endpoint();
+    auto vpn = get_endpoint(r);
     if (!vpn) return std::nullopt;
     o.vpn = *vpn;
-    if (!r.candidates(o.candidates) || !r.rest_is_zero()) return std::nullopt;
+    if (!get_candidates(r, o.candidates) || !r.zeros_to_end()) return std::nullopt;
     return o;
 }
 
@@ -240,31 +170,31 @@ std::optional<RendezvousPlaintext> encode_answer_plaintext(const Answer& a) {
     if (a.candidates.size() > kRendezvousMaxCandidates || !reason_ok(a.refuse_reason)) return std::nullopt;
     if (!answer_fields_ok(a) || !timestamp_ok(a.timestamp_ms)) return std::nullopt;
     RendezvousPlaintext pt{};
-    Writer w(pt);
+    ByteWriter w(pt);
     bool ok = w.u8(kRendezvousVersion) && w.u8(kKindAnswer) && w.put(a.session_id) && w.u8(a.accepted ? 1 : 0) &&
-              w.u8(a.refuse_code) && w.put(a.relay_share) && w.u64(a.timestamp_ms) &&
+              w.u8(a.refuse_code) && w.put(a.relay_share) && w.u64be(a.timestamp_ms) &&
               w.u8(uint8_t(a.refuse_reason.size())) && w.put(text(a.refuse_reason)) &&
               w.u8(uint8_t(a.candidates.size()));
-    for (const auto& c : a.candidates) ok = ok && w.endpoint(c);
+    for (const auto& c : a.candidates) ok = ok && put_endpoint(w, c);
     if (!ok) return std::nullopt;
     return pt;
 }
 
 std::optional<Answer> decode_answer_plaintext(ByteView pt) {
     if (pt.size() != kRendezvousPlaintextSize) return std::nullopt;
-    Reader r(pt);
+    ByteReader r(pt);
     Answer a;
-    uint8_t accepted, reason_len;
-    if (!header_ok(r, kKindAnswer) || !r.get(a.session_id) || !r.u8(accepted) || accepted > 1 ||
-        !r.u8(a.refuse_code) || !r.get(a.relay_share) || !r.u64(a.timestamp_ms) || !r.u8(reason_len) ||
+    uint8_t accepted = 0, reason_len = 0;
+    if (!header_ok(r, kKindAnswer) || !r.array(a.session_id) || !r.u8(accepted) || accepted > 1 ||
+        !r.u8(a.refuse_code) || !r.array(a.relay_share) || !r.u64be(a.timestamp_ms) || !r.u8(reason_len) ||
         reason_len > kRendezvousMaxReason)
         return std::nullopt;
     a.accepted = accepted == 1;
     char reason[kRendezvousMaxReason];
-    if (!r.get(reinterpret_cast<uint8_t*>(reason), reason_len)) return std::nullopt;
+    if (!r.bytes(reinterpret_cast<uint8_t*>(reason), reason_len)) return std::nullopt;
     a.refuse_reason.assign(reason, reason_len);
     if (!reason_ok(a.refuse_reason)) return std::nullopt;
-    if (!r.candidates(a.candidates) || !r.rest_is_zero()) return std::nullopt;
+    if (!get_candidates(r, a.candidates) || !r.zeros_to_end()) return std::nullopt;
     if (!answer_fields_ok(a) || !timestamp_ok(a.timestamp_ms)) return std::nullopt;
     return a;
 }

@@ -1,7 +1,6 @@
 // The sealed rendezvous messages put on the DHT: a client's offer to a relay and the relay's
 // answer. Every value has one fixed size and one layout, enc (32) || HPKE ciphertext of a
-// fixed-size zero-padded plaintext, so a storer learns nothing but that size (DESIGN.md,
-// "Rendezvous").
+// fixed-size zero-padded plaintext, so a storer learns nothing but that size.
 //
 // Field ranges, checked by the decoders (and the encoders, so that both agree):
 //   timestamp_ms   in [kRendezvousMinTimestampMs, kRendezvousMaxTimestampMs]; freshness against

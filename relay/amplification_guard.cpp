@@ -30,19 +30,7 @@ AmplificationGuard::AmplificationGuard(const Limits& limits, std::optional<ByteA
     limits_.max_entries = std::max<size_t>(limits_.max_entries, 1);
 }
 
-AmplificationGuard::Key AmplificationGuard::key_of(const Endpoint& ep) {
-    Key k{};
-    Bytes ip = ep.ip_bytes();
-    if (ip.size() == 4) {
-        k[10] = k[11] = 0xff;
-        std::copy(ip.begin(), ip.end(), k.begin() + 12);
-    } else if (ip.size() == 16) {
-        std::copy(ip.begin(), ip.end(), k.begin());
-    }
-    k[16] = uint8_t(ep.port() >> 8);
-    k[17] = uint8_t(ep.port());
-    return k;
-}
+AmplificationGuard::Key AmplificationGuard::key_of(const Endpoint& ep) { return ep.mapped_key(); }
 
 uint64_t AmplificationGuard::seconds(time_point now) {
     return uint64_t(std::max<int64_t>(0, std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count()));

@@ -4,6 +4,8 @@
 #include <cstring>
 #include <limits>
 
+#include "crypto/byte_reader.h"
+#include "crypto/byte_writer.h"
 #include "relay/demux.h"
 
 namespace pave {
@@ -17,32 +19,14 @@ constexpr size_t kCloseBody = 1;
 constexpr size_t kRebindBody = 16;
 constexpr size_t kMaxPlaintext = kMaxFrameSize - kFrameHeader - kAeadTag;
 
-void put_u64(Bytes& out, uint64_t v) {
-    for (int i = 7; i >= 0; --i) out.push_back(uint8_t(v >> (8 * i)));
-}
-void put_u64(uint8_t* out, uint64_t v) {
-    for (int i = 0; i < 8; ++i) out[i] = uint8_t(v >> (8 * (7 - i)));
-}
-uint64_t get_u64(const uint8_t* p) {
-    uint64_t v = 0;
-    for (int i = 0; i < 8; ++i) v = (v << 8) | p[i];
-    return v;
-}
-template <size_t N>
-void put_array(Bytes& out, const ByteArray<N>& a) {
-    out.insert(out.end(), a.begin(), a.end());
-}
-template <size_t N>
-ByteArray<N> get_array(const uint8_t* p) {
-    ByteArray<N> a;
-    std::memcpy(a.data(), p, N);
-    return a;
+void make_nonce(uint64_t counter, uint8_t nonce[kAeadNonce]) {
+    ByteWriter w(std::span<uint8_t>(nonce, kAeadNonce));
+    w.zeros(4);
+    w.u64be(counter);
 }
 
-void make_nonce(uint64_t counter, uint8_t nonce[kAeadNonce]) {
-    std::memset(nonce, 0, 4);
-    put_u64(nonce + 4, counter);
-}
+// The body of a frame of this type, read whole: exactly `body` bytes remain.
+bool body_is(const ByteReader& r, size_t body) { return r.remaining() == body; }
 
 }  // namespace
 
@@ -74,86 +58,74 @@ const char* frame_type_name(FrameType t) {
 Bytes encode_frame_plaintext(const Frame& f) {
     Bytes out;
     out.reserve(1 + kProbeAckBody);
-    out.push_back(uint8_t(frame_type(f)));
+    ByteWriter w(out);
+    w.u8(uint8_t(frame_type(f)));
     struct V {
-        Bytes& o;
-        void operator()(const ProbeFrame& b) const {
-            put_array(o, b.challenge);
-            o.push_back(b.attempt);
-        }
-        void operator()(const ProbeAckFrame& b) const {
-            put_array(o, b.challenge);
-            put_array(o, b.observed);
-        }
-        void operator()(const PingFrame& b) const {
-            put_u64(o, b.id);
-            put_u64(o, b.sent_us);
-        }
-        void operator()(const PongFrame& b) const {
-            put_u64(o, b.id);
-            put_u64(o, b.echoed_sent_us);
-        }
-        void operator()(const CloseFrame& b) const { o.push_back(b.reason); }
-        void operator()(const RebindFrame& b) const { put_array(o, b.challenge); }
+        ByteWriter& w;
+        void operator()(const ProbeFrame& b) const { w.put(b.challenge) && w.u8(b.attempt); }
+        void operator()(const ProbeAckFrame& b) const { w.put(b.challenge) && w.put(b.observed); }
+        void operator()(const PingFrame& b) const { w.u64be(b.id) && w.u64be(b.sent_us); }
+        void operator()(const PongFrame& b) const { w.u64be(b.id) && w.u64be(b.echoed_sent_us); }
+        void operator()(const CloseFrame& b) const { w.u8(b.reason); }
+        void operator()(const RebindFrame& b) const { w.put(b.challenge); }
     };
-    std::visit(V{out}, f);
+    std::visit(V{w}, f);
     return out;
 }
 
 std::optional<Frame> decode_frame_plaintext(ByteView pt) {
-    if (pt.empty()) return std::nullopt;
-    const uint8_t type = pt[0];
-    const size_t n = pt.size() - 1;
-    const uint8_t* b = pt.data() + 1;
+    ByteReader r(pt);
+    uint8_t type = 0;
+    if (!r.u8(type)) return std::nullopt;
     switch (type) {
-        case uint8_t(FrameType::probe):
-            if (n != kProbeBody) return std::nullopt;
-            return ProbeFrame{get_array<16>(b), b[16]};
-        case uint8_t(FrameType::probe_ack):
-            if (n != kProbeAckBody) return std::nullopt;
-            return ProbeAckFrame{get_array<16>(b), get_array<18>(b + 16)};
-        case uint8_t(FrameType::ping):
-            if (n != kPingBody) return std::nullopt;
-            return PingFrame{get_u64(b), get_u64(b + 8)};
-        case uint8_t(FrameType::pong):
-            if (n != kPingBody) return std::nullopt;
-            return PongFrame{get_u64(b), get_u64(b + 8)};
-        case uint8_t(FrameType::close):
-            if (n != kCloseBody) return std::nullopt;
-            return CloseFrame{b[0]};
-        case uint8_t(FrameType::rebind):
-            if (n != kRebindBody) return std::nullopt;
-            return RebindFrame{get_array<16>(b)};
+        case uint8_t(FrameType::probe): {
+            ProbeFrame f;
+            if (!body_is(r, kProbeBody) || !r.array(f.challenge) || !r.u8(f.attempt)) return std::nullopt;
+            return f;
+        }
+        case uint8_t(FrameType::probe_ack): {
+            ProbeAckFrame f;
+            if (!body_is(r, kProbeAckBody) || !r.array(f.challenge) || !r.array(f.observed)) return std::nullopt;
+            return f;
+        }
+        case uint8_t(FrameType::ping): {
+            PingFrame f;
+            if (!body_is(r, kPingBody) || !r.u64be(f.id) || !r.u64be(f.sent_us)) return std::nullopt;
+            return f;
+        }
+        case uint8_t(FrameType::pong): {
+            PongFrame f;
+            if (!body_is(r, kPingBody) || !r.u64be(f.id) || !r.u64be(f.echoed_sent_us)) return std::nullopt;
+            return f;
+        }
+        case uint8_t(FrameType::close): {
+            CloseFrame f;
+            if (!body_is(r, kCloseBody) || !r.u8(f.reason)) return std::nullopt;
+            return f;
+        }
+        case uint8_t(FrameType::rebind): {
+            RebindFrame f;
+            if (!body_is(r, kRebindBody) || !r.array(f.challenge)) return std::nullopt;
+            return f;
+        }
         default:
             return std::nullopt;  // unknown, or reserved (payment)
     }
 }
 
 ByteArray<18> encode_observed(const Endpoint& ep) {
-    ByteArray<18> out{};
-    const Bytes ip = ep.ip_bytes();
-    if (ip.size() == 4) {
-        out[10] = 0xff;
-        out[11] = 0xff;
-        std::memcpy(out.data() + 12, ip.data(), 4);
-    } else if (ip.size() == 16) {
-        std::memcpy(out.data(), ip.data(), 16);
-    } else {
-        return out;  // not an address: all zero, which decode_observed rejects
-    }
-    const uint16_t port = ep.port();
-    out[16] = uint8_t(port >> 8);
-    out[17] = uint8_t(port);
-    return out;
+    // All zero for an invalid endpoint, which decode_observed rejects.
+    return ep.mapped_key();
 }
 
 std::optional<Endpoint> decode_observed(const ByteArray<18>& b) {
-    const uint16_t port = uint16_t((b[16] << 8) | b[17]);
+    ByteReader r(b);
+    ByteArray<16> ip;
+    uint16_t port = 0;
+    r.array(ip) && r.u16be(port);
     if (port == 0) return std::nullopt;
-    if (std::all_of(b.begin(), b.begin() + 16, [](uint8_t x) { return x == 0; })) return std::nullopt;
-    static constexpr uint8_t kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-    if (std::memcmp(b.data(), kMapped, 12) == 0) return Endpoint::from_ip_bytes(ByteView(b.data() + 12, 4), port);
-    return Endpoint::from_ip_bytes(ByteView(b.data(), 16), port);
+    if (std::all_of(ip.begin(), ip.end(), [](uint8_t x) { return x == 0; })) return std::nullopt;
+    return Endpoint::from_ip16(ip, port);
 }
 
 FrameKeys client_frame_keys(const SessionKeys& k) {
@@ -184,11 +156,14 @@ Bytes FrameCodec::seal(const Frame& f) {
         ++send_counter_;
     }
     const Bytes pt = encode_frame_plaintext(f);
-    Bytes wire(kFrameHeader + pt.size() + kAeadTag);
-    wire[0] = kControlFrameByte;
-    std::memcpy(wire.data() + 1, conn_id_.data(), 8);
-    put_u64(wire.data() + 9, counter);
-    std::memcpy(wire.data() + kFrameHeader, pt.data(), pt.size());
+    Bytes wire;
+    wire.reserve(kFrameHeader + pt.size() + kAeadTag);
+    ByteWriter w(wire);
+    w.u8(kControlFrameByte);
+    w.put(conn_id_);
+    w.u64be(counter);
+    w.put(pt);
+    w.zeros(kAeadTag);  // room for the tag
     uint8_t nonce[kAeadNonce];
     make_nonce(counter, nonce);
     uint8_t* body = wire.data() + kFrameHeader;
@@ -198,9 +173,12 @@ Bytes FrameCodec::seal(const Frame& f) {
 
 FrameCodec::OpenError FrameCodec::open(ByteView wire, Frame& out) {
     if (wire.size() < kFrameOverhead || wire.size() > kMaxFrameSize) return OpenError::malformed;
-    if (wire[0] != kControlFrameByte) return OpenError::malformed;
-    if (std::memcmp(wire.data() + 1, conn_id_.data(), 8) != 0) return OpenError::wrong_conn;
-    const uint64_t counter = get_u64(wire.data() + 9);
+    ByteReader r(wire);
+    ByteArray<8> conn{};
+    uint64_t counter = 0;
+    if (!r.expect_u8(kControlFrameByte)) return OpenError::malformed;
+    r.array(conn) && r.u64be(counter);  // cannot fail: the size is checked above
+    if (conn != conn_id_) return OpenError::wrong_conn;
     if (!window_.check(counter)) return OpenError::replayed;
 
     uint8_t nonce[kAeadNonce];
@@ -231,8 +209,10 @@ const char* to_string(FrameCodec::OpenError e) {
 
 std::optional<ByteArray<8>> peek_conn_id(ByteView wire) {
     if (wire.size() < kFrameOverhead || wire.size() > kMaxFrameSize) return std::nullopt;
-    if (wire[0] != kControlFrameByte) return std::nullopt;
-    return get_array<8>(wire.data() + 1);
+    ByteReader r(wire);
+    ByteArray<8> conn{};
+    if (!r.expect_u8(kControlFrameByte) || !r.array(conn)) return std::nullopt;
+    return conn;
 }
 
 }  // namespace pave

@@ -1,40 +1,25 @@
 #include "relay/demux.h"
 
+#include "crypto/byte_reader.h"
 #include "relay/address_check.h"
 #include "relay/stun.h"
+#include "relay/wireguard_shape.h"
 
 namespace pave {
 
 namespace {
 
-// WireGuard message sizes: the data message is a 16-byte header, a payload padded to a
-// multiple of 16 (possibly empty, a keepalive) and a 16-byte tag.
-constexpr size_t kWgInitiationSize = 148;
-constexpr size_t kWgResponseSize = 92;
-constexpr size_t kWgCookieReplySize = 64;
-constexpr size_t kWgDataMinSize = 32;
-
-bool is_wireguard(ByteView p) {
-    if (p.size() < 4) return false;
-    if (p[1] != 0 || p[2] != 0 || p[3] != 0) return false;
-    switch (p[0]) {
-        case 1: return p.size() == kWgInitiationSize;
-        case 2: return p.size() == kWgResponseSize;
-        case 3: return p.size() == kWgCookieReplySize;
-        // Transport data: WireGuard pads its plaintext to 16 bytes but never past the MTU, so a
-        // full-size packet (MTU 1420: 1452 bytes) is not a multiple of 16; only the minimum holds.
-        case 4: return p.size() >= kWgDataMinSize;
-        default: return false;
-    }
-}
+// The WireGuard parser's own rule, so the two agree by construction.
+bool is_wireguard(ByteView p) { return parse_wireguard(p).has_value(); }
 
 bool is_stun(ByteView p) {
     if (p.size() < kStunHeaderSize || p.size() % 4 != 0) return false;
-    if (p[0] != 0x00 && p[0] != 0x01) return false;
-    const uint32_t cookie = (uint32_t(p[4]) << 24) | (uint32_t(p[5]) << 16) | (uint32_t(p[6]) << 8) | p[7];
-    if (cookie != kStunMagicCookie) return false;
-    const size_t length = (size_t(p[2]) << 8) | p[3];
-    return length + kStunHeaderSize == p.size();
+    ByteReader r(p);
+    uint8_t first = 0;
+    uint16_t length = 0;
+    if (!r.u8(first) || first > 0x01 || !r.skip(1) || !r.u16be(length) || !r.expect_u32be(kStunMagicCookie))
+        return false;
+    return size_t(length) + kStunHeaderSize == p.size();
 }
 
 bool is_dht(ByteView p) {

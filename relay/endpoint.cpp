@@ -2,8 +2,11 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cstring>
+
+#include "crypto/byte_writer.h"
 
 namespace pave {
 
@@ -123,6 +126,38 @@ std::string Endpoint::to_string() const {
     if (ss_.ss_family == AF_INET6) return "[" + ip_string() + "]:" + std::to_string(port());
     if (ss_.ss_family == AF_INET) return ip_string() + ":" + std::to_string(port());
     return "-";
+}
+
+bool Endpoint::is_v4_mapped(ByteView ip) {
+    return ip.size() == 16 && std::equal(kV4MappedPrefix.begin(), kV4MappedPrefix.end(), ip.begin());
+}
+
+Bytes Endpoint::unmapped_ip(ByteView ip) {
+    if (is_v4_mapped(ip)) return Bytes(ip.begin() + 12, ip.end());
+    return Bytes(ip.begin(), ip.end());
+}
+
+ByteArray<16> Endpoint::ip16() const {
+    ByteArray<16> out{};
+    if (ss_.ss_family == AF_INET) {
+        std::copy(kV4MappedPrefix.begin(), kV4MappedPrefix.end(), out.begin());
+        std::memcpy(out.data() + 12, &reinterpret_cast<const sockaddr_in*>(&ss_)->sin_addr, 4);
+    } else if (ss_.ss_family == AF_INET6) {
+        std::memcpy(out.data(), reinterpret_cast<const sockaddr_in6*>(&ss_)->sin6_addr.s6_addr, 16);
+    }
+    return out;
+}
+
+ByteArray<18> Endpoint::mapped_key() const {
+    ByteArray<18> out{};
+    ByteWriter w(out);
+    w.put(ip16()) && w.u16be(port());
+    return out;
+}
+
+Endpoint Endpoint::from_ip16(const ByteArray<16>& ip, uint16_t port) {
+    const ByteView v(ip);
+    return *from_ip_bytes(is_v4_mapped(v) ? v.subspan(12) : v, port);
 }
 
 bool Endpoint::same_ip(const Endpoint& o) const {

@@ -35,7 +35,7 @@ V4 v4_at(const Bytes& b, size_t at) { return {b[at], b[at + 1], b[at + 2], b[at 
 // translates: IPv4-mapped, IPv4-translated (SIIT), NAT64 well-known prefix, 6to4.
 std::optional<V4> embedded_v4(const Bytes& b) {
     if (b.size() != 16) return std::nullopt;
-    if (all_zero(b, 0, 10) && b[10] == 0xff && b[11] == 0xff) return v4_at(b, 12);       // ::ffff:0:0/96
+    if (Endpoint::is_v4_mapped(b)) return v4_at(b, 12);                                   // ::ffff:0:0/96
     if (all_zero(b, 0, 8) && b[8] == 0xff && b[9] == 0xff && b[10] == 0 && b[11] == 0)  // ::ffff:0:0:0/96
         return v4_at(b, 12);
     if (b[0] == 0x00 && b[1] == 0x64 && b[2] == 0xff && b[3] == 0x9b && all_zero(b, 4, 12))  // 64:ff9b::/96

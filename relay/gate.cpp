@@ -15,12 +15,7 @@ time_point add_saturating(time_point t, duration d) {
 }
 
 // IPv4-mapped IPv6 keys as the IPv4 address, so both spellings share one budget.
-Bytes address_key(const Endpoint& e) {
-    Bytes b = e.ip_bytes();
-    static constexpr uint8_t kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-    if (b.size() == 16 && std::equal(kMapped, kMapped + 12, b.begin())) return Bytes(b.begin() + 12, b.end());
-    return b;
-}
+Bytes address_key(const Endpoint& e) { return e.canonical_ip(); }
 
 }  // namespace
 
@@ -245,11 +240,10 @@ const char* to_string(Gate::Verdict v) {
 SessionCaps::SessionCaps(size_t per_ip, size_t total) : per_ip_(per_ip), max_total_(total) {}
 
 std::optional<Bytes> SessionCaps::key_of(const Bytes& ip) {
-    if (ip.size() == 4) return ip;
-    if (ip.size() != 16) return std::nullopt;
-    static constexpr uint8_t kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-    if (std::equal(kMapped, kMapped + 12, ip.begin())) return Bytes(ip.begin() + 12, ip.end());
-    return Bytes(ip.begin(), ip.begin() + 8);  // the /64
+    if (ip.size() != 4 && ip.size() != 16) return std::nullopt;
+    Bytes key = Endpoint::unmapped_ip(ip);
+    if (key.size() == 16) key.resize(8);  // the /64
+    return key;
 }
 
 bool SessionCaps::try_add(const Bytes& client_ip) {

@@ -4,6 +4,8 @@
 #include <array>
 #include <cstring>
 
+#include "crypto/byte_reader.h"
+#include "crypto/byte_writer.h"
 #include "crypto/random.h"
 
 namespace pave {
@@ -13,11 +15,8 @@ namespace {
 // XOR-MAPPED-ADDRESS masks the address with the magic cookie and then the transaction id.
 std::array<uint8_t, 16> xor_mask(const StunTxId& tx) {
     std::array<uint8_t, 16> mask{};
-    mask[0] = uint8_t(kStunMagicCookie >> 24);
-    mask[1] = uint8_t(kStunMagicCookie >> 16);
-    mask[2] = uint8_t(kStunMagicCookie >> 8);
-    mask[3] = uint8_t(kStunMagicCookie);
-    std::memcpy(mask.data() + 4, tx.data(), tx.size());
+    ByteWriter w(mask);
+    w.u32be(kStunMagicCookie) && w.put(tx);
     return mask;
 }
 
@@ -36,18 +35,6 @@ constexpr std::array<uint32_t, 256> make_crc_table() {
 }
 constexpr std::array<uint32_t, 256> kCrcTable = make_crc_table();
 
-uint16_t rd16(ByteView b, size_t off) { return uint16_t((b[off] << 8) | b[off + 1]); }
-uint32_t rd32(ByteView b, size_t off) {
-    return (uint32_t(b[off]) << 24) | (uint32_t(b[off + 1]) << 16) | (uint32_t(b[off + 2]) << 8) | b[off + 3];
-}
-void put16(Bytes& out, uint16_t v) {
-    out.push_back(uint8_t(v >> 8));
-    out.push_back(uint8_t(v));
-}
-void put32(Bytes& out, uint32_t v) {
-    put16(out, uint16_t(v >> 16));
-    put16(out, uint16_t(v));
-}
 size_t pad4(size_t n) { return (n + 3) & ~size_t(3); }
 
 bool is_response(uint16_t type) { return (type & 0x0100) == 0x0100; }
@@ -74,16 +61,16 @@ bool understood_required(uint16_t msg_type, uint16_t attr) {
 
 // MAPPED-ADDRESS / XOR-MAPPED-ADDRESS value; std::nullopt if malformed.
 std::optional<Endpoint> parse_address(ByteView v, bool xored, const StunTxId& tx) {
-    if (v.size() < 4) return std::nullopt;
-    const uint8_t family = v[1];
-    uint16_t port = rd16(v, 2);
+    ByteReader r(v);
+    uint8_t family = 0;
+    uint16_t port = 0;
+    if (!r.skip(1) || !r.u8(family) || !r.u16be(port)) return std::nullopt;
     size_t alen = 0;
     if (family == 0x01) alen = 4;
     else if (family == 0x02) alen = 16;
     else return std::nullopt;
-    if (v.size() != 4 + alen) return std::nullopt;
     std::array<uint8_t, 16> ip{};
-    std::memcpy(ip.data(), v.data() + 4, alen);
+    if (r.remaining() != alen || !r.bytes(ip.data(), alen)) return std::nullopt;
     if (xored) {
         port ^= uint16_t(kStunMagicCookie >> 16);
         const auto mask = xor_mask(tx);
@@ -92,31 +79,19 @@ std::optional<Endpoint> parse_address(ByteView v, bool xored, const StunTxId& tx
     return Endpoint::from_ip_bytes(ByteView(ip.data(), alen), port);
 }
 
-void put_header(Bytes& out, uint16_t type, const StunTxId& tx) {
-    put16(out, type);
-    put16(out, 0);  // length, fixed by finish()
-    put32(out, kStunMagicCookie);
-    out.insert(out.end(), tx.begin(), tx.end());
-}
+constexpr size_t kLengthAt = 2;
 
-void set_length(Bytes& out) {
-    const size_t len = out.size() - kStunHeaderSize;
-    out[2] = uint8_t(len >> 8);
-    out[3] = uint8_t(len);
+void put_header(ByteWriter& w, uint16_t type, const StunTxId& tx) {
+    w.u16be(type) && w.u16be(0) /* length, set by finish_with_fingerprint */ && w.u32be(kStunMagicCookie) &&
+        w.put(tx);
 }
 
 // Appends FINGERPRINT; the length field must already count it (RFC 5389 §15.5).
-void finish_with_fingerprint(Bytes& out) {
-    put16(out, kStunAttrFingerprint);
-    put16(out, 4);
-    put32(out, 0);
-    set_length(out);
-    const uint32_t fp = stun_crc32(ByteView(out.data(), out.size() - 8)) ^ kFingerprintXor;
-    const size_t at = out.size() - 4;
-    out[at] = uint8_t(fp >> 24);
-    out[at + 1] = uint8_t(fp >> 16);
-    out[at + 2] = uint8_t(fp >> 8);
-    out[at + 3] = uint8_t(fp);
+void finish_with_fingerprint(ByteWriter& w) {
+    w.u16be(kStunAttrFingerprint) && w.u16be(4) && w.u32be(0);
+    if (!w.patch_u16be(kLengthAt, uint16_t(w.size() - kStunHeaderSize))) return;
+    const size_t at = w.size() - 4;
+    w.patch_u32be(at, stun_crc32(w.written().first(at - 4)) ^ kFingerprintXor);
 }
 
 }  // namespace
@@ -129,32 +104,30 @@ uint32_t stun_crc32(ByteView data) {
 
 std::optional<StunMessage> parse_stun_message(ByteView msg) {
     if (msg.size() < kStunHeaderSize || msg.size() % 4 != 0) return std::nullopt;
-    const uint16_t type = rd16(msg, 0);
-    if (type & 0xC000) return std::nullopt;
-    if (size_t(rd16(msg, 2)) + kStunHeaderSize != msg.size()) return std::nullopt;
-    if (rd32(msg, 4) != kStunMagicCookie) return std::nullopt;
-
+    ByteReader r(msg);
     StunMessage m;
+    uint16_t type = 0, length = 0;
+    if (!r.u16be(type) || !r.u16be(length) || !r.expect_u32be(kStunMagicCookie) || !r.array(m.txid))
+        return std::nullopt;
+    if (type & 0xC000) return std::nullopt;
+    if (size_t(length) != r.remaining()) return std::nullopt;
     m.type = type;
-    std::memcpy(m.txid.data(), msg.data() + 8, m.txid.size());
 
     bool after_integrity = false;
     size_t count = 0;
-    size_t off = kStunHeaderSize;
-    while (off < msg.size()) {
-        if (msg.size() - off < 4) return std::nullopt;
+    while (!r.at_end()) {
         if (++count > kMaxAttributes) return std::nullopt;
-        const uint16_t at = rd16(msg, off);
-        const size_t alen = rd16(msg, off + 2);
-        const size_t room = msg.size() - off - 4;
-        if (alen > room || pad4(alen) > room) return std::nullopt;
-        const ByteView value = msg.subspan(off + 4, alen);
+        const size_t off = r.offset();
+        uint16_t at = 0, alen = 0;
+        ByteView value;
+        if (!r.u16be(at) || !r.u16be(alen) || !r.view(alen, value) || !r.skip(pad4(alen) - alen))
+            return std::nullopt;
 
         if (m.has_fingerprint) return std::nullopt;  // FINGERPRINT must be the last attribute
         if (at == kStunAttrFingerprint) {
-            if (alen != 4) return std::nullopt;
-            const uint32_t want = stun_crc32(msg.first(off)) ^ kFingerprintXor;
-            if (rd32(value, 0) != want) return std::nullopt;
+            uint32_t fp = 0;
+            if (alen != 4 || !ByteReader(value).u32be(fp)) return std::nullopt;
+            if (fp != (stun_crc32(msg.first(off)) ^ kFingerprintXor)) return std::nullopt;
             m.has_fingerprint = true;
         } else if (!after_integrity) {
             if (at == kStunAttrMessageIntegrity) {
@@ -173,7 +146,6 @@ std::optional<StunMessage> parse_stun_message(ByteView msg) {
                 m.unknown_required.size() < kStunMaxUnknownListed)
                 m.unknown_required.push_back(at);
         }
-        off += 4 + pad4(alen);
     }
     return m;
 }
@@ -192,15 +164,14 @@ Bytes build_binding_success(const StunTxId& tx, const Endpoint& mapped) {
     if (!mapped.valid() || (ip.size() != 4 && ip.size() != 16)) return {};
     Bytes out;
     out.reserve(kStunHeaderSize + 4 + 20 + 8);
-    put_header(out, kStunBindingSuccess, tx);
-    put16(out, kStunAttrXorMappedAddress);
-    put16(out, uint16_t(4 + ip.size()));
-    out.push_back(0);
-    out.push_back(ip.size() == 4 ? 0x01 : 0x02);
-    put16(out, uint16_t(mapped.port() ^ (kStunMagicCookie >> 16)));
+    ByteWriter w(out);
+    put_header(w, kStunBindingSuccess, tx);
+    w.u16be(kStunAttrXorMappedAddress) && w.u16be(uint16_t(4 + ip.size())) && w.u8(0) &&
+        w.u8(ip.size() == 4 ? 0x01 : 0x02) && w.u16be(uint16_t(mapped.port() ^ (kStunMagicCookie >> 16)));
     const auto mask = xor_mask(tx);
-    for (size_t i = 0; i < ip.size(); ++i) out.push_back(uint8_t(ip[i] ^ mask[i]));
-    finish_with_fingerprint(out);
+    for (size_t i = 0; i < ip.size(); ++i) w.u8(uint8_t(ip[i] ^ mask[i]));
+    finish_with_fingerprint(w);
+    if (!w.ok()) return {};
     return out;
 }
 
@@ -209,19 +180,16 @@ Bytes build_error_420(const StunTxId& tx, const std::vector<uint16_t>& unknown) 
     const size_t reason_len = sizeof(kReason420) - 1;
     Bytes out;
     out.reserve(kStunHeaderSize + 4 + pad4(4 + reason_len) + 4 + pad4(2 * k) + 8);
-    put_header(out, kStunBindingError, tx);
-    put16(out, kStunAttrErrorCode);
-    put16(out, uint16_t(4 + reason_len));
-    put16(out, 0);
-    out.push_back(4);   // class
-    out.push_back(20);  // number
-    out.insert(out.end(), kReason420, kReason420 + reason_len);
-    while (out.size() % 4) out.push_back(0);
-    put16(out, kStunAttrUnknownAttributes);
-    put16(out, uint16_t(2 * k));
-    for (size_t i = 0; i < k; ++i) put16(out, unknown[i]);
-    while (out.size() % 4) out.push_back(0);
-    finish_with_fingerprint(out);
+    ByteWriter w(out);
+    put_header(w, kStunBindingError, tx);
+    w.u16be(kStunAttrErrorCode) && w.u16be(uint16_t(4 + reason_len)) && w.u16be(0) && w.u8(4) /* class */ &&
+        w.u8(20) /* number */ && w.put(ByteView(reinterpret_cast<const uint8_t*>(kReason420), reason_len)) &&
+        w.pad_to(4);
+    w.u16be(kStunAttrUnknownAttributes) && w.u16be(uint16_t(2 * k));
+    for (size_t i = 0; i < k; ++i) w.u16be(unknown[i]);
+    w.pad_to(4);
+    finish_with_fingerprint(w);
+    if (!w.ok()) return {};
     return out;
 }
 
@@ -242,7 +210,8 @@ StunAction handle_request(ByteView in, const Endpoint& from, Bytes& out) {
 Bytes build_binding_request(StunTxId& out_tx) {
     random_bytes(std::span<uint8_t>(out_tx));
     Bytes out;
-    put_header(out, kStunBindingRequest, out_tx);
+    ByteWriter w(out);
+    put_header(w, kStunBindingRequest, out_tx);
     return out;
 }
 

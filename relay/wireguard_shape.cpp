@@ -1,41 +1,33 @@
 #include "relay/wireguard_shape.h"
 
+#include "crypto/byte_reader.h"
+
 namespace pave {
-namespace {
-
-uint32_t le32(ByteView b, size_t at) {
-    return uint32_t(b[at]) | uint32_t(b[at + 1]) << 8 | uint32_t(b[at + 2]) << 16 | uint32_t(b[at + 3]) << 24;
-}
-
-uint64_t le64(ByteView b, size_t at) { return uint64_t(le32(b, at)) | uint64_t(le32(b, at + 4)) << 32; }
-
-}  // namespace
-
 std::optional<WgMessage> parse_wireguard(ByteView pkt) {
     if (pkt.size() < kWgTransportMinSize || pkt.size() > kWgMaxDatagram) return std::nullopt;
-    if (pkt[1] != 0 || pkt[2] != 0 || pkt[3] != 0) return std::nullopt;
+    ByteReader r(pkt);
+    uint8_t type = 0;
+    if (!r.u8(type) || !r.expect_u8(0) || !r.expect_u8(0) || !r.expect_u8(0)) return std::nullopt;
     WgMessage m;
-    switch (pkt[0]) {
+    switch (type) {
     case 1:
         if (pkt.size() != kWgInitiationSize) return std::nullopt;
         m.type = WgType::initiation;
-        m.sender_index = le32(pkt, 4);
+        r.u32le(m.sender_index);
         return m;
     case 2:
         if (pkt.size() != kWgResponseSize) return std::nullopt;
         m.type = WgType::response;
-        m.sender_index = le32(pkt, 4);
-        m.receiver_index = le32(pkt, 8);
+        r.u32le(m.sender_index) && r.u32le(m.receiver_index);
         return m;
     case 3:
         if (pkt.size() != kWgCookieReplySize) return std::nullopt;
         m.type = WgType::cookie_reply;
-        m.receiver_index = le32(pkt, 4);
+        r.u32le(m.receiver_index);
         return m;
     case 4:
         m.type = WgType::transport;
-        m.receiver_index = le32(pkt, 4);
-        m.counter = le64(pkt, 8);
+        r.u32le(m.receiver_index) && r.u64le(m.counter);
         return m;
     default:
         return std::nullopt;

@@ -2,6 +2,8 @@
 // The relay never decrypts anything; it only checks that a datagram has the type byte,
 // reserved bytes and length of one of the four WireGuard messages and reads the clear
 // session indices, so it can tie handshake responses and cookie replies to initiations.
+// The sizes are declared here once; the demultiplexer (relay/demux.h) classifies a datagram
+// as WireGuard exactly when parse_wireguard accepts it.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -33,9 +35,11 @@ struct WgMessage {
 };
 
 // The message type and indices if `pkt` is WireGuard-shaped, std::nullopt otherwise:
-// type 1..4, three zero reserved bytes, and the exact length of that type (transport:
-// at least 32 bytes and a whole number of 16-byte blocks after header and tag).
-// Reads no byte before checking the length; never throws.
+// type 1..4, three zero reserved bytes, and the exact length of that type (transport: at
+// least kWgTransportMinSize bytes). A transport message's length is not checked further:
+// WireGuard pads its plaintext to a multiple of 16 but never past the MTU, so a full-size
+// packet (MTU 1420: 1452 bytes) is not a whole number of 16-byte blocks.
+// At most kWgMaxDatagram bytes; reads no byte before checking the length; never throws.
 std::optional<WgMessage> parse_wireguard(ByteView pkt);
 
 const char* to_string(WgType t);
