@@ -14,7 +14,7 @@
 #include "node/candidates.h"
 #include "node/log.h"
 #include "node/loop_queue.h"
-#include "node/reflector.h"
+#include "relay/reflector.h"
 #include "node/udp_port.h"
 #include "relay/endpoint_policy.h"
 

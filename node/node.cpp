@@ -18,12 +18,12 @@
 #include "node/control_server.h"
 #include "node/log.h"
 #include "node/loop_queue.h"
-#include "node/reflector.h"
 #include "node/relay_service.h"
 #include "node/resolve.h"
 #include "node/state_dir.h"
 #include "node/udp_port.h"
 #include "relay/rate_limiter.h"
+#include "relay/reflector.h"
 #include "relay/stun.h"
 
 namespace pave {
@@ -204,7 +204,9 @@ void Node::start_dht() {
     if (key_) self = key_->public_key();
     feed_ = std::make_unique<DirectoryFeed>(*dht_, queue_, self);
     feed_->start();
-    reflector_ = std::make_unique<Reflector>(session_port());
+    reflector_ = std::make_unique<Reflector>(session_port().bound().family(), [p = &session_port()](const Endpoint& to, ByteView d) {
+        p->send_guarded(d, to, AmplificationGuard::Traffic::request);
+    });
     if (opts_.relay && key_) {
         RelayConfig rc;
         rc.presence_ttl_s = opts_.presence_ttl_s;

@@ -1,12 +1,10 @@
-#include "node/reflector.h"
-
-#include "node/udp_port.h"
+#include "relay/reflector.h"
 
 namespace pave {
 
 void Reflector::probe(const std::vector<Endpoint>& reflectors, Clock::time_point now) {
     for (const auto& r : reflectors) {
-        if (r.family() != port_.bound().family()) continue;
+        if (r.family() != family_) continue;
         bool answered = false;
         for (const auto& o : observations_) answered |= o.reflector == r;
         if (answered) continue;
@@ -16,7 +14,7 @@ void Reflector::probe(const std::vector<Endpoint>& reflectors, Clock::time_point
         Pending p;
         Bytes req = build_binding_request(p.tx);
         p.sent = now;
-        port_.send_guarded(req, r, AmplificationGuard::Traffic::request);
+        send_(r, req);
         pending_[r.to_string()] = p;
     }
 }

@@ -1,9 +1,15 @@
-// Learns this role's public (reflexive) address: STUN Binding requests, sent from the role's
-// own socket, to PAVE peers (every PAVE node answers STUN) and to any --stun server.
+// Learns a role's public (reflexive) address: STUN Binding requests, sent from the role's own
+// socket, to PAVE peers (every PAVE node answers STUN) and to any --stun server.
 // With answers from two or more reflectors it tells whether the NAT mapping is
 // endpoint-independent (hole punching works) or endpoint-dependent (symmetric NAT).
+//
+// I/O-free: probe() hands each request to a send function (the caller's socket, through its
+// amplification guard), on_stun() is fed the datagrams that arrive.
 #pragma once
+#include <sys/socket.h>
+
 #include <chrono>
+#include <functional>
 #include <map>
 #include <optional>
 #include <vector>
@@ -13,14 +19,15 @@
 
 namespace pave {
 
-class UdpPort;
-
 class Reflector {
 public:
     using Clock = std::chrono::steady_clock;
-    explicit Reflector(UdpPort& port) : port_(port) {}
+    using Send = std::function<void(const Endpoint& to, ByteView data)>;
+    // Requests go to reflectors of `family` only (the family of the role's socket).
+    Reflector(sa_family_t family, Send send) : family_(family), send_(std::move(send)) {}
 
-    // Sends (or re-sends) a Binding request to each reflector not yet answered.
+    // Sends (or re-sends, at most every 500 ms) a Binding request to each reflector not yet
+    // answered; at most 16 reflectors wait for an answer at a time.
     void probe(const std::vector<Endpoint>& reflectors, Clock::time_point now);
     // A STUN datagram arrived: true if it answered one of our requests.
     bool on_stun(ByteView data, const Endpoint& from);
@@ -30,7 +37,8 @@ public:
     size_t answers() const { return observations_.size(); }
 
 private:
-    UdpPort& port_;
+    sa_family_t family_;
+    Send send_;
     struct Pending {
         StunTxId tx;
         Clock::time_point sent;

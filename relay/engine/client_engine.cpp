@@ -1,0 +1,408 @@
+#include "relay/engine/client_engine.h"
+
+#include <algorithm>
+#include <cstdio>
+
+#include "crypto/ed25519_key.h"
+#include "crypto/random.h"
+#include "crypto/session_keys.h"
+#include "dht/bucket_keys.h"
+#include "dht/rendezvous_blob.h"
+#include "relay/control_frame.h"
+#include "relay/demux.h"
+#include "relay/endpoint_policy.h"
+
+namespace pave {
+
+namespace {
+
+using std::chrono::milliseconds;
+
+std::string short_id(const Ed25519Public& pub) { return node_id(pub).substr(0, 16); }
+
+// Before the client is connected its steps poll their own state this often (directory growth,
+// reflector answers, the pace of offers); the node's adapter always did.
+constexpr milliseconds kStepPoll{100};
+// How often expired relay records leave the directory.
+constexpr uint64_t kExpireEverySecs = 1;
+
+}  // namespace
+
+const char* ClientEngine::to_string(Step s) {
+    switch (s) {
+        case Step::finding_relays: return "finding relays";
+        case Step::learning_address: return "learning public address";
+        case Step::rendezvous: return "rendezvous";
+        case Step::punching: return "punching";
+        case Step::connected: return "connected";
+        case Step::failed: return "failed";
+    }
+    return "?";
+}
+
+ClientEngine::ClientEngine(ClientEngineHost& host, ClientEngineConfig cfg)
+    : host_(host), cfg_(std::move(cfg)), directory_(std::nullopt),
+      reflector_(cfg_.family, [this](const Endpoint& to, ByteView d) { host_.send_probe(to, d); }) {}
+
+ClientEngine::~ClientEngine() = default;
+
+void ClientEngine::progress(const std::string& msg) {
+    EngineEvent e;
+    e.level = EngineEvent::Level::info;
+    e.topic = "connect";
+    e.message = msg;
+    host_.event(e);
+}
+
+void ClientEngine::start(const EngineTime& now) {
+    if (started_) return;
+    started_ = true;
+    for (unsigned b = 0; b < kRelayBuckets; ++b) bucket_listens_[host_.dht_listen(relay_bucket_key(b))] = b;
+    begin_attempt(now);
+}
+
+void ClientEngine::close(const EngineTime& now) {
+    if (closed_) return;
+    closed_ = true;
+    // Tell the relay at once (CLOSE frame), so it stops forwarding for our address.
+    if (session_) session_->close(0, now.mono);
+    cancel_asks();
+    for (const auto& [token, b] : bucket_listens_) host_.dht_cancel_listen(relay_bucket_key(b), token);
+    bucket_listens_.clear();
+}
+
+void ClientEngine::fail(const EngineTime& now, const std::string& step, const std::string& why) {
+    step_ = Step::failed;
+    std::string line = "failed at step '" + step + "': " + why;
+    progress(line);
+    if (session_) session_->close(0, now.mono);
+    session_.reset();
+    cancel_asks();
+    if (!ever_connected_) {
+        host_.gave_up(line);
+        return;
+    }
+    // The tunnel was up before: keep WireGuard's endpoint and look for another relay.
+    begin_attempt(now);
+}
+
+void ClientEngine::begin_attempt(const EngineTime& now) {
+    ++attempts_;
+    cancel_asks();
+    choice_.reset();
+    asks_in_attempt_ = 0;
+    attempt_start_ = step_start_ = now.mono;
+    step_ = Step::finding_relays;
+    relay_.reset();
+    progress("finding relays");
+}
+
+void ClientEngine::drop_ask(uint64_t ask_id) {
+    auto it = asks_.find(ask_id);
+    if (it == asks_.end()) return;
+    if (it->second.listen) {
+        host_.dht_cancel_listen(it->second.answer_key, *it->second.listen);
+        ask_listens_.erase(*it->second.listen);
+    }
+    asks_.erase(it);  // the ephemeral private key is wiped with it
+}
+
+void ClientEngine::cancel_asks() {
+    while (!asks_.empty()) {
+        if (choice_) choice_->on_cancel(asks_.begin()->second.relay.node_pub);
+        drop_ask(asks_.begin()->first);
+    }
+}
+
+ClientEngine::Clock::time_point ClientEngine::on_tick(const EngineTime& now) {
+    if (!started_ || closed_) return now.mono + std::chrono::hours(1);
+    if (!last_expire_s_ || now.unix_s() >= *last_expire_s_ + kExpireEverySecs) {
+        last_expire_s_ = now.unix_s();
+        directory_.expire(now.unix_s());
+    }
+    if (session_ && session_->next_deadline() <= now.mono) session_->on_timer(now.mono);
+    step_tick(now);
+    if (closed_) return now.mono + std::chrono::hours(1);
+    Clock::time_point next = now.mono + std::chrono::seconds(kExpireEverySecs);
+    if (step_ != Step::connected && step_ != Step::failed) next = std::min(next, now.mono + kStepPoll);
+    if (session_) next = std::min(next, std::max(session_->next_deadline(), now.mono));
+    return next;
+}
+
+void ClientEngine::step_tick(const EngineTime& now) {
+    const auto t = now.mono;
+    bool timed_out = t - attempt_start_ > cfg_.timeout;
+    switch (step_) {
+        case Step::finding_relays: {
+            size_t n = directory_.live(now.unix_s()).size();
+            if (n > 0) {
+                progress("found " + std::to_string(n) + " relay(s) in the directory");
+                step_ = Step::learning_address;
+                step_start_ = t;
+            } else if (timed_out) {
+                fail(now, "finding relays",
+                     !host_.dht_connected()
+                         ? "not connected to the DHT (bootstrap unreachable?)"
+                         : "no relay in the directory after " + std::to_string(cfg_.timeout.count()) + " s");
+            }
+            break;
+        }
+        case Step::learning_address: {
+            std::vector<Endpoint> reflectors = cfg_.stun_servers;
+            for (const auto& n : host_.known_nodes(8)) reflectors.push_back(n);
+            reflector_.probe(reflectors, t);
+            bool enough = reflector_.answers() >= 2 || (reflector_.answers() >= 1 && t - step_start_ > milliseconds(600));
+            bool give_up = t - step_start_ > std::chrono::seconds(3);
+            if (enough || give_up) {
+                if (reflector_.mapped())
+                    progress("public address learned from " + std::to_string(reflector_.answers()) +
+                             " reflector(s); NAT mapping " + nat_mapping_name(reflector_.mapping()));
+                else
+                    progress("no reflector answered; offering host addresses only");
+                step_ = Step::rendezvous;
+                step_start_ = last_summary_ = t;
+                choice_.emplace(t, cfg_.choice);
+                rendezvous_tick(now);
+            }
+            break;
+        }
+        case Step::rendezvous:
+            if (timed_out) {
+                std::string asked = std::to_string(choice_ ? choice_->distinct_asked() : 0);
+                fail(now, "rendezvous",
+                     "no relay accepted within " + std::to_string(cfg_.timeout.count()) + " s (" + asked +
+                         " relay(s) asked, " + std::to_string(choice_ ? choice_->silent() : 0) + " offer(s) unanswered)");
+            } else {
+                rendezvous_tick(now);
+            }
+            break;
+        case Step::punching:
+            // Connected once the path is validated and its RTT measured (one PING/PONG).
+            if (session_ && session_->state() == SessionState::established &&
+                (session_->rtt() || t - step_start_ > std::chrono::seconds(2))) {
+                step_ = Step::connected;
+                ever_connected_ = true;
+                char rtt[32] = "?";
+                if (session_->rtt()) std::snprintf(rtt, sizeof rtt, "%.2f", double(session_->rtt()->count()) / 1000.0);
+                char took[32];
+                std::snprintf(took, sizeof took, "%.1f",
+                              double(std::chrono::duration_cast<milliseconds>(t - attempt_start_).count()) / 1000.0);
+                progress("path validated; connected via relay " + short_id(relay_->node_pub) + " (RTT " + rtt + " ms); " +
+                         took + " s after the attempt began");
+            } else if (session_ && session_->state() == SessionState::failed) {
+                fail(now, "punching", session_->failure());
+            }
+            break;
+        case Step::connected:
+            if (session_ && session_->state() != SessionState::established)
+                fail(now, "session", session_->failure().empty() ? "relay closed the session" : session_->failure());
+            break;
+        case Step::failed: break;
+    }
+}
+
+void ClientEngine::rendezvous_tick(const EngineTime& now) {
+    if (!choice_) return;
+    const auto t = now.mono;
+    // Offers unanswered for too long: their listens end, and their relays count as silent.
+    for (const auto& pub : choice_->take_silent(t)) {
+        for (auto it = asks_.begin(); it != asks_.end(); ++it) {
+            if (it->second.relay.node_pub != pub) continue;
+            if (choice_->silent() <= kVerboseAsks)
+                progress("no answer from relay " + short_id(pub) + " in " +
+                         std::to_string(std::chrono::duration_cast<std::chrono::seconds>(cfg_.choice.answer_wait).count()) +
+                         " s; asking others");
+            drop_ask(it->first);
+            break;
+        }
+    }
+    // New offers as the pace allows (a few per tick at most: the tick runs every ~100 ms).
+    auto live = directory_.live(now.unix_s());
+    for (int i = 0; i < 4 && step_ == Step::rendezvous; ++i) {
+        auto relay = choice_->next(live, t);
+        if (!relay) break;
+        if (!send_offer(now, *relay)) choice_->on_cancel(relay->node_pub);
+    }
+    if (step_ == Step::rendezvous && t - last_summary_ >= std::chrono::seconds(2) && choice_->asked() > kVerboseAsks) {
+        last_summary_ = t;
+        progress("still looking: " + std::to_string(choice_->distinct_asked()) + " of " + std::to_string(live.size()) +
+                 " relay(s) asked, " + std::to_string(choice_->waiting()) + " waiting, " +
+                 std::to_string(choice_->silent()) + " silent (" + pave::to_string(choice_->pace(t)) + " pace)");
+    }
+}
+
+bool ClientEngine::send_offer(const EngineTime& now, const RelayInfo& relay) {
+    // The directory keeps only records whose fields are in range; this is a second line.
+    if (relay.period_secs < kMinPeriodSecs || relay.period_secs > kMaxPeriodSecs) {
+        ++counters_.offers_unsealable;
+        return false;
+    }
+    Ask ask;
+    ask.relay = relay;
+    Offer offer;
+    random_bytes(offer.session_id);
+    ask.session_id = offer.session_id;
+    ask.eph = X25519Key::generate();
+    offer.client_share = ask.eph->pub;
+    offer.candidates = host_.candidates(reflector_.mapped(), kRendezvousMaxCandidates);
+    if (offer.candidates.size() > kRendezvousMaxCandidates) offer.candidates.resize(kRendezvousMaxCandidates);
+    offer.vpn = cfg_.vpn;
+    offer.timestamp_ms = now.unix_ms;
+    // Sealed to the key of the period the record names: the relay holds it while the record
+    // lives (a record lives at most one period past its own; the directory checked the period
+    // against our clock).
+    auto sealed = seal_offer(offer, relay.inbox_pub, relay.node_pub, relay.period);
+    if (!sealed) {
+        ++counters_.offers_unsealable;
+        return false;
+    }
+    ask.answer_material = sealed->answer_key_material;
+    auto ak = answer_dht_key(ask.answer_material);
+    std::copy(ak.begin(), ak.end(), ask.answer_key.begin());
+    const uint64_t id = next_ask_id_++;
+    ask.listen = host_.dht_listen(ask.answer_key);
+    ask_listens_[*ask.listen] = id;
+    host_.dht_put(inbox_key(relay.bucket, relay.period_secs, relay.period), std::move(sealed->value));
+    asks_.emplace(id, std::move(ask));
+    if (++asks_in_attempt_ <= kVerboseAsks)
+        progress("picked relay " + short_id(relay.node_pub) + (relay.answered ? " (it answered before)" : " at random") +
+                 "; rendezvous sent (" + std::to_string(offer.candidates.size()) + " address candidate(s))");
+    return true;
+}
+
+void ClientEngine::on_dht_values(const EngineTime& now, const DhtKey& key, DhtListenToken token,
+                                 const std::vector<Bytes>& values, bool expired) {
+    if (!started_ || closed_ || expired) return;  // expiry is judged by the signed time inside each record
+    if (auto b = bucket_listens_.find(token); b != bucket_listens_.end()) {
+        if (relay_bucket_key(b->second) != key) return;
+        for (const auto& v : values) {
+            ++counters_.directory_values;
+            directory_.ingest(v, b->second, now.unix_s());
+        }
+        return;
+    }
+    for (const auto& v : values) {
+        if (v.size() != kRendezvousValueSize) continue;
+        auto a = ask_listens_.find(token);
+        if (a == ask_listens_.end()) {
+            ++counters_.answers_late;  // cancelled, silent, or another relay won
+            continue;
+        }
+        auto ask = asks_.find(a->second);
+        if (ask == asks_.end() || ask->second.answer_key != key) continue;
+        on_answer(now, a->second, v);
+    }
+}
+
+void ClientEngine::on_answer(const EngineTime& now, uint64_t ask_id, const Bytes& value) {
+    auto it = asks_.find(ask_id);
+    if (it == asks_.end()) {
+        ++counters_.answers_late;
+        return;
+    }
+    Ask& ask = it->second;
+    if (step_ != Step::rendezvous || !ask.eph || !choice_) return;
+    auto a = open_answer(value, *ask.eph, ask.answer_material);
+    if (!a || a->session_id != ask.session_id) return;  // not the answer to this offer
+    const RelayInfo relay = ask.relay;
+    const std::string who = "relay " + short_id(relay.node_pub);
+    if (!rendezvous_timestamp_fresh(a->timestamp_ms, now.unix_ms)) {
+        ++counters_.answers_stale;
+        return;  // a replayed or badly clocked answer: keep waiting
+    }
+    // The relay is alive: remember it (tried first next time, never evicted from the directory).
+    choice_->on_answer(relay.node_pub);
+    directory_.note_answered(relay.node_pub);
+    if (!a->accepted) {
+        ++counters_.answers_refused;
+        drop_ask(ask_id);
+        // A full relay says so, as does one that carries enough sessions from our address;
+        // another may have room. Any other refusal (e.g. the VPN endpoint is not allowed) would
+        // be the same everywhere.
+        if (a->refuse_code == kRefuseCapacity || a->refuse_code == kRefuseAddressLimit) {
+            progress(who + " refused: " + a->refuse_reason + "; asking others");
+            return;
+        }
+        fail(now, "rendezvous", "relay refused: " + a->refuse_reason + " (" + who + ")");
+        return;
+    }
+    // The relay's candidates under the endpoint policy too: a relay must not aim us at our own
+    // network (private ones only with --lan-candidates).
+    std::vector<Endpoint> relay_cands;
+    for (const auto& c : a->candidates)
+        if (check_candidate(c, {}, {}, cfg_.lan_candidates) == EndpointVerdict::ok) relay_cands.push_back(c);
+    if (relay_cands.empty()) {
+        ++counters_.answers_no_usable_candidate;
+        drop_ask(ask_id);
+        progress(who + " named no usable address; asking others");
+        return;
+    }
+    auto ee = x25519_shared(ask.eph->priv, a->relay_share);
+    if (!ee) {
+        drop_ask(ask_id);
+        progress(who + " sent an invalid key share; asking others");
+        return;
+    }
+    auto keys = derive_session_keys(ask.answer_material, *ee);
+    drop_ask(ask_id);  // the ephemeral private key is not needed any more
+    if (!keys) {
+        fail(now, "rendezvous", "session key derivation failed");
+        return;
+    }
+    // This relay wins: the other offers are withdrawn (their listens cancelled; a relay that
+    // accepts one of them later frees its slot when nobody punches).
+    cancel_asks();
+    relay_ = relay;
+    SessionTimers timers = cfg_.timers;
+    auto left = cfg_.timeout - std::chrono::duration_cast<milliseconds>(now.mono - attempt_start_);
+    timers.punch_timeout = std::max<milliseconds>(left, milliseconds(1000));
+    session_ = std::make_unique<Session>(SessionRole::client, *keys, relay_cands, now.mono, timers,
+                                         [this](const Endpoint& to, ByteView d) { host_.send(to, d); });
+    step_ = Step::punching;
+    step_start_ = now.mono;
+    progress("answer received; punching to " + std::to_string(relay_cands.size()) + " relay candidate(s) of " + who +
+             " (" + std::to_string(choice_->distinct_asked()) + " relay(s) asked)");
+}
+
+bool ClientEngine::on_datagram(const EngineTime& now, const Endpoint& from, ByteView data) {
+    if (!started_ || closed_) return false;
+    switch (classify(data)) {
+        case PacketKind::stun: return reflector_.on_stun(data, from);
+        case PacketKind::control: {
+            if (!session_) return false;
+            auto id = peek_conn_id(data);
+            if (!id || *id != session_->conn_id()) return false;
+            session_->on_control(data, from, now.mono);
+            return true;
+        }
+        case PacketKind::wireguard:
+            if (!session_ || !session_->peer() || !(*session_->peer() == from) || !local_peer_) return false;
+            session_->on_data_from_peer(now.mono);
+            ++counters_.wg_from_relay;
+            host_.send_local(*local_peer_, data);
+            return true;
+        default: return false;
+    }
+}
+
+void ClientEngine::on_local_datagram(const EngineTime&, const Endpoint& from, ByteView data) {
+    if (!started_ || closed_) return;
+    // Lock onto the first WireGuard source we hear; nothing else may use the tunnel.
+    if (!local_peer_) {
+        if (classify(data) != PacketKind::wireguard) return;
+        local_peer_ = from;
+        progress("WireGuard attached from " + from.to_string());
+    } else if (!(*local_peer_ == from)) {
+        ++counters_.local_other_source;
+        return;
+    }
+    if (classify(data) != PacketKind::wireguard) return;
+    if (step_ != Step::connected || !session_ || !session_->peer()) {
+        ++counters_.local_dropped_not_connected;
+        return;
+    }
+    ++counters_.wg_to_relay;
+    host_.send_wireguard(*session_->peer(), data);
+}
+
+}  // namespace pave

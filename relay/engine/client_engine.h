@@ -1,0 +1,173 @@
+// The client role's logic (`pave connect`), I/O-free: fed datagrams, DHT values and the time,
+// it talks to the world only through its ClientEngineHost (relay/engine/client_engine_host.h).
+//
+// One attempt walks these steps:
+//
+//   finding relays --(a live relay in the directory)--> learning public address
+//   learning public address --(2 reflector answers; 1 after 600 ms; none after 3 s)--> rendezvous
+//   rendezvous --(an accepted, fresh answer with a usable relay candidate)--> punching
+//   punching --(path validated and RTT measured, or validated for 2 s)--> connected
+//
+// and its back-edges:
+//   rendezvous: a relay silent for kAnswerWait -> asked no more in this cycle, others are asked;
+//               a relay full (capacity, per-address limit), naming no usable address or sending
+//               an invalid key share -> others are asked;
+//               any other refusal -> failed at step 'rendezvous' (it would be the same anywhere);
+//   any step before connected: the attempt's timeout -> failed at that step, with the reason;
+//   punching: the session fails -> failed at step 'punching';
+//   connected: the session ends (relay closed it, peer silent) -> failed at step 'session'.
+// A failure before the first connection is final (host.gave_up); after one, a new attempt
+// begins at once (WireGuard keeps its endpoint, the client's listener, and finds another relay).
+//
+// Rendezvous sends several sealed offers at once (dht/relay_choice.h decides which relays and
+// when), each with its own ephemeral key, session id and answer listen; the first accepted
+// answer wins and the other offers are withdrawn.
+//
+// The directory: the engine owns the Directory it chooses relays from. start() asks the host to
+// listen on every relay bucket key (dht/bucket_keys.h); the values arrive via on_dht_values and
+// are judged there (signatures, expiry, field ranges). Answer keys are listened on the same way,
+// one listen per offer, cancelled when the offer is answered, silent or withdrawn.
+//
+// The local WireGuard: the first WireGuard-shaped datagram on the local listener fixes the
+// source the engine serves (others are dropped and counted); its packets are dropped (counted)
+// while the client is not connected.
+//
+// Progress: one EngineEvent per line a user sees, topic "connect", level info; the adapter prints
+// each as "pave connect: <message>" (the lab tests match these lines).
+//
+// Time: the engine reads no clock; every call takes an EngineTime. on_tick may be called at any
+// time (early calls are harmless) and must be called by the deadline it returned; a control
+// frame or a DHT answer may bring that deadline forward, so call on_tick after on_datagram took
+// a control frame and after on_dht_values (the data path, WireGuard, needs no tick). Randomness
+// (session ids, ephemeral keys, STUN transaction ids, the choice among relays) comes from
+// crypto/random.
+#pragma once
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "crypto/x25519.h"
+#include "dht/directory.h"
+#include "dht/relay_choice.h"
+#include "relay/engine/client_engine_host.h"
+#include "relay/reflector.h"
+#include "relay/session.h"
+
+namespace pave {
+
+// How long a relay may take to answer a rendezvous before it counts as silent.
+inline constexpr std::chrono::seconds kAnswerWait{5};
+// Per-offer progress lines for the first few offers of an attempt; then a summary now and then.
+inline constexpr unsigned kVerboseAsks = 3;
+
+struct ClientEngineConfig {
+    Endpoint vpn;                          // the WireGuard server the relay forwards to
+    std::chrono::seconds timeout{20};      // per attempt
+    std::vector<Endpoint> stun_servers;    // reflectors besides the DHT peers (--stun)
+    sa_family_t family = AF_INET;          // the family of the client's session socket
+    bool lan_candidates = false;           // accept a relay's private candidates (--lan-candidates)
+    SessionTimers timers;
+    RelayChoice::Params choice;
+};
+
+class ClientEngine {
+public:
+    using Clock = std::chrono::steady_clock;
+    enum class Step { finding_relays, learning_address, rendezvous, punching, connected, failed };
+    static const char* to_string(Step s);
+
+    // Counters of what was dropped or not used, for `sessions`.
+    struct Counters {
+        uint64_t answers_stale = 0, answers_no_usable_candidate = 0, answers_refused = 0, answers_late = 0;
+        uint64_t offers_unsealable = 0;
+        uint64_t local_other_source = 0, local_dropped_not_connected = 0;
+        uint64_t wg_to_relay = 0, wg_from_relay = 0;
+        uint64_t directory_values = 0;  // relay records judged
+    };
+
+    ClientEngine(ClientEngineHost& host, ClientEngineConfig cfg);
+    ~ClientEngine();
+    ClientEngine(const ClientEngine&) = delete;
+    ClientEngine& operator=(const ClientEngine&) = delete;
+
+    // Listens on the relay bucket keys and begins the first attempt ("finding relays").
+    void start(const EngineTime& now);
+    // Closes the session (CLOSE frame to the relay) and cancels every listen; the engine does
+    // nothing more afterwards. Call it before destroying the engine (the destructor does not
+    // call the host).
+    void close(const EngineTime& now);
+
+    // A datagram on the client's session socket (control frame, WireGuard from the relay, STUN
+    // answer). False when it is none of the engine's (the caller counts or handles it).
+    bool on_datagram(const EngineTime& now, const Endpoint& from, ByteView data);
+    // A datagram on the local WireGuard listener.
+    void on_local_datagram(const EngineTime& now, const Endpoint& from, ByteView data);
+    // Values (or their expiry) at a key the engine listens on, with the token the host returned.
+    // Values of listens already cancelled are ignored (answers: counted late).
+    void on_dht_values(const EngineTime& now, const DhtKey& key, DhtListenToken token, const std::vector<Bytes>& values,
+                       bool expired);
+    // Timers and step progress; returns when it wants to be called next.
+    Clock::time_point on_tick(const EngineTime& now);
+
+    // State, for the shell and the tests.
+    Step step() const { return step_; }
+    unsigned attempts() const { return attempts_; }
+    bool ever_connected() const { return ever_connected_; }
+    const Session* session() const { return session_.get(); }
+    const std::optional<RelayInfo>& relay() const { return relay_; }  // the relay of the session
+    const RelayChoice* choice() const { return choice_ ? &*choice_ : nullptr; }
+    const Reflector& reflector() const { return reflector_; }
+    const Directory& directory() const { return directory_; }
+    const Counters& counters() const { return counters_; }
+    size_t offers_waiting() const { return asks_.size(); }
+    const std::optional<Endpoint>& local_peer() const { return local_peer_; }
+
+private:
+    // One sealed offer waiting for its answer.
+    struct Ask {
+        RelayInfo relay;
+        std::optional<X25519Key> eph;
+        ByteArray<16> session_id{};
+        Bytes answer_material;
+        DhtKey answer_key{};
+        std::optional<DhtListenToken> listen;
+    };
+    void progress(const std::string& msg);
+    void fail(const EngineTime& now, const std::string& step, const std::string& why);
+    void begin_attempt(const EngineTime& now);
+    void step_tick(const EngineTime& now);
+    void rendezvous_tick(const EngineTime& now);
+    bool send_offer(const EngineTime& now, const RelayInfo& relay);
+    void on_answer(const EngineTime& now, uint64_t ask_id, const Bytes& value);
+    void drop_ask(uint64_t ask_id);
+    void cancel_asks();
+
+    ClientEngineHost& host_;
+    ClientEngineConfig cfg_;
+    Directory directory_;
+    Reflector reflector_;
+    std::map<DhtListenToken, unsigned> bucket_listens_;  // token -> bucket
+    bool started_ = false, closed_ = false;
+    std::optional<uint64_t> last_expire_s_;
+
+    Step step_ = Step::finding_relays;
+    Clock::time_point attempt_start_{}, step_start_{}, last_summary_{};
+    bool ever_connected_ = false;
+    unsigned attempts_ = 0;
+
+    std::optional<RelayInfo> relay_;
+    std::optional<RelayChoice> choice_;
+    std::map<uint64_t, Ask> asks_;                   // offers waiting for an answer, by ask id
+    std::map<DhtListenToken, uint64_t> ask_listens_;  // answer listen token -> ask id
+    uint64_t next_ask_id_ = 1;
+    unsigned asks_in_attempt_ = 0;
+    std::unique_ptr<Session> session_;
+    std::optional<Endpoint> local_peer_;  // the WireGuard source we locked onto
+    Counters counters_;
+};
+
+}  // namespace pave
