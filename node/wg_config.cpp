@@ -1,5 +1,7 @@
 #include "node/wg_config.h"
 
+#include "node/host_port.h"
+
 #include <arpa/inet.h>
 #include <nettle/base64.h>
 
@@ -98,26 +100,6 @@ std::optional<std::string> parse_cidr(std::string_view s) {
     return std::string(text) + "/" + std::to_string(prefix);
 }
 
-// A DNS name: 1-253 characters, labels of 1-63 letters, digits, '-' or '_', not starting or
-// ending with '-'. A trailing dot is allowed.
-bool valid_name(std::string_view s) {
-    if (!s.empty() && s.back() == '.') s.remove_suffix(1);
-    if (s.empty() || s.size() > 253) return false;
-    size_t start = 0;
-    while (start <= s.size()) {
-        size_t end = s.find('.', start);
-        if (end == std::string_view::npos) end = s.size();
-        std::string_view label = s.substr(start, end - start);
-        if (label.empty() || label.size() > 63 || label.front() == '-' || label.back() == '-') return false;
-        for (char c : label)
-            if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_'))
-                return false;
-        start = end + 1;
-    }
-    // All-numeric names ("1.2.3", "300.1.1.1") are malformed addresses, not names.
-    return s.find_first_not_of("0123456789.") != std::string_view::npos;
-}
-
 // A WireGuard key: canonical base64 of exactly 32 bytes (44 characters ending in '='), as wg
 // requires. Returns "" or the reason.
 std::string check_key(std::string_view v) {
@@ -205,7 +187,7 @@ struct Parser {
                     if (!ip_family(d)) return fail("DNS server '" + shown(d) + "' is not an IPv4 or IPv6 address");
                     if (!add_entry(c.dns, std::string(d), key)) return false;
                 } else {
-                    if (!valid_name(d)) return fail("DNS search domain '" + shown(d) + "' is not a valid name");
+                    if (!valid_dns_name(d)) return fail("DNS search domain '" + shown(d) + "' is not a valid name");
                     if (!add_entry(c.dns_search, std::string(d), key)) return false;
                 }
             }
@@ -254,33 +236,12 @@ struct Parser {
     }
 
     bool endpoint(std::string_view v) {
-        std::string_view host, port;
-        if (!v.empty() && v.front() == '[') {
-            auto close = v.find(']');
-            if (close == std::string_view::npos || close + 1 >= v.size() || v[close + 1] != ':')
-                return fail("Endpoint '" + shown(v) + "' is not [IPv6]:port");
-            host = v.substr(1, close - 1);
-            port = v.substr(close + 2);
-            if (ip_family(host) != AF_INET6) return fail("Endpoint '" + shown(v) + "': '" + shown(host) + "' is not an IPv6 address");
-        } else {
-            auto colon = v.rfind(':');
-            if (colon == std::string_view::npos) return fail("Endpoint '" + shown(v) + "' has no port (expected host:port)");
-            host = v.substr(0, colon);
-            port = v.substr(colon + 1);
-            if (host.find(':') != std::string_view::npos)
-                return fail("Endpoint '" + shown(v) + "': an IPv6 address must be in brackets, e.g. [2001:db8::1]:51820");
-            if (ip_family(host) == AF_INET) {
-                c.endpoint_is_name = false;
-            } else if (valid_name(host)) {
-                c.endpoint_is_name = true;
-            } else {
-                return fail("Endpoint '" + shown(v) + "': '" + shown(host) + "' is not a host name or IPv4 address");
-            }
-        }
-        auto p = port.find_first_not_of("0123456789") == std::string_view::npos ? parse_uint<uint16_t>(port, 65535) : std::nullopt;
-        if (!p || *p == 0) return fail("Endpoint '" + shown(v) + "' has no valid port (1 to 65535)");
-        c.endpoint_host = std::string(host);
-        c.endpoint_port = *p;
+        std::string err;
+        auto hp = parse_host_port(v, 0, err);
+        if (!hp) return fail("Endpoint '" + shown(v) + "': " + err);
+        c.endpoint_host = std::move(hp->host);
+        c.endpoint_port = hp->port;
+        c.endpoint_is_name = hp->is_name;
         has_endpoint = true;
         return true;
     }
@@ -365,10 +326,7 @@ struct Parser {
 
 }  // namespace
 
-std::string WgConfig::endpoint_text() const {
-    bool v6 = endpoint_host.find(':') != std::string::npos;
-    return (v6 ? "[" + endpoint_host + "]" : endpoint_host) + ":" + std::to_string(endpoint_port);
-}
+std::string WgConfig::endpoint_text() const { return HostPort{endpoint_host, endpoint_port, endpoint_is_name}.text(); }
 
 bool WgConfig::full_tunnel() const {
     for (const auto& a : allowed_ips)
