@@ -136,6 +136,7 @@ int send_offers(dht::DhtRunner& r, char** args, int n, Pending& pending) {
         return 1;
     }
     size_t sent = 0;
+    start = last_lookup = std::chrono::steady_clock::now();  // SECONDS of offers, not of lookups
     auto gap = std::chrono::duration<double>(1.0 / rate);
     while (std::chrono::steady_clock::now() - start < std::chrono::duration<double>(seconds)) {
         auto now = std::chrono::steady_clock::now();
