@@ -25,6 +25,7 @@
 #include "relay/rate_limiter.h"
 #include "relay/reflector.h"
 #include "relay/stun.h"
+#include "relay/stun_answerer.h"
 
 namespace pave {
 
@@ -108,11 +109,8 @@ private:
     Clock::time_point started_ = Clock::now();
     Clock::time_point last_bootstrap_{};
     unsigned bootstrap_retries_ = 0;
-    // STUN answers (at most 2.6x a request's size): per source IP, and in total so that
-    // requests spoofed from many addresses cannot turn the node into a reflector.
-    KeyedRateLimiter stun_limiter_{20.0, 40.0, 4096};
-    TokenBucket stun_total_{500.0, 500.0};
-    uint64_t stun_answered_ = 0, stun_dropped_ = 0, stun_unsent_ = 0;
+    // STUN answers of a node without the relay role (a relay's engine answers its own).
+    StunAnswerer stun_;
     bool stopping_ = false;
     int exit_code_ = 0;
 };
@@ -174,16 +172,9 @@ std::vector<Endpoint> Node::own_candidates() {
 
 void Node::handle_stun(ByteView data, const Endpoint& from, UdpPort& port) {
     if (reflector_ && &port == &session_port() && reflector_->on_stun(data, from)) return;
-    Bytes out;
-    StunAction a = handle_request(data, from, out);
-    if (a == StunAction::ignore) return;
-    auto now = Clock::now();
-    if (!stun_limiter_.allow(from, now) || !stun_total_.take(now)) {
-        ++stun_dropped_;
-        return;
-    }
-    if (port.send_guarded(out, from, AmplificationGuard::Traffic::reply)) ++stun_answered_;
-    else ++stun_unsent_;
+    if (relay_) return relay_->on_stun(data, from, port);
+    if (auto out = stun_.answer(data, from, Clock::now()))
+        stun_.sent(port.send_guarded(*out, from, AmplificationGuard::Traffic::reply));
 }
 
 void Node::start_dht() {
@@ -242,7 +233,6 @@ void Node::on_tick() {
     feed_->tick(now);
     if (client_) client_->tick();
     if (relay_) {
-        relay_->tick(now);
         // Keep learning the relay's public address from the DHT peers it knows (PAVE nodes answer STUN).
         auto t = Clock::now();
         if (reflector_->answers() < 2 && t - last_reflect_ > std::chrono::seconds(2)) {
@@ -281,8 +271,9 @@ std::string Node::cmd_status() {
         o << "bucket " << relay_->bucket() << " publications " << relay_->publications() << "\n";
         o << "inbox_key " << to_hex(relay_->current_inbox_key(unix_now())) << "\n";
     }
-    o << "stun answered " << stun_answered_ << " rate_limited " << stun_dropped_ << " over_budget " << stun_unsent_
-      << "\n";
+    const StunAnswerer& stun = relay_ ? relay_->stun() : stun_;
+    o << "stun answered " << stun.answered() << " rate_limited " << stun.rate_limited() << " over_budget "
+      << stun.over_budget() << "\n";
     if (reflector_) {
         auto m = reflector_->mapped();
         o << "public_address " << (m ? m->to_string() : std::string("unknown")) << " from "

@@ -1,153 +1,96 @@
-// The relay role: presence in the directory, the sealed-rendezvous inbox, and the sessions
-// it relays.
-//
-// Presence: a signed record re-published before it expires; the inbox keys it names rotate
-// every period, the previous, current and next periods' keys are held and older ones erased,
-// so a later leak exposes no past client.
-// Inbox: values on the bucket's inbox keys are trial-decrypted on the loop thread (never on
-// OpenDHT's), at a bounded rate from a bounded queue. What is admitted (timestamps, replay,
-// VPN endpoint and candidates under the endpoint policy, capacity, per-address limits) is
-// decided by SessionAdmission; this class adapts it to the DHT and the sockets.
-// Sessions: unvalidated ones live in a budget of their own and open no socket; the socket
-// towards the VPN is opened when the client's address is validated and admitted. Probes to
-// candidates that have not answered are bounded per session (the punch credit) and per
-// destination across sessions (ProbeLimiter).
+// The relay role on the node: adapts RelayEngine (relay/engine/relay_engine.h), which holds
+// all of the relay's logic, to libuv and OpenDHT. It feeds the engine the shared port's
+// datagrams, the values of its DHT listens (posted from OpenDHT's thread to the loop thread;
+// only their size is looked at there) and time (one libuv timer at the engine's deadline),
+// and carries out what the engine asks: datagrams on the shared port (WireGuard to clients
+// batched until the end of the loop iteration, control frames at once), DHT puts and listens,
+// one socket per session towards the VPN (node/vpn_socket.h), and log lines.
 #pragma once
 #include <uv.h>
 
-#include <array>
-#include <chrono>
-#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
-#include <unordered_map>
+#include <string>
 
-#include "crypto/ed25519_key.h"
-#include "crypto/x25519.h"
-#include "dht/bucket_keys.h"
-#include "dht/dht_node.h"
-#include "dht/rendezvous_blob.h"
 #include "node/candidates.h"
-#include "node/relay_session.h"
-#include "relay/probe_limiter.h"
-#include "relay/rate_limiter.h"
-#include "relay/session_admission.h"
+#include "node/send_batch.h"
+#include "relay/engine/relay_engine.h"
 
 namespace pave {
 
+class DhtNode;
 class LoopQueue;
 class UdpPort;
+class VpnSocket;
 
-struct RelayConfig {
-    uint32_t presence_ttl_s = 600;
-    uint32_t capacity = 64;        // established sessions
-    uint32_t pending_sessions = 64;  // unvalidated (punching) sessions, apart from capacity
-    uint32_t per_client_ip = 4;    // established sessions per client IPv4 address / IPv6 /64
-    bool allow_private_endpoints = false;
-    // Accept client candidates on private addresses (default: the process-wide --lan-candidates).
-    bool lan_candidates = pave::lan_candidates();
-    uint32_t fwmark = 0;
-    SessionTimers timers;
-    // A session may wait for its first WireGuard handshake and stay without WireGuard traffic
-    // longer than the gate's defaults: control keepalives are cheap, a new rendezvous is not.
-    GateLimits gate = [] {
-        GateLimits g;
-        g.handshake_timeout = std::chrono::minutes(5);
-        g.idle_timeout = std::chrono::minutes(15);
-        return g;
-    }();
-    double offers_per_second = 200;  // trial decryptions per second
-    size_t offer_queue = 256;
+struct RelayConfig : RelayEngineConfig {
+    // Client candidates on private addresses follow the process-wide --lan-candidates.
+    RelayConfig() { lan_candidates = pave::lan_candidates(); }
 };
 
-class RelayService {
+class RelayService : private RelayEngineHost {
 public:
-    using Clock = std::chrono::steady_clock;
     using CandidatesFn = std::function<std::vector<Endpoint>()>;
     // Every address of the host (all interfaces, any family): refused as endpoints and
     // candidates. Default: host_addresses().
     using HostAddressesFn = std::function<std::vector<Endpoint>()>;
-
-    enum class Intake { wrong_size, queue_full, rate_deferred, not_for_us, stale, replayed, refused, accepted,
-                        answer_failed, evicted, refused_at_validation, count_ };
-    static const char* to_string(Intake i);
+    using Intake = RelayEngine::Intake;
 
     RelayService(uv_loop_t* loop, DhtNode& dht, LoopQueue& queue, const Ed25519Key& key, UdpPort& port,
                  const RelayConfig& cfg, CandidatesFn candidates, std::vector<Endpoint> own_addresses,
                  HostAddressesFn host_addresses = {});
-    ~RelayService();
+    ~RelayService() override;
 
-    // Loop thread, about once a second.
-    void tick(uint64_t now_s);
-    // From the shared port. Return true if a session took the datagram.
+    // From the shared port. Return true if the engine took the datagram.
     bool on_control(ByteView wire, const Endpoint& from);
     // False when no established session has `from` as its bound client address.
     bool on_wireguard(ByteView pkt, const Endpoint& from);
+    // A STUN request that arrived on `port`: answered through that port's amplification guard.
+    void on_stun(ByteView data, const Endpoint& from, UdpPort& port);
 
-    uint64_t period_of(uint64_t now_s) const { return now_s / period_secs_; }
-    unsigned bucket() const { return bucket_; }
-    DhtKey current_inbox_key(uint64_t now_s) const { return inbox_key(bucket_, period_secs_, period_of(now_s)); }
-    uint64_t publications() const { return publications_; }
-    uint64_t intake(Intake i) const { return intake_[size_t(i)]; }
-    uint64_t decrypt_cpu_ns() const { return decrypt_cpu_ns_; }
-    size_t queued_offers() const { return offers_.size(); }
+    const RelayEngine& engine() const { return *engine_; }
+    unsigned bucket() const { return engine_->bucket(); }
+    DhtKey current_inbox_key(uint64_t now_s) const { return engine_->current_inbox_key(now_s); }
+    uint64_t publications() const { return engine_->publications(); }
+    size_t session_count() const { return engine_->session_count(); }
+    const StunAnswerer& stun() const { return engine_->stun(); }
     std::string sessions_text() const;
-    size_t session_count() const { return sessions_.size(); }
-    const SessionAdmission& admission() const { return admission_; }
     // End of a loop iteration: send what the data path queued.
     void flush_batches();
 
 private:
-    struct QueuedOffer {
-        Bytes value;
-        uint64_t period;
-    };
-    void rotate(uint64_t now_s);
-    void publish(uint64_t now_s);
-    void listen_inboxes(uint64_t now_s);
-    void enqueue(Bytes value, uint64_t period);
-    void drain_offers();
-    Intake handle_offer(const QueuedOffer& q);
-    void answer(const OpenedOffer& o, const Answer& a);
+    // RelayEngineHost
+    void send(const Endpoint& to, ByteView data) override;
+    void dht_put(const DhtKey& key, Bytes value) override;
+    DhtListenToken dht_listen(const DhtKey& key) override;
+    void dht_cancel_listen(const DhtKey& key, DhtListenToken token) override;
+    void event(const EngineEvent& e) override;
+    std::string vpn_open(const ConnId& id, const Endpoint& vpn, uint32_t fwmark) override;
+    void vpn_send(const ConnId& id, ByteView data) override;
+    void vpn_close(const ConnId& id) override;
+    bool send_reply(const Endpoint& to, ByteView data) override;
+    std::vector<Endpoint> own_candidates() override { return candidates_(); }
+    std::vector<Endpoint> host_addresses() override { return host_addresses_(); }
+    uint64_t thread_cpu_ns() override;
+
+    static EngineTime now();
     void arm_timer();
-    void on_session_timer();
-    void reap(Clock::time_point now);
-    // After a session was fed: tell the admission what it heard and validated.
-    void update_admission(const ByteArray<8>& id, RelaySession& s, Clock::time_point now);
-    void refresh_own_addresses(Clock::time_point now);
+    void on_timer();
 
     uv_loop_t* loop_;
     DhtNode& dht_;
     LoopQueue& queue_;
-    const Ed25519Key& key_;
     UdpPort& port_;
-    RelayConfig cfg_;
+    UdpPort* reply_port_ = nullptr;  // the port of the STUN request being answered
     CandidatesFn candidates_;
-    std::vector<Endpoint> own_addresses_;  // the bound sockets
     HostAddressesFn host_addresses_;
-    std::vector<Endpoint> host_cache_;
-    Clock::time_point host_cache_at_{};
-    uint32_t ttl_s_, period_secs_;
-    unsigned bucket_;
-    std::map<uint64_t, X25519Key> inbox_keys_;
-    std::map<uint64_t, size_t> inbox_listens_;  // period -> listen token
-    uint64_t last_publish_ = 0, published_period_ = UINT64_MAX, publications_ = 0;
-
-    std::deque<QueuedOffer> offers_;
-    TokenBucket decrypt_budget_;
-    SessionAdmission admission_;
-    ProbeLimiter probe_limiter_;
-    uint64_t unsolicited_ended_ = 0;  // bytes of unanswered probes of sessions that ended
-    std::array<uint64_t, size_t(Intake::count_)> intake_{};
-    uint64_t decrypt_cpu_ns_ = 0;
-
-    DestinationLimiter destinations_;
     SendBatch to_clients_;
-    std::map<ByteArray<8>, std::unique_ptr<RelaySession>> sessions_;  // by conn id
-    std::unordered_map<Endpoint, RelaySession*, EndpointHash> by_peer_;  // data path lookup
+    std::map<ConnId, std::unique_ptr<VpnSocket>> vpn_;
+    std::map<DhtListenToken, size_t> listens_;  // ours -> OpenDHT's token
+    DhtListenToken next_listen_ = 0;
     uv_timer_t* timer_ = nullptr;
-    uv_timer_t* drain_timer_ = nullptr;
+    std::unique_ptr<RelayEngine> engine_;
 };
 
 }  // namespace pave

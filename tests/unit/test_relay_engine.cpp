@@ -1,0 +1,462 @@
+// The relay engine in memory: a fake host records what it sends, puts and opens; a client
+// built from the core Session class punches to it; time is advanced by hand.
+#include <doctest/doctest.h>
+
+#include <map>
+#include <memory>
+#include <string>
+
+#include "crypto/random.h"
+#include "crypto/session_keys.h"
+#include "dht/presence_record.h"
+#include "relay/engine/relay_engine.h"
+#include "relay/stun.h"
+
+using namespace pave;
+using namespace std::chrono_literals;
+
+namespace {
+
+using Clock = RelayEngine::Clock;
+using ConnId = RelayEngine::ConnId;
+
+Endpoint ep(const std::string& text) { return Endpoint::parse(text).value(); }
+
+const Endpoint kRelayPub = ep("203.0.113.20:4500");
+const Endpoint kVpn = ep("203.0.113.30:51820");
+
+Bytes wg(uint8_t type, size_t len, uint32_t a, uint32_t b = 0) {
+    Bytes p(len, 0x5c);
+    p[0] = type;
+    p[1] = p[2] = p[3] = 0;
+    for (int i = 0; i < 4; ++i) p[4 + i] = uint8_t(a >> (8 * i));
+    if (type == 2)
+        for (int i = 0; i < 4; ++i) p[8 + i] = uint8_t(b >> (8 * i));
+    return p;
+}
+Bytes wg_init(uint32_t sender) { return wg(1, 148, sender); }
+Bytes wg_resp(uint32_t sender, uint32_t receiver) { return wg(2, 92, sender, receiver); }
+
+struct Sent {
+    Endpoint to;
+    Bytes data;
+};
+
+struct FakeHost : RelayEngineHost {
+    std::vector<Sent> sent, replies;
+    std::vector<std::pair<DhtKey, Bytes>> puts;
+    std::map<DhtListenToken, DhtKey> listens;
+    std::vector<DhtListenToken> cancelled;
+    DhtListenToken next_token = 100;
+    std::vector<EngineEvent> events;
+    std::map<ConnId, Endpoint> vpn;  // open sockets
+    std::vector<std::pair<ConnId, Bytes>> to_vpn;
+    std::vector<ConnId> vpn_closed;
+    std::string vpn_error;
+    bool reply_ok = true;
+    std::vector<Endpoint> candidates = {kRelayPub};
+
+    void send(const Endpoint& to, ByteView d) override { sent.push_back({to, Bytes(d.begin(), d.end())}); }
+    void dht_put(const DhtKey& k, Bytes v) override { puts.emplace_back(k, std::move(v)); }
+    DhtListenToken dht_listen(const DhtKey& k) override {
+        listens[++next_token] = k;
+        return next_token;
+    }
+    void dht_cancel_listen(const DhtKey& k, DhtListenToken t) override {
+        CHECK(listens.at(t) == k);
+        listens.erase(t);
+        cancelled.push_back(t);
+    }
+    void event(const EngineEvent& e) override { events.push_back(e); }
+    std::string vpn_open(const ConnId& id, const Endpoint& v, uint32_t) override {
+        if (!vpn_error.empty()) return vpn_error;
+        CHECK(vpn.count(id) == 0);
+        vpn[id] = v;
+        return "";
+    }
+    void vpn_send(const ConnId& id, ByteView d) override {
+        CHECK(vpn.count(id) == 1);
+        to_vpn.emplace_back(id, Bytes(d.begin(), d.end()));
+    }
+    void vpn_close(const ConnId& id) override {
+        CHECK(vpn.erase(id) == 1);
+        vpn_closed.push_back(id);
+    }
+    bool send_reply(const Endpoint& to, ByteView d) override {
+        if (reply_ok) replies.push_back({to, Bytes(d.begin(), d.end())});
+        return reply_ok;
+    }
+    std::vector<Endpoint> own_candidates() override { return candidates; }
+    std::vector<Endpoint> host_addresses() override { return {ep("10.2.0.2:0")}; }
+
+    bool logged(const std::string& text) const {
+        for (const auto& e : events)
+            if (e.message.find(text) != std::string::npos) return true;
+        return false;
+    }
+};
+
+// A client of the relay: seals offers, reads answers, and punches with a core Session.
+struct Client {
+    Endpoint addr;
+    X25519Key eph = X25519Key::generate();
+    SealedOffer sealed;
+    ByteArray<16> session_id{};
+    std::unique_ptr<Session> session;
+    std::vector<Sent> out;  // what the client sent
+};
+
+struct Bench {
+    FakeHost host;
+    Ed25519Key key = Ed25519Key::generate();
+    RelayEngineConfig cfg;
+    std::unique_ptr<RelayEngine> engine;
+    EngineTime now{Clock::time_point{} + 1000h, 1'700'000'000'000};
+    SessionTimers client_timers;
+
+    explicit Bench(RelayEngineConfig c = {}) : cfg(c) {
+        engine = std::make_unique<RelayEngine>(host, key, cfg, std::vector<Endpoint>{ep("10.2.0.2:4500")});
+        engine->on_tick(now);
+    }
+    ~Bench() { engine->shutdown(now); }
+
+    void advance(std::chrono::milliseconds d) {
+        now.mono += d;
+        now.unix_ms += uint64_t(d.count());
+    }
+    uint64_t period() const { return engine->period_of(now.unix_s()); }
+    // The inbox key of the current period, as the relay's last presence record names it.
+    PresenceRecord presence() const {
+        const DhtKey bucket = relay_bucket_key(engine->bucket());
+        for (auto it = host.puts.rbegin(); it != host.puts.rend(); ++it)
+            if (it->first == bucket) return decode_and_verify_presence(it->second).record.value();
+        FAIL("no presence record");
+        return {};
+    }
+    DhtListenToken inbox_listen(uint64_t p) const {
+        const DhtKey k = inbox_key(engine->bucket(), engine->period_secs(), p);
+        for (const auto& [t, lk] : host.listens)
+            if (lk == k) return t;
+        FAIL("no listen on the inbox");
+        return 0;
+    }
+    void feed(Bytes value) {
+        const uint64_t p = period();
+        engine->on_dht_values(now, inbox_key(engine->bucket(), engine->period_secs(), p), inbox_listen(p), {std::move(value)},
+                              false);
+    }
+
+    Client offer(const std::string& client_addr, const Endpoint& vpn = kVpn, int64_t skew_ms = 0) {
+        Client c;
+        c.addr = ep(client_addr);
+        Offer o;
+        random_bytes(c.session_id);
+        o.session_id = c.session_id;
+        o.client_share = c.eph.pub;
+        o.candidates = {c.addr};
+        o.vpn = vpn;
+        o.timestamp_ms = uint64_t(int64_t(now.unix_ms) + skew_ms);
+        PresenceRecord r = presence();
+        c.sealed = seal_offer(o, r.inbox_pub, key.public_key(), r.period).value();
+        return c;
+    }
+    // The answer the relay put for this client's offer, if any.
+    std::optional<Answer> answer_of(const Client& c) const {
+        const auto ak = answer_dht_key(c.sealed.answer_key_material);
+        DhtKey k;
+        std::copy(ak.begin(), ak.end(), k.begin());
+        for (const auto& [pk, v] : host.puts)
+            if (pk == k) return open_answer(v, c.eph, c.sealed.answer_key_material);
+        return std::nullopt;
+    }
+    // Offer, answer and a client Session punching to the relay's candidates.
+    Client connect(const std::string& client_addr, const Endpoint& vpn = kVpn) {
+        Client c = offer(client_addr, vpn);
+        feed(c.sealed.value);
+        auto a = answer_of(c);
+        REQUIRE(a);
+        REQUIRE(a->accepted);
+        auto ee = x25519_shared(c.eph.priv, a->relay_share);
+        auto keys = derive_session_keys(c.sealed.answer_key_material, *ee);
+        REQUIRE(keys);
+        c.session = std::make_unique<Session>(SessionRole::client, *keys, a->candidates, now.mono, client_timers,
+                                              [this, from = c.addr](const Endpoint& to, ByteView d) {
+                                                  pending.push_back({from, to, Bytes(d.begin(), d.end())});
+                                              });
+        return c;
+    }
+
+    struct Wire {
+        Endpoint from, to;
+        Bytes data;
+    };
+    std::vector<Wire> pending;  // client -> relay
+    size_t relay_sent_seen = 0;
+
+    // Delivers datagrams both ways; the relay's go to the clients listed (by address).
+    void deliver(std::vector<Client*> clients) {
+        for (int round = 0; round < 8; ++round) {
+            auto batch = std::move(pending);
+            pending.clear();
+            for (auto& w : batch)
+                if (w.to == kRelayPub) engine->on_datagram(now, w.from, w.data);
+            for (; relay_sent_seen < host.sent.size(); ++relay_sent_seen) {
+                const Sent s = host.sent[relay_sent_seen];
+                for (Client* c : clients)
+                    if (c->session && s.to == c->addr) c->session->on_control(s.data, kRelayPub, now.mono);
+            }
+        }
+    }
+    void run_for(std::chrono::milliseconds total, std::vector<Client*> clients) {
+        auto end = now.mono + total;
+        while (now.mono < end) {
+            advance(10ms);
+            if (engine->next_deadline() <= now.mono) engine->on_tick(now);
+            for (Client* c : clients)
+                if (c->session && c->session->next_deadline() <= now.mono) c->session->on_timer(now.mono);
+            deliver(clients);
+        }
+    }
+};
+
+ConnId only_session(const RelayEngine& e) {
+    auto ids = e.session_ids();
+    REQUIRE(ids.size() == 1);
+    return ids[0];
+}
+
+}  // namespace
+
+TEST_CASE("relay engine: presence published, inbox keys and listens rotate with the period") {
+    RelayEngineConfig c;
+    c.presence_ttl_s = 10;  // period 10 s
+    Bench b(c);
+    CHECK(b.engine->publications() == 1);
+    CHECK(b.host.listens.size() == 3);
+    const PresenceRecord first = b.presence();
+    CHECK(first.period == b.period());
+    CHECK(first.capacity == c.capacity);
+    b.advance(3s);
+    b.engine->on_tick(b.now);
+    CHECK(b.engine->publications() == 2);  // three chances per TTL
+    b.advance(30s);
+    b.engine->on_tick(b.now);
+    const PresenceRecord later = b.presence();
+    CHECK(later.period == first.period + 3);
+    CHECK(later.inbox_pub != first.inbox_pub);
+    CHECK(b.host.listens.size() == 3);  // previous, current and next period only
+    CHECK(b.host.cancelled.size() == 3);
+    // A value on a listen that was cancelled is not for us.
+    b.engine->on_dht_values(b.now, inbox_key(b.engine->bucket(), 10, first.period), 101, {Bytes(kRendezvousValueSize)},
+                            false);
+    CHECK(b.engine->intake(RelayEngine::Intake::not_for_us) == 1);
+}
+
+TEST_CASE("relay engine: intake counts junk, stale and replayed offers without answering them") {
+    Bench b;
+    b.feed(Bytes(10));
+    CHECK(b.engine->intake(RelayEngine::Intake::wrong_size) == 1);
+    Bytes junk(kRendezvousValueSize);
+    random_bytes(junk);
+    b.feed(junk);
+    CHECK(b.engine->intake(RelayEngine::Intake::not_for_us) == 1);
+
+    Client stale = b.offer("198.51.100.7:4600", kVpn, -61000);
+    b.feed(stale.sealed.value);
+    CHECK(b.engine->intake(RelayEngine::Intake::stale) == 1);
+    CHECK_FALSE(b.answer_of(stale));
+
+    Client c = b.offer("198.51.100.7:4600");
+    b.feed(c.sealed.value);
+    CHECK(b.engine->intake(RelayEngine::Intake::accepted) == 1);
+    const size_t puts = b.host.puts.size();
+    b.feed(c.sealed.value);  // the same value again
+    CHECK(b.engine->intake(RelayEngine::Intake::replayed) == 1);
+    CHECK(b.host.puts.size() == puts);
+    CHECK(b.engine->session_count() == 1);
+}
+
+TEST_CASE("relay engine: refusals carry their code") {
+    SUBCASE("endpoint policy") {
+        Bench b;
+        Client c = b.offer("198.51.100.7:4600", ep("10.0.0.5:51820"));
+        b.feed(c.sealed.value);
+        auto a = b.answer_of(c);
+        REQUIRE(a);
+        CHECK_FALSE(a->accepted);
+        CHECK(a->refuse_code == kRefuseEndpoint);
+        CHECK(b.engine->intake(RelayEngine::Intake::refused) == 1);
+        CHECK(b.engine->session_count() == 0);
+        CHECK(b.host.logged("rendezvous refused"));
+    }
+    SUBCASE("no public address yet") {
+        Bench b;
+        b.host.candidates.clear();
+        Client c = b.offer("198.51.100.7:4600");
+        b.feed(c.sealed.value);
+        auto a = b.answer_of(c);
+        REQUIRE(a);
+        CHECK(a->refuse_code == kRefuseInternal);
+    }
+    SUBCASE("capacity and per-client limit, once a session is established") {
+        RelayEngineConfig cfg;
+        cfg.capacity = 2;
+        cfg.per_client_ip = 1;
+        Bench b(cfg);
+        Client c1 = b.connect("198.51.100.7:4600");
+        b.run_for(300ms, {&c1});
+        REQUIRE(c1.session->state() == SessionState::established);
+        REQUIRE(b.engine->admission().established() == 1);
+
+        Client same = b.offer("198.51.100.7:4601");  // the same address group
+        b.feed(same.sealed.value);
+        CHECK(b.answer_of(same)->refuse_code == kRefuseAddressLimit);
+
+        Client c2 = b.connect("198.51.100.8:4600");
+        b.run_for(300ms, {&c1, &c2});
+        REQUIRE(b.engine->admission().established() == 2);
+        Client c3 = b.offer("198.51.100.9:4600");
+        b.feed(c3.sealed.value);
+        CHECK(b.answer_of(c3)->refuse_code == kRefuseCapacity);
+        CHECK(b.engine->intake(RelayEngine::Intake::refused) == 2);
+    }
+}
+
+TEST_CASE("relay engine: trial decryptions within the budget, the rest queued and drained later") {
+    RelayEngineConfig cfg;
+    cfg.offers_per_second = 10;  // a burst of 5
+    cfg.offer_queue = 4;
+    Bench b(cfg);
+    std::vector<Client> cs;
+    for (int i = 0; i < 10; ++i) cs.push_back(b.offer("198.51.100." + std::to_string(10 + i) + ":4600"));
+    for (auto& c : cs) b.feed(c.sealed.value);
+    CHECK(b.engine->intake(RelayEngine::Intake::accepted) == 5);
+    CHECK(b.engine->queued_offers() == 4);
+    CHECK(b.engine->intake(RelayEngine::Intake::queue_full) == 1);
+    CHECK(b.engine->intake(RelayEngine::Intake::rate_deferred) == 1);
+    CHECK(b.engine->next_deadline() <= b.now.mono + RelayEngine::kDrainRetry);
+    b.advance(500ms);
+    b.engine->on_tick(b.now);
+    CHECK(b.engine->intake(RelayEngine::Intake::accepted) == 9);
+    CHECK(b.engine->queued_offers() == 0);
+}
+
+TEST_CASE("relay engine: punching validates the client, opens the VPN socket, WireGuard crosses the gate") {
+    Bench b;
+    Client c = b.connect("198.51.100.7:4600");
+    const ConnId id = only_session(*b.engine);
+    CHECK(b.engine->admission().pending() == 1);
+    CHECK(b.host.vpn.empty());  // no socket before validation
+    b.run_for(300ms, {&c});
+    REQUIRE(c.session->state() == SessionState::established);
+    auto v = b.engine->session(id);
+    REQUIRE(v);
+    CHECK(v->session.state() == SessionState::established);
+    CHECK(v->session.peer() == c.addr);
+    CHECK(v->vpn_open);
+    CHECK(b.host.vpn.at(id) == kVpn);
+    CHECK(b.engine->admission().established() == 1);
+
+    // Client -> VPN: only from the bound address.
+    CHECK(b.engine->on_datagram(b.now, c.addr, wg_init(0x11)));
+    REQUIRE(b.host.to_vpn.size() == 1);
+    CHECK(b.host.to_vpn[0].second == wg_init(0x11));
+    CHECK_FALSE(b.engine->on_datagram(b.now, ep("198.51.100.99:4600"), wg_init(0x12)));
+    CHECK(b.host.to_vpn.size() == 1);
+
+    // VPN -> client: the response to that initiation, to the bound address.
+    const size_t before = b.host.sent.size();
+    b.engine->on_vpn_datagram(b.now, id, wg_resp(0x22, 0x11));
+    REQUIRE(b.host.sent.size() == before + 1);
+    CHECK(b.host.sent.back().to == c.addr);
+    CHECK(b.host.sent.back().data == wg_resp(0x22, 0x11));
+    CHECK(b.engine->session(id)->gate.unlocked());
+}
+
+TEST_CASE("relay engine: sessions are reaped, their slot and socket returned") {
+    SUBCASE("a punch nobody answers") {
+        Bench b;
+        Client c = b.offer("198.51.100.7:4600");
+        b.feed(c.sealed.value);
+        REQUIRE(b.engine->session_count() == 1);
+        b.run_for(25s, {});
+        CHECK(b.engine->session_count() == 0);
+        CHECK(b.engine->admission().pending() == 0);
+        CHECK(b.host.logged("ended (failed"));
+        CHECK(b.engine->probe_bytes_unanswered() > 0);
+        CHECK(b.engine->probe_bytes_unanswered() <= b.cfg.timers.punch_credit);
+    }
+    SUBCASE("a client that goes silent") {
+        Bench b;
+        Client c = b.connect("198.51.100.7:4600");
+        b.run_for(300ms, {&c});
+        const ConnId id = only_session(*b.engine);
+        REQUIRE(b.host.vpn.count(id));
+        c.session.reset();
+        b.run_for(30s, {});
+        CHECK(b.engine->session_count() == 0);
+        CHECK(b.engine->admission().established() == 0);
+        CHECK(b.host.vpn_closed == std::vector<ConnId>{id});
+    }
+    SUBCASE("a VPN endpoint that is no WireGuard server") {
+        Bench b;
+        Client c = b.connect("198.51.100.7:4600");
+        b.run_for(300ms, {&c});
+        const ConnId id = only_session(*b.engine);
+        b.engine->on_datagram(b.now, c.addr, wg_init(0x11));
+        b.engine->on_vpn_datagram(b.now, id, Bytes{'h', 'e', 'l', 'l', 'o'});
+        CHECK(b.engine->session(id)->gate.closed());
+        CHECK(b.host.logged("a datagram that is not WireGuard from the endpoint, which is no WireGuard server"));
+        CHECK(b.engine->next_deadline() <= b.now.mono);
+        b.engine->on_tick(b.now);
+        CHECK(b.engine->session_count() == 0);
+        CHECK(b.host.vpn_closed == std::vector<ConnId>{id});
+    }
+    SUBCASE("a VPN socket that cannot be opened closes the session") {
+        Bench b;
+        b.host.vpn_error = "cannot open the socket towards the VPN: test";
+        Client c = b.connect("198.51.100.7:4600");
+        b.run_for(1s, {&c});
+        CHECK(b.engine->session_count() == 0);
+        CHECK(b.host.vpn_closed.empty());
+        CHECK(c.session->peer_close_reason() == kRefuseInternal);
+    }
+}
+
+TEST_CASE("relay engine: shutdown tells established clients and closes the sockets") {
+    Bench b;
+    Client c = b.connect("198.51.100.7:4600");
+    b.run_for(300ms, {&c});
+    REQUIRE(c.session->state() == SessionState::established);
+    b.engine->shutdown(b.now);
+    b.deliver({&c});
+    CHECK(c.session->state() == SessionState::closed);
+    CHECK(b.host.vpn.empty());
+    CHECK(b.engine->session_count() == 0);
+}
+
+TEST_CASE("relay engine: STUN answers within the per-source and total budgets") {
+    Bench b;
+    StunTxId tx;
+    const Bytes req = build_binding_request(tx);
+    const Endpoint src = ep("198.51.100.7:3478");
+    for (int i = 0; i < 45; ++i) CHECK(b.engine->on_datagram(b.now, src, req));
+    CHECK(b.engine->stun().answered() == 40);  // the per-source burst
+    CHECK(b.engine->stun().rate_limited() == 5);
+    REQUIRE(b.host.replies.size() == 40);
+    CHECK(parse_binding_response(b.host.replies[0].data, tx) == src);
+    CHECK(b.host.sent.empty());  // never unguarded
+
+    b.advance(10s);  // every bucket full again
+    for (int s = 0; s < 20; ++s)
+        for (int i = 0; i < 30; ++i)
+            b.engine->on_datagram(b.now, ep("198.51.101." + std::to_string(s) + ":3478"), req);
+    CHECK(b.engine->stun().answered() == 40 + 500);  // the total burst
+    CHECK(b.engine->stun().rate_limited() == 5 + 100);
+
+    b.advance(10s);
+    b.host.reply_ok = false;  // the port's amplification guard refuses
+    b.engine->on_datagram(b.now, src, req);
+    CHECK(b.engine->stun().over_budget() == 1);
+    CHECK_FALSE(b.engine->on_datagram(b.now, src, Bytes{0x00, 0x01}));  // not a request: nobody's
+}
