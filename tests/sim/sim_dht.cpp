@@ -12,6 +12,7 @@ Duration SimDht::draw(std::chrono::milliseconds base) {
 
 void SimDht::put(const DhtKey& key, Bytes value) {
     ++puts_;
+    if (on_put) on_put(key, value);
     if (rng_.chance(params_.put_loss)) {
         ++puts_lost_;
         return;
@@ -51,7 +52,7 @@ void SimDht::deliver(Token token, const DhtKey& key, std::vector<Bytes> values, 
         if (it == listeners_.end()) return;  // cancelled meanwhile
         ++deliveries_;
         Listener fn = it->second.fn;  // the callback may cancel its own listen
-        fn(key, vs, expired);
+        fn(token, key, vs, expired);
     });
 }
 

@@ -33,8 +33,8 @@ struct DhtParams {
 
 class SimDht {
 public:
-    using Listener = std::function<void(const DhtKey& key, const std::vector<Bytes>& values, bool expired)>;
     using Token = uint64_t;
+    using Listener = std::function<void(Token token, const DhtKey& key, const std::vector<Bytes>& values, bool expired)>;
 
     SimDht(EventQueue& events, SimRandom& rng, DhtParams params = {}) : events_(events), rng_(rng), params_(params) {}
     DhtParams& params() { return params_; }
@@ -46,6 +46,9 @@ public:
     // Stored, unexpired values at `key` now.
     size_t values_at(const DhtKey& key) const;
     size_t listeners() const { return listeners_.size(); }
+
+    // Sees every put as it is made (before loss): lets a test capture and replay a value.
+    std::function<void(const DhtKey& key, const Bytes& value)> on_put;
 
     uint64_t puts() const { return puts_; }
     uint64_t puts_lost() const { return puts_lost_; }

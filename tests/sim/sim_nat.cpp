@@ -7,7 +7,7 @@ namespace pave::sim {
 SimNat::SimNat(std::string public_ip, NatConfig cfg, SimRandom& rng) : public_ip_(std::move(public_ip)), cfg_(cfg), rng_(rng) {}
 
 std::string SimNat::key_of(const Endpoint& inside, const Endpoint& to) const {
-    if (cfg_.mapping == NatMapping::endpoint_independent) return inside.to_string();
+    if (cfg_.mapping == MappingBehaviour::endpoint_independent) return inside.to_string();
     return inside.to_string() + ">" + to.to_string();
 }
 
@@ -66,9 +66,9 @@ std::optional<Endpoint> SimNat::inbound(const Endpoint& from, uint16_t public_po
     }
     bool allowed = true;
     switch (cfg_.filtering) {
-    case NatFiltering::endpoint_independent: break;
-    case NatFiltering::address_dependent: allowed = m.sent_to_ip.count(from.ip_string()) != 0; break;
-    case NatFiltering::address_and_port_dependent: allowed = m.sent_to_addr.count(from.to_string()) != 0; break;
+    case FilteringBehaviour::endpoint_independent: break;
+    case FilteringBehaviour::address_dependent: allowed = m.sent_to_ip.count(from.ip_string()) != 0; break;
+    case FilteringBehaviour::address_and_port_dependent: allowed = m.sent_to_addr.count(from.to_string()) != 0; break;
     }
     if (!allowed) {
         ++filtered_;

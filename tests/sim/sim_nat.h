@@ -24,22 +24,22 @@
 
 namespace pave::sim {
 
-enum class NatMapping { endpoint_independent, endpoint_dependent };
-enum class NatFiltering { endpoint_independent, address_dependent, address_and_port_dependent };
+enum class MappingBehaviour { endpoint_independent, endpoint_dependent };
+enum class FilteringBehaviour { endpoint_independent, address_dependent, address_and_port_dependent };
 
 struct NatConfig {
-    NatMapping mapping = NatMapping::endpoint_independent;
-    NatFiltering filtering = NatFiltering::address_and_port_dependent;
+    MappingBehaviour mapping = MappingBehaviour::endpoint_independent;
+    FilteringBehaviour filtering = FilteringBehaviour::address_and_port_dependent;
     std::chrono::milliseconds mapping_timeout{30000};
     bool refresh_on_inbound = false;  // RFC 4787 REQ-6 requires outbound refresh only
     bool hairpin = false;             // inside hosts may reach each other through the public address
 
     // Common shapes: a "full cone" home router, a port-restricted cone, a symmetric NAT.
-    static NatConfig full_cone() { return {NatMapping::endpoint_independent, NatFiltering::endpoint_independent}; }
+    static NatConfig full_cone() { return {MappingBehaviour::endpoint_independent, FilteringBehaviour::endpoint_independent}; }
     static NatConfig port_restricted() {
-        return {NatMapping::endpoint_independent, NatFiltering::address_and_port_dependent};
+        return {MappingBehaviour::endpoint_independent, FilteringBehaviour::address_and_port_dependent};
     }
-    static NatConfig symmetric() { return {NatMapping::endpoint_dependent, NatFiltering::address_and_port_dependent}; }
+    static NatConfig symmetric() { return {MappingBehaviour::endpoint_dependent, FilteringBehaviour::address_and_port_dependent}; }
 };
 
 class SimNat {

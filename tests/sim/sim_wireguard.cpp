@@ -60,23 +60,27 @@ void SimWireGuardServer::on_datagram(const Endpoint& from, ByteView data) {
         if (silent_) return;
         Keypair k;
         k.theirs = m->sender_index;
-        k.ours = uint32_t(net_.rng().next()) | 1;  // never 0
+        do k.ours = uint32_t(net_.rng().next()); while (k.ours == 0 || keypairs_.count(k.ours));
         k.peer = from;
-        keypair_ = k;
+        keypairs_[k.ours] = k;
         ++responses_;
         sock_.send(from, wg_response(k.ours, k.theirs));
         return;
     }
     case WgType::transport: {
-        if (!keypair_ || m->receiver_index != keypair_->ours) {
+        auto it = keypairs_.find(m->receiver_index);
+        if (it == keypairs_.end()) {
             ++ignored_;
             return;
         }
         ++transport_in_;
         if (silent_) return;
+        Keypair& k = it->second;
         uint8_t tag = data.size() > kWgTransportMinSize ? data[kWgTransportHeaderSize] : 0;
         ++transport_out_;
-        sock_.send(from, wg_transport(keypair_->theirs, keypair_->counter++, data.size() - kWgTransportMinSize, tag));
+        // Back to where the data came from (WireGuard roams to the latest source).
+        k.peer = from;
+        sock_.send(from, wg_transport(k.theirs, k.counter++, data.size() - kWgTransportMinSize, tag));
         return;
     }
     default: ++ignored_; return;

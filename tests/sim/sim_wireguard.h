@@ -11,6 +11,7 @@
 #pragma once
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
 
 #include "crypto/bytes.h"
@@ -42,6 +43,7 @@ public:
     uint64_t transport_in() const { return transport_in_; }
     uint64_t transport_out() const { return transport_out_; }
     uint64_t ignored() const { return ignored_; }
+    size_t keypairs() const { return keypairs_.size(); }
     // Where the last initiation came from (the relay's address, never the client's).
     const std::optional<Endpoint>& last_peer() const { return last_peer_; }
 
@@ -56,7 +58,7 @@ private:
         Endpoint peer;
         uint64_t counter = 0;
     };
-    std::optional<Keypair> keypair_;
+    std::map<uint32_t, Keypair> keypairs_;  // by our index
     std::optional<Endpoint> last_peer_;
     uint64_t initiations_ = 0, responses_ = 0, transport_in_ = 0, transport_out_ = 0, ignored_ = 0;
 };

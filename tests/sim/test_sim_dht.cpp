@@ -26,7 +26,7 @@ struct DhtWorld {
     DhtKey k1 = dht_key_of("one"), k2 = dht_key_of("two");
 
     SimDht::Listener into(Got& g) {
-        return [this, &g](const DhtKey&, const std::vector<Bytes>& vs, bool expired) {
+        return [this, &g](SimDht::Token, const DhtKey&, const std::vector<Bytes>& vs, bool expired) {
             for (const auto& v : vs) {
                 if (expired) {
                     ++g.expired;
@@ -108,7 +108,7 @@ TEST_CASE("sim DHT: put and delivery loss, repeatable per seed") {
         dht.params().jitter = 100ms;
         DhtKey k = dht_key_of("k");
         size_t got = 0;
-        dht.listen(k, [&](const DhtKey&, const std::vector<Bytes>& vs, bool expired) {
+        dht.listen(k, [&](SimDht::Token, const DhtKey&, const std::vector<Bytes>& vs, bool expired) {
             if (!expired) got += vs.size();
         });
         for (int i = 0; i < 1000; ++i) dht.put(k, {uint8_t(i)});

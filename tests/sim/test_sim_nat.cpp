@@ -87,7 +87,7 @@ TEST_CASE("sim NAT: the three filtering behaviours") {
         CHECK(w.nat->dropped_filtered() == 0);
     }
     SUBCASE("address-dependent: any port of an address the host sent to") {
-        World w({NatMapping::endpoint_independent, NatFiltering::address_dependent});
+        World w({MappingBehaviour::endpoint_independent, FilteringBehaviour::address_dependent});
         w.host_to(0);
         CHECK(w.server_reaches_host(1, w.seen[0][0]));  // same IP, other port
         CHECK_FALSE(w.server_reaches_host(2, w.seen[0][0]));

@@ -1,0 +1,82 @@
+// A client in the simulated swarm: a ClientEngine, the ClientEngineHost that connects it to the
+// simulated world, and the local WireGuard it serves (a SimWireGuardPeer on the host's loopback,
+// as `wg` with `Endpoint = 127.0.0.1:<listen port>` would be). Its session socket is on a
+// private address behind a SimNat, or public when no NAT is given.
+//
+// Reflectors: the host knows the relays' shared ports as its DHT peers (every PAVE node answers
+// STUN). Candidates: the reflexive address first, then the socket's own (host) address, as
+// gather_candidates does for an interface address.
+#pragma once
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "relay/engine/client_engine.h"
+#include "tests/sim/engine_ticker.h"
+#include "tests/sim/sim_wireguard.h"
+#include "tests/sim/sim_world.h"
+
+namespace pave::sim {
+
+struct SimClientOptions {
+    std::string address;  // "ip:port" of the session socket (private when behind `nat`)
+    SimNat* nat = nullptr;
+    ClientEngineConfig config;  // config.vpn: the VPN endpoint
+    LinkParams link;
+    // The DHT peers the host names as reflectors (the relays' ports, usually).
+    std::vector<Endpoint> known_nodes;
+};
+
+class SimClient : public ClientEngineHost {
+public:
+    SimClient(SimWorld& world, SimClientOptions opts);
+    ~SimClient() override;
+
+    ClientEngine& engine() { return engine_; }
+    ClientEngine::Step step() const { return engine_.step(); }
+    SimSocket& socket() { return sock_; }
+    SimWireGuardPeer& wireguard() { return wg_; }
+    void set_known_nodes(std::vector<Endpoint> n) { opts_.known_nodes = std::move(n); }
+
+    void start();
+    void close();
+
+    const std::vector<EngineEvent>& events() const { return events_; }
+    bool saw_event(const std::string& substring) const;
+    const std::optional<std::string>& gave_up_why() const { return gave_up_; }
+    uint64_t probes_sent() const { return probes_sent_; }
+    uint64_t local_sent() const { return local_sent_; }
+
+    // ClientEngineHost
+    void send(const Endpoint& to, ByteView data) override;
+    void dht_put(const DhtKey& key, Bytes value) override;
+    DhtListenToken dht_listen(const DhtKey& key) override;
+    void dht_cancel_listen(const DhtKey& key, DhtListenToken token) override;
+    void event(const EngineEvent& e) override;
+    void send_wireguard(const Endpoint& to, ByteView data) override;
+    void send_local(const Endpoint& to, ByteView data) override;
+    void send_probe(const Endpoint& to, ByteView data) override;
+    std::vector<Endpoint> known_nodes(size_t max) override;
+    bool dht_connected() override { return true; }
+    std::vector<Endpoint> candidates(const std::optional<Endpoint>& reflexive, size_t max) override;
+    void gave_up(const std::string& why) override { gave_up_ = why; }
+
+    // The local WireGuard's source address, as the engine sees it.
+    static Endpoint local_wireguard_address() { return *Endpoint::parse("127.0.0.1:51821"); }
+
+private:
+    void after(TimePoint deadline) { ticker_.want(deadline); }
+
+    SimWorld& world_;
+    SimClientOptions opts_;
+    SimSocket& sock_;
+    ClientEngine engine_;
+    EngineTicker ticker_;
+    SimWireGuardPeer wg_;
+    bool closed_ = false;
+    std::vector<EngineEvent> events_;
+    std::optional<std::string> gave_up_;
+    uint64_t probes_sent_ = 0, local_sent_ = 0;
+};
+
+}  // namespace pave::sim

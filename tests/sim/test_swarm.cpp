@@ -1,0 +1,451 @@
+// The role engines in a simulated swarm: relays and clients behind NATs, a simulated DHT and
+// WireGuard endpoints, all in one process on a virtual clock. Each case runs seconds to minutes
+// of virtual time in milliseconds of wall time.
+#include <doctest/doctest.h>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "tests/sim/swarm.h"
+
+using namespace pave;
+using namespace pave::sim;
+using namespace std::chrono_literals;
+using Step = ClientEngine::Step;
+
+namespace {
+
+bool settled(const SimClient& c) { return c.step() == Step::connected || c.step() == Step::failed; }
+
+// The relay the client's session runs through (nullptr if none).
+SimRelay* relay_of(Swarm& s, SimClient& c) {
+    const auto& r = c.engine().relay();
+    return r ? s.relay_by_key(r->node_pub) : nullptr;
+}
+
+// The relay's only session, established and bound to `peer`.
+bool relay_holds(SimRelay& r, const Endpoint& peer) {
+    for (const auto& id : r.engine().session_ids()) {
+        auto v = r.engine().session(id);
+        if (v && v->session.state() == SessionState::established && v->session.peer() && *v->session.peer() == peer)
+            return true;
+    }
+    return false;
+}
+
+// The client's address as the relay sees it: its NAT's mapping towards the relay.
+Endpoint public_of(Swarm& s, SimClient& c, SimRelay& r) {
+    if (!c.socket().nat()) return c.socket().local();
+    return c.socket().nat()->mapping_of(c.socket().local(), r.endpoint(), s.events.now()).value_or(Endpoint{});
+}
+
+// WireGuard through the tunnel: a handshake, then `n` data packets echoed by the VPN server.
+void wireguard_round_trip(Swarm& s, SimClient& c, int n) {
+    auto& wg = c.wireguard();
+    uint64_t echoes = wg.echoes();
+    wg.send_initiation();
+    REQUIRE(s.run_until([&] { return wg.has_keypair(); }, 2s));
+    for (int i = 0; i < n; ++i) wg.send_data(100);
+    s.run_for(1s);
+    CHECK(wg.echoes() == echoes + uint64_t(n));
+}
+
+// What a client and its relay did, for a failure message.
+void explain(Swarm& s, SimClient& c) {
+    MESSAGE("client at " << c.socket().local().to_string() << ", step " << ClientEngine::to_string(c.step()));
+    for (const auto& e : c.events()) MESSAGE("  client: " << e.message);
+    SimRelay* r = relay_of(s, c);
+    if (!r) return;
+    for (const auto& e : r->events()) MESSAGE("  relay: " << e.message);
+    for (const auto& id : r->engine().session_ids()) {
+        auto v = r->engine().session(id);
+        MESSAGE("  relay session " << pave::to_string(v->session.state()) << " peer "
+                                   << (v->session.peer() ? v->session.peer()->to_string() : "-"));
+    }
+}
+
+}  // namespace
+
+TEST_CASE("swarm: rendezvous and punching through each kind of NAT") {
+    struct Kind {
+        const char* name;
+        std::optional<NatConfig> nat;
+    };
+    const std::vector<Kind> kinds = {
+        {"public", std::nullopt},
+        {"full cone", NatConfig::full_cone()},
+        {"address-restricted", NatConfig{MappingBehaviour::endpoint_independent, FilteringBehaviour::address_dependent}},
+        {"port-restricted", NatConfig::port_restricted()},
+        {"symmetric", NatConfig::symmetric()},
+    };
+    for (const Kind& k : kinds) {
+        CAPTURE(k.name);
+        Swarm s(11);
+        s.add_vpn();
+        SimRelay& r = s.add_relay();
+        SimNat* nat = k.nat ? &s.add_nat(*k.nat) : nullptr;
+        SimClient& c = s.add_client({}, nat);
+        c.start();
+        REQUIRE(s.run_until([&] { return settled(c); }, 30s));
+        REQUIRE(c.step() == Step::connected);
+        CHECK(c.saw_event("found 1 relay(s) in the directory"));
+        CHECK(c.saw_event("public address learned"));
+        CHECK(r.engine().intake(RelayEngine::Intake::accepted) == 1);
+        CHECK(r.engine().session_count() == 1);
+        // Both ends validated the other's public address.
+        Endpoint pub = public_of(s, c, r);
+        CHECK(relay_holds(r, pub));
+        REQUIRE(c.engine().session());
+        CHECK(*c.engine().session()->peer() == r.endpoint());
+        CHECK(c.engine().session()->reflexive() == pub);
+        CHECK(c.engine().session()->rtt().has_value());
+        CHECK(r.vpn_sockets_open() == 1);  // opened once the client's address validated
+        // The relay's private-address candidate of the client was refused by policy, never probed.
+        if (nat) CHECK(nat->mappings_created() >= 1);
+    }
+}
+
+TEST_CASE("swarm: punching survives loss, delay and jitter") {
+    Swarm s(12, DhtParams{200ms, 300ms, 400ms, 0.0, 0.0});
+    s.add_vpn();
+    SimRelay& r = s.add_relay({}, LinkParams{40ms, 30ms, 0.15});
+    SimNat& nat = s.add_nat(NatConfig::port_restricted());
+    SimClient& c = s.add_client({}, &nat, LinkParams{30ms, 20ms, 0.15});
+    c.start();
+    REQUIRE(s.run_until([&] { return settled(c); }, 30s));
+    CHECK(c.step() == Step::connected);
+    CHECK(s.net.lost() > 0);
+    CHECK(relay_holds(r, public_of(s, c, r)));
+    s.run_for(20s);  // keepalives measure the RTT if the first PING or PONG was lost
+    auto rtt = c.engine().session()->rtt();
+    REQUIRE(rtt);
+    CHECK(*rtt >= 140ms);  // both links, both ways: at least 2 x (40 + 30) ms
+}
+
+TEST_CASE("swarm: forwarding: the client's WireGuard reaches the VPN through the relay and back") {
+    Swarm s(13);
+    SimWireGuardServer& vpn = s.add_vpn();
+    SimRelay& r = s.add_relay();
+    SimNat& nat = s.add_nat(NatConfig::symmetric());
+    SimClient& c = s.add_client({}, &nat);
+    c.start();
+    REQUIRE(s.run_until([&] { return settled(c); }, 30s));
+    REQUIRE(c.step() == Step::connected);
+
+    wireguard_round_trip(s, c, 20);
+    CHECK(vpn.initiations() == 1);
+    CHECK(vpn.responses() == 1);
+    CHECK(vpn.transport_in() == 20);
+    // The VPN sees the relay's address, never the client's.
+    REQUIRE(vpn.last_peer());
+    CHECK(vpn.last_peer()->ip_string() == r.endpoint().ip_string());
+    CHECK_FALSE(vpn.last_peer()->ip_string() == nat.public_ip());
+    CHECK(c.engine().local_peer() == SimClient::local_wireguard_address());
+    CHECK(c.engine().counters().wg_to_relay == 21);
+    CHECK(c.engine().counters().wg_from_relay == 21);
+    CHECK(c.wireguard().unexpected() == 0);
+    // The relay's gate saw the handshake answered on the client's index.
+    auto id = r.engine().session_ids().at(0);
+    CHECK(r.engine().session(id)->gate.closed() == false);
+}
+
+TEST_CASE("swarm: refusal: a VPN endpoint the relay's policy forbids ends the client with the reason") {
+    Swarm s(14);
+    SimRelay& r = s.add_relay();
+    SimNat& nat = s.add_nat(NatConfig::port_restricted());
+    ClientEngineConfig cfg;
+    cfg.vpn = *Endpoint::parse("10.1.2.3:51820");  // private: refused by every relay
+    SimClient& c = s.add_client(cfg, &nat);
+    c.start();
+    REQUIRE(s.run_until([&] { return settled(c); }, 30s));
+    CHECK(c.step() == Step::failed);
+    REQUIRE(c.gave_up_why());
+    CHECK(c.gave_up_why()->find("failed at step 'rendezvous'") != std::string::npos);
+    CHECK(r.engine().intake(RelayEngine::Intake::refused) == 1);
+    CHECK(r.saw_event("rendezvous refused"));
+    CHECK(r.engine().session_count() == 0);
+    CHECK(r.vpn_opened() == 0);
+    // Loopback, the relay's own address: refused the same way.
+    for (const std::string& vpn : {std::string("127.0.0.1:51820"), r.endpoint().to_string()}) {
+        CAPTURE(vpn);
+        ClientEngineConfig c2;
+        c2.vpn = *Endpoint::parse(vpn);
+        SimClient& other = s.add_client(c2, &s.add_nat(NatConfig::port_restricted()));
+        other.start();
+        REQUIRE(s.run_until([&] { return settled(other); }, 30s));
+        CHECK(other.step() == Step::failed);
+    }
+    CHECK(r.engine().intake(RelayEngine::Intake::refused) == 3);
+    CHECK(r.vpn_opened() == 0);
+}
+
+TEST_CASE("swarm: relay full: the client is refused and asks another relay") {
+    Swarm s(15);
+    s.add_vpn();
+    RelayEngineConfig small;
+    small.capacity = 1;
+    SimRelay& a = s.add_relay(small);
+    SimClient& first = s.add_client({}, &s.add_nat(NatConfig::port_restricted()));
+    first.start();
+    REQUIRE(s.run_until([&] { return settled(first); }, 30s));
+    REQUIRE(first.step() == Step::connected);
+
+    SimClient& second = s.add_client({}, &s.add_nat(NatConfig::port_restricted()));
+    second.start();
+    REQUIRE(s.run_until([&] { return second.saw_event("refused"); }, 20s));
+    CHECK(second.saw_event("asking others"));
+    CHECK(a.engine().intake(RelayEngine::Intake::refused) >= 1);
+    CHECK(second.step() == Step::rendezvous);  // not failed: another relay may have room
+
+    SimRelay& b = s.add_relay();
+    REQUIRE(s.run_until([&] { return settled(second); }, 30s));
+    CHECK(second.step() == Step::connected);
+    CHECK(relay_of(s, second) == &b);
+    CHECK(relay_of(s, first) == &a);
+    CHECK(a.engine().session_count() == 1);
+    CHECK(first.step() == Step::connected);
+}
+
+TEST_CASE("swarm: relay silent: the client stops waiting for it and moves on") {
+    Swarm s(16);
+    s.add_vpn();
+    s.add_reflector();  // a DHT peer that is no relay: the client still learns its address
+    SimRelay& a = s.add_relay();
+    s.run_for(2s);  // its presence record is in the DHT...
+    a.set_silent(true);  // ...and then it stops answering
+    SimClient& c = s.add_client({}, &s.add_nat(NatConfig::port_restricted()));
+    c.start();
+    REQUIRE(s.run_until([&] { return c.saw_event("no answer from relay"); }, 15s));
+    CHECK(c.step() == Step::rendezvous);
+    REQUIRE(c.engine().choice());
+    CHECK(c.engine().choice()->silent() >= 1);
+
+    SimRelay& b = s.add_relay();
+    REQUIRE(s.run_until([&] { return settled(c); }, 30s));
+    CHECK(c.step() == Step::connected);
+    CHECK(relay_of(s, c) == &b);
+    CHECK(a.engine().session_count() == 0);
+}
+
+TEST_CASE("swarm: replay: a replayed offer opens no second session") {
+    Swarm s(17);
+    s.add_vpn();
+    SimRelay& r = s.add_relay();
+    std::vector<std::pair<DhtKey, Bytes>> offers;
+    s.dht.on_put = [&](const DhtKey& k, const Bytes& v) {
+        if (k == r.engine().current_inbox_key(s.now().unix_s())) offers.emplace_back(k, v);
+    };
+    SimClient& c = s.add_client({}, &s.add_nat(NatConfig::port_restricted()));
+    c.start();
+    REQUIRE(s.run_until([&] { return settled(c); }, 30s));
+    REQUIRE(c.step() == Step::connected);
+    REQUIRE(offers.size() == 1);
+    s.dht.on_put = nullptr;
+
+    // Anyone who stored or saw the value puts it again, now and 30 s later (inside the window).
+    s.dht.put(offers[0].first, offers[0].second);
+    s.run_for(30s);
+    s.dht.put(offers[0].first, offers[0].second);
+    s.run_for(5s);
+    CHECK(r.engine().intake(RelayEngine::Intake::replayed) == 2);
+    CHECK(r.engine().intake(RelayEngine::Intake::accepted) == 1);
+    CHECK(r.engine().session_count() == 1);
+    CHECK(r.vpn_opened() == 1);
+    // Beyond the window it is stale: still nothing.
+    s.run_for(60s);
+    s.dht.put(offers[0].first, offers[0].second);
+    s.run_for(5s);
+    CHECK(r.engine().intake(RelayEngine::Intake::stale) == 1);
+    CHECK(r.engine().session_count() == 1);
+    CHECK(c.step() == Step::connected);
+}
+
+TEST_CASE("swarm: back-edge: no relay in the directory fails at 'finding relays' after the timeout") {
+    Swarm s(18);
+    s.add_vpn();
+    ClientEngineConfig cfg;
+    cfg.timeout = 8s;
+    SimClient& c = s.add_client(cfg, &s.add_nat(NatConfig::port_restricted()));
+    auto t0 = s.events.now();
+    c.start();
+    REQUIRE(s.run_until([&] { return settled(c); }, 30s));
+    CHECK(c.step() == Step::failed);
+    REQUIRE(c.gave_up_why());
+    CHECK(c.gave_up_why()->find("failed at step 'finding relays'") != std::string::npos);
+    CHECK(c.gave_up_why()->find("no relay in the directory") != std::string::npos);
+    CHECK(s.events.now() - t0 >= 8s);
+    CHECK(s.events.now() - t0 <= 9s);
+}
+
+TEST_CASE("swarm: back-edge: every relay silent fails at 'rendezvous' after the timeout") {
+    Swarm s(19);
+    s.add_vpn();
+    SimRelay& a = s.add_relay();
+    SimRelay& b = s.add_relay();
+    s.run_for(2s);
+    a.set_silent(true);
+    b.set_silent(true);
+    SimClient& c = s.add_client({}, &s.add_nat(NatConfig::port_restricted()));
+    c.start();
+    REQUIRE(s.run_until([&] { return settled(c); }, 30s));
+    CHECK(c.step() == Step::failed);
+    REQUIRE(c.gave_up_why());
+    CHECK(c.gave_up_why()->find("failed at step 'rendezvous'") != std::string::npos);
+    CHECK(c.gave_up_why()->find("no relay accepted") != std::string::npos);
+    CHECK(c.saw_event("no answer from relay"));
+    CHECK(c.engine().offers_waiting() == 0);
+}
+
+TEST_CASE("swarm: back-edge: a relay that vanishes after its answer fails the client at 'punching'") {
+    Swarm s(20);
+    s.add_vpn();
+    SimRelay& r = s.add_relay();
+    ClientEngineConfig cfg;
+    cfg.timers.punch_timeout = 6s;
+    SimClient& c = s.add_client(cfg, &s.add_nat(NatConfig::port_restricted()));
+    c.start();
+    REQUIRE(s.run_until([&] { return r.engine().intake(RelayEngine::Intake::accepted) == 1; }, 20s));
+    r.set_silent(true);
+    REQUIRE(s.run_until([&] { return settled(c); }, 40s));
+    CHECK(c.step() == Step::failed);
+    REQUIRE(c.gave_up_why());
+    CHECK(c.gave_up_why()->find("failed at step 'punching'") != std::string::npos);
+    CHECK(c.gave_up_why()->find("no path validated") != std::string::npos);
+    CHECK(c.saw_event("answer received; punching"));
+    // When the relay comes back its side of it has failed too, and is reaped with its slot.
+    r.set_silent(false);
+    s.run_for(30s);
+    CHECK(r.engine().session_count() == 0);
+    CHECK(r.engine().admission().pending() == 0);
+    CHECK(r.vpn_opened() == 0);
+}
+
+TEST_CASE("swarm: a relay answering with an address nobody listens on is still reached by its probes") {
+    // The client validates the address the relay's authenticated probes come from.
+    Swarm s(25);
+    s.add_vpn();
+    SimRelay& r = s.add_relay();
+    r.set_candidate_override(*Endpoint::parse("203.0.113.99:4500"));
+    SimClient& c = s.add_client({}, &s.add_nat(NatConfig::port_restricted()));
+    c.start();
+    REQUIRE(s.run_until([&] { return settled(c); }, 30s));
+    CHECK(c.step() == Step::connected);
+    CHECK(*c.engine().session()->peer() == r.endpoint());
+}
+
+TEST_CASE("swarm: back-edge: a connected client that loses its session begins a new attempt") {
+    SUBCASE("the relay closes it") {
+        Swarm s(21);
+        s.add_vpn();
+        SimRelay& r = s.add_relay();
+        SimClient& c = s.add_client({}, &s.add_nat(NatConfig::port_restricted()));
+        c.start();
+        REQUIRE(s.run_until([&] { return settled(c); }, 30s));
+        REQUIRE(c.step() == Step::connected);
+        wireguard_round_trip(s, c, 3);
+        r.shutdown();
+        REQUIRE(s.run_until([&] { return c.saw_event("failed at step 'session'"); }, 5s));
+        CHECK_FALSE(c.gave_up_why());  // not final: it had been connected
+        CHECK(c.engine().attempts() == 2);
+        REQUIRE(s.run_until([&] { return c.step() == Step::connected; }, 30s));
+        CHECK(r.engine().session_count() == 1);  // the same relay took it again
+        wireguard_round_trip(s, c, 3);           // WireGuard handshakes again through the new session
+    }
+    SUBCASE("the relay goes silent") {
+        Swarm s(22);
+        s.add_vpn();
+        s.add_reflector();
+        s.add_relay();
+        SimClient& c = s.add_client({}, &s.add_nat(NatConfig::port_restricted()));
+        c.start();
+        REQUIRE(s.run_until([&] { return settled(c); }, 30s));
+        REQUIRE(c.step() == Step::connected);
+        SimRelay* first = relay_of(s, c);
+        SimRelay& other = s.add_relay();
+        s.run_for(2s);
+        first->set_silent(true);
+        auto t0 = s.events.now();
+        REQUIRE(s.run_until([&] { return c.saw_event("failed at step 'session'"); }, 40s));
+        CHECK(s.events.now() - t0 >= 15s);  // keepalives unanswered for the session's dead time
+        CHECK(c.engine().attempts() == 2);
+        REQUIRE(s.run_until([&] { return c.step() == Step::connected; }, 30s));
+        CHECK(relay_of(s, c) == &other);
+        wireguard_round_trip(s, c, 3);
+    }
+}
+
+TEST_CASE("swarm: a NAT rebinding under a connected client is followed by the relay, no new attempt") {
+    Swarm s(23);
+    s.add_vpn();
+    SimRelay& r = s.add_relay();
+    SimNat& nat = s.add_nat(NatConfig::port_restricted());
+    SimClient& c = s.add_client({}, &nat);
+    c.start();
+    REQUIRE(s.run_until([&] { return settled(c); }, 30s));
+    REQUIRE(c.step() == Step::connected);
+    Endpoint before = public_of(s, c, r);
+    nat.rebind(c.socket().local());
+    s.run_for(12s);  // the next keepalive leaves from a new public port
+    Endpoint after = public_of(s, c, r);
+    CHECK_FALSE(after == before);
+    CHECK(relay_holds(r, after));
+    auto id = r.engine().session_ids().at(0);
+    CHECK(r.engine().session(id)->session.rebinds() == 1);
+    CHECK(c.step() == Step::connected);
+    CHECK(c.engine().attempts() == 1);
+    wireguard_round_trip(s, c, 5);
+}
+
+TEST_CASE("swarm: N relays and M clients behind assorted NATs all connect and carry WireGuard") {
+    Swarm s(24, DhtParams{100ms, 100ms, 200ms, 0.0, 0.0});
+    SimWireGuardServer& vpn = s.add_vpn();
+    for (int i = 0; i < 5; ++i) s.add_relay();
+    const NatConfig kinds[] = {NatConfig::full_cone(), NatConfig::port_restricted(), NatConfig::symmetric(),
+                               {MappingBehaviour::endpoint_independent, FilteringBehaviour::address_dependent}};
+    for (int i = 0; i < 20; ++i) s.add_client({}, i % 5 == 4 ? nullptr : &s.add_nat(kinds[i % 4]), LinkParams{10ms, 10ms, 0.01});
+    for (auto& c : s.clients) c->start();
+    REQUIRE(s.run_until(
+        [&] {
+            for (auto& c : s.clients)
+                if (!settled(*c)) return false;
+            return true;
+        },
+        40s));
+    s.run_for(5s);  // a client may validate the relay before the relay has validated it
+    // Offers go to several relays at once; the relays that lost keep a pending session until
+    // its punch times out.
+    size_t established = 0, started = 0;
+    for (auto& r : s.relays) {
+        established += r->engine().admission().established();
+        started += r->engine().intake(RelayEngine::Intake::accepted);
+    }
+    CHECK(established == 20);
+    if (established != 20)
+        for (auto& c : s.clients) {
+            SimRelay* r = relay_of(s, *c);
+            if (r && !relay_holds(*r, public_of(s, *c, *r))) explain(s, *c);
+        }
+    MESSAGE("20 clients, 5 relays: " << started << " offers accepted for 20 sessions");
+    for (auto& c : s.clients) CHECK(c->step() == Step::connected);
+    // WireGuard retries a handshake that got no response (REKEY_TIMEOUT, 5 s).
+    for (int attempt = 0; attempt < 3; ++attempt) {
+        for (auto& c : s.clients)
+            if (!c->wireguard().has_keypair()) c->wireguard().send_initiation();
+        s.run_for(5s);
+    }
+    for (auto& c : s.clients) {
+        if (!c->wireguard().has_keypair()) explain(s, *c);
+        REQUIRE(c->wireguard().has_keypair());
+        c->wireguard().send_data(200);
+    }
+    s.run_for(2s);
+    uint64_t echoes = 0;
+    for (auto& c : s.clients) echoes += c->wireguard().echoes();
+    CHECK(echoes >= 18);  // 1% loss on each client link, both ways
+    CHECK(vpn.keypairs() >= 20);
+    s.run_for(30s);
+    size_t sessions = 0;
+    for (auto& r : s.relays) sessions += r->engine().session_count();
+    CHECK(sessions == 20);
+}
