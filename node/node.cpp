@@ -171,6 +171,7 @@ std::vector<Endpoint> Node::own_candidates() {
 }
 
 void Node::handle_stun(ByteView data, const Endpoint& from, UdpPort& port) {
+    if (client_ && &port == &session_port() && client_->on_stun(data, from)) return;
     if (reflector_ && &port == &session_port() && reflector_->on_stun(data, from)) return;
     if (relay_) return relay_->on_stun(data, from, port);
     if (auto out = stun_.answer(data, from, Clock::now()))
@@ -252,6 +253,8 @@ void Node::on_tick() {
 std::string Node::cmd_status() {
     std::ostringstream o;
     auto st = dht_->status();
+    // The client's engine learns the client's public address; the node's reflector the relay's.
+    const Reflector* refl = client_ ? &client_->engine().reflector() : reflector_.get();
     auto up = std::chrono::duration_cast<std::chrono::seconds>(Clock::now() - started_).count();
     o << "id " << (key_ ? node_id(key_->public_key()) : std::string("(client role: no identity)")) << "\n";
     o << "role " << (relay_ ? "relay" : "no-relay") << (opts_.client ? " client" : "") << "\n";
@@ -274,10 +277,10 @@ std::string Node::cmd_status() {
     const StunAnswerer& stun = relay_ ? relay_->stun() : stun_;
     o << "stun answered " << stun.answered() << " rate_limited " << stun.rate_limited() << " over_budget "
       << stun.over_budget() << "\n";
-    if (reflector_) {
-        auto m = reflector_->mapped();
+    if (refl) {
+        auto m = refl->mapped();
         o << "public_address " << (m ? m->to_string() : std::string("unknown")) << " from "
-          << reflector_->answers() << " reflector(s), nat_mapping " << nat_mapping_name(reflector_->mapping()) << "\n";
+          << refl->answers() << " reflector(s), nat_mapping " << nat_mapping_name(refl->mapping()) << "\n";
     }
     if (relay_) o << "relay_sessions " << relay_->session_count() << "\n";
     if (client_) o << "client_step " << ClientService::to_string(client_->step()) << "\n";
@@ -436,7 +439,7 @@ bool Node::start_client() {
         cc.timeout = std::chrono::seconds(opts_.timeout_s);
         for (const auto& s : opts_.stun_servers)
             if (auto e = resolve_host_port(s, err)) cc.stun_servers.push_back(*e);
-        client_ = std::make_unique<ClientService>(loop_, *dht_, queue_, session_port(), *feed_, *reflector_, cc,
+        client_ = std::make_unique<ClientService>(loop_, *dht_, queue_, session_port(), cc,
                                                   [this](int code, const std::string&) {
                                                       exit_code_ = code;
                                                       request_stop();

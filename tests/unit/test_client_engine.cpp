@@ -1,0 +1,445 @@
+// The client engine driven in memory: a fake host records what the engine sends and answers
+// for a DHT, reflectors and relays (each relay opens the sealed offers put at its inbox key,
+// answers or refuses, and runs its side of the session), with time advanced by hand.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <deque>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "crypto/ed25519_key.h"
+#include "crypto/session_keys.h"
+#include "crypto/x25519.h"
+#include "dht/bucket_keys.h"
+#include "dht/presence_record.h"
+#include "dht/rendezvous_blob.h"
+#include "relay/engine/client_engine.h"
+#include "relay/stun.h"
+#include "relay/wireguard_shape.h"
+
+using namespace pave;
+using namespace std::chrono_literals;
+using Step = ClientEngine::Step;
+
+namespace {
+
+constexpr uint64_t kT0 = 1750000000;  // unix seconds at the start of every case
+constexpr uint32_t kPeriodSecs = 7200;
+
+enum class Mode { accept, silent, full, refuse_endpoint, mute_session };
+
+struct FakeRelay {
+    Ed25519Key key = Ed25519Key::generate();
+    X25519Key inbox = X25519Key::generate();
+    Endpoint addr;
+    Mode mode = Mode::accept;
+    unsigned offers = 0;  // offers it opened
+    std::unique_ptr<Session> session;
+    const Ed25519Public& pub() const { return key.public_key(); }
+    unsigned bucket() const { return relay_bucket_of(pub()); }
+};
+
+Bytes wg_initiation() {
+    Bytes b(kWgInitiationSize, 0x42);
+    b[0] = 1, b[1] = b[2] = b[3] = 0;
+    return b;
+}
+
+struct World : ClientEngineHost {
+    Endpoint client_pub = *Endpoint::parse("203.0.113.10:40000");
+    Endpoint reflector = *Endpoint::parse("198.51.100.7:4222");
+    Endpoint vpn = *Endpoint::parse("192.0.2.50:51820");
+    Endpoint wg_local = *Endpoint::parse("127.0.0.1:50000");
+    std::chrono::steady_clock::time_point mono0 = std::chrono::steady_clock::now();
+    EngineTime now{mono0, kT0 * 1000};
+    std::vector<std::unique_ptr<FakeRelay>> relays;
+    std::map<DhtListenToken, DhtKey> listens;
+    DhtListenToken next_token = 100;
+    struct Put {
+        DhtKey key;
+        Bytes value;
+    };
+    std::deque<Put> puts;
+    struct Datagram {
+        Endpoint from, to;
+        Bytes data;
+    };
+    std::deque<Datagram> to_relays, to_client;
+    std::vector<std::string> events;
+    std::vector<Datagram> wg_to_relay, wg_to_local;
+    std::optional<std::string> gave_up_why;
+    bool dht_up = true;
+    bool reflector_answers = true;
+    unsigned probes = 0;
+    ClientEngine engine;
+
+    explicit World(ClientEngineConfig cfg = config()) : engine(*this, std::move(cfg)) {}
+
+    static ClientEngineConfig config() {
+        ClientEngineConfig c;
+        c.vpn = *Endpoint::parse("192.0.2.50:51820");
+        c.timeout = 20s;
+        return c;
+    }
+
+    // --- ClientEngineHost ---
+    void send(const Endpoint& to, ByteView d) override { to_relays.push_back({client_pub, to, Bytes(d.begin(), d.end())}); }
+    void dht_put(const DhtKey& key, Bytes value) override { puts.push_back({key, std::move(value)}); }
+    DhtListenToken dht_listen(const DhtKey& key) override {
+        listens[next_token] = key;
+        return next_token++;
+    }
+    void dht_cancel_listen(const DhtKey& key, DhtListenToken token) override {
+        auto it = listens.find(token);
+        REQUIRE(it != listens.end());
+        CHECK(it->second == key);
+        listens.erase(it);
+    }
+    void event(const EngineEvent& e) override {
+        CHECK(e.topic == "connect");
+        events.push_back(e.message);
+    }
+    void send_wireguard(const Endpoint& to, ByteView d) override {
+        wg_to_relay.push_back({client_pub, to, Bytes(d.begin(), d.end())});
+    }
+    void send_local(const Endpoint& to, ByteView d) override {
+        wg_to_local.push_back({client_pub, to, Bytes(d.begin(), d.end())});
+    }
+    void send_probe(const Endpoint& to, ByteView d) override {
+        ++probes;
+        if (!reflector_answers || !(to == reflector)) return;
+        Bytes out;
+        if (handle_request(d, client_pub, out) == StunAction::answer_success)
+            to_client.push_back({reflector, client_pub, std::move(out)});
+    }
+    std::vector<Endpoint> known_nodes(size_t) override { return {reflector}; }
+    bool dht_connected() override { return dht_up; }
+    std::vector<Endpoint> candidates(const std::optional<Endpoint>& reflexive, size_t) override {
+        return {reflexive ? *reflexive : client_pub};
+    }
+    void gave_up(const std::string& why) override { gave_up_why = why; }
+
+    // --- the world ---
+    FakeRelay& add_relay(Mode mode, bool publish = true) {
+        auto r = std::make_unique<FakeRelay>();
+        r->addr = *Endpoint::parse("198.51.100." + std::to_string(20 + relays.size()) + ":4500");
+        r->mode = mode;
+        relays.push_back(std::move(r));
+        if (publish) publish_relay(*relays.back());
+        return *relays.back();
+    }
+    Bytes record_of(const FakeRelay& r) const {
+        PresenceRecord f;
+        f.inbox_pub = r.inbox.pub;
+        f.period_secs = kPeriodSecs;
+        f.period = now.unix_s() / kPeriodSecs;
+        f.capacity = 10;
+        f.expires = now.unix_s() + 3600;
+        return encode_presence(f, r.key);
+    }
+    void deliver_values(const DhtKey& key, const std::vector<Bytes>& values) {
+        std::vector<DhtListenToken> tokens;
+        for (const auto& [t, k] : listens)
+            if (k == key) tokens.push_back(t);
+        for (auto t : tokens) engine.on_dht_values(now, key, t, values, false);
+    }
+    void publish_relay(const FakeRelay& r) { deliver_values(relay_bucket_key(r.bucket()), {record_of(r)}); }
+
+    void relay_takes_offer(FakeRelay& r, const Bytes& value) {
+        auto opened = open_offer(value, r.inbox, r.pub(), now.unix_s() / kPeriodSecs);
+        REQUIRE(opened.has_value());
+        ++r.offers;
+        CHECK(opened->offer.vpn == vpn);
+        if (r.mode == Mode::silent) return;
+        Answer a;
+        a.session_id = opened->offer.session_id;
+        a.timestamp_ms = now.unix_ms;
+        X25519Key eph = X25519Key::generate();
+        if (r.mode == Mode::full) {
+            a.refuse_code = kRefuseCapacity;
+            a.refuse_reason = "relay at capacity";
+        } else if (r.mode == Mode::refuse_endpoint) {
+            a.refuse_code = kRefuseEndpoint;
+            a.refuse_reason = "VPN endpoint not allowed";
+        } else {
+            a.accepted = true;
+            a.relay_share = eph.pub;
+            a.candidates = {r.addr};
+            auto ee = x25519_shared(eph.priv, opened->offer.client_share);
+            REQUIRE(ee.has_value());
+            auto keys = derive_session_keys(opened->answer_key_material, *ee);
+            REQUIRE(keys.has_value());
+            r.session = std::make_unique<Session>(SessionRole::relay, *keys, opened->offer.candidates, now.mono,
+                                                  SessionTimers{}, [this, &r](const Endpoint& to, ByteView d) {
+                                                      if (r.mode == Mode::mute_session) return;
+                                                      to_client.push_back({r.addr, to, Bytes(d.begin(), d.end())});
+                                                  });
+        }
+        Bytes sealed = seal_answer(a, opened->offer.client_share, opened->answer_key_material);
+        REQUIRE(!sealed.empty());
+        auto ak = answer_dht_key(opened->answer_key_material);
+        DhtKey key{};
+        std::copy(ak.begin(), ak.end(), key.begin());
+        deliver_values(key, {sealed});
+    }
+
+    void pump() {
+        for (int round = 0; round < 8; ++round) {
+            bool any = false;
+            while (!puts.empty()) {
+                Put p = std::move(puts.front());
+                puts.pop_front();
+                any = true;
+                for (auto& r : relays)
+                    if (p.key == inbox_key(r->bucket(), kPeriodSecs, now.unix_s() / kPeriodSecs)) relay_takes_offer(*r, p.value);
+            }
+            while (!to_relays.empty()) {
+                Datagram d = std::move(to_relays.front());
+                to_relays.pop_front();
+                any = true;
+                for (auto& r : relays)
+                    if (d.to == r->addr && r->session) r->session->on_control(d.data, d.from, now.mono);
+            }
+            while (!to_client.empty()) {
+                Datagram d = std::move(to_client.front());
+                to_client.pop_front();
+                any = true;
+                if (d.to == client_pub) engine.on_datagram(now, d.from, d.data);
+            }
+            if (!any) break;
+            engine.on_tick(now);
+        }
+    }
+    // Advances the clock in small steps, ticking the engine and the relays' sessions.
+    void run_for(std::chrono::milliseconds total, std::chrono::milliseconds step = 20ms) {
+        auto end = now.mono + total;
+        while (now.mono < end) {
+            now.mono += step;
+            now.unix_ms += uint64_t(step.count());
+            for (auto& r : relays)
+                if (r->session && r->session->next_deadline() <= now.mono) r->session->on_timer(now.mono);
+            engine.on_tick(now);
+            pump();
+        }
+    }
+    template <typename Pred>
+    bool run_until(Pred pred, std::chrono::milliseconds limit) {
+        auto end = now.mono + limit;
+        while (now.mono < end) {
+            if (pred()) return true;
+            run_for(20ms);
+        }
+        return pred();
+    }
+    bool saw(const std::string& s) const {
+        return std::any_of(events.begin(), events.end(), [&](const std::string& e) { return e.find(s) != std::string::npos; });
+    }
+    size_t count(const std::string& s) const {
+        return size_t(std::count_if(events.begin(), events.end(), [&](const std::string& e) { return e.find(s) != std::string::npos; }));
+    }
+    std::string short_id(const FakeRelay& r) const { return node_id(r.pub()).substr(0, 16); }
+    std::string all_events() const {
+        std::string o;
+        for (const auto& e : events) o += e + "\n";
+        return o;
+    }
+};
+
+// One offer at a time, so that which relay is asked when is up to the test.
+ClientEngineConfig one_at_a_time() {
+    ClientEngineConfig c = World::config();
+    c.choice.calm_outstanding = c.choice.brisk_outstanding = c.choice.flood_outstanding = 1;
+    return c;
+}
+
+}  // namespace
+
+TEST_CASE("client engine: every step to connected, then WireGuard both ways") {
+    World w;
+    w.engine.start(w.now);
+    CHECK(w.listens.size() == kRelayBuckets);  // the directory's bucket keys
+    CHECK(w.engine.step() == Step::finding_relays);
+    CHECK(w.events.back() == "finding relays");
+
+    // WireGuard before the tunnel is up: locked onto, but dropped.
+    w.engine.on_local_datagram(w.now, w.wg_local, wg_initiation());
+    CHECK(w.saw("WireGuard attached from 127.0.0.1:50000"));
+    CHECK(w.engine.counters().local_dropped_not_connected == 1);
+    CHECK(w.wg_to_relay.empty());
+
+    w.run_for(500ms);
+    CHECK(w.engine.step() == Step::finding_relays);  // nothing in the directory yet
+    FakeRelay& r = w.add_relay(Mode::accept);
+    REQUIRE(w.run_until([&] { return w.engine.step() == Step::connected; }, 5s));
+    INFO(w.all_events());
+    CHECK(w.saw("found 1 relay(s) in the directory"));
+    CHECK(w.saw("public address learned from 1 reflector(s); NAT mapping"));
+    CHECK(w.saw("picked relay " + w.short_id(r) + " at random; rendezvous sent (1 address candidate(s))"));
+    CHECK(w.saw("answer received; punching to 1 relay candidate(s) of relay " + w.short_id(r) + " (1 relay(s) asked)"));
+    CHECK(w.saw("path validated; connected via relay " + w.short_id(r) + " (RTT "));
+    CHECK(w.engine.reflector().mapped() == w.client_pub);
+    CHECK(w.engine.offers_waiting() == 0);
+    CHECK(w.listens.size() == kRelayBuckets);  // the answer listen is gone
+    CHECK(r.session->state() == SessionState::established);
+    CHECK(w.engine.relay()->node_pub == r.pub());
+    CHECK(!w.gave_up_why);
+
+    // The data path: local WireGuard to the relay's validated address, and back.
+    w.engine.on_local_datagram(w.now, w.wg_local, wg_initiation());
+    REQUIRE(w.wg_to_relay.size() == 1);
+    CHECK(w.wg_to_relay[0].to == r.addr);
+    // another local source is not served
+    w.engine.on_local_datagram(w.now, *Endpoint::parse("127.0.0.1:50001"), wg_initiation());
+    CHECK(w.wg_to_relay.size() == 1);
+    CHECK(w.engine.counters().local_other_source == 1);
+    Bytes resp(kWgResponseSize, 0x17);
+    resp[0] = 2, resp[1] = resp[2] = resp[3] = 0;
+    CHECK(w.engine.on_datagram(w.now, r.addr, resp));
+    REQUIRE(w.wg_to_local.size() == 1);
+    CHECK(w.wg_to_local[0].to == w.wg_local);
+    // WireGuard from anyone but the relay's bound address is not the client's
+    CHECK(!w.engine.on_datagram(w.now, *Endpoint::parse("198.51.100.99:4500"), resp));
+    CHECK(w.wg_to_local.size() == 1);
+
+    // Keepalives keep it connected.
+    w.run_for(30s, 100ms);
+    CHECK(w.engine.step() == Step::connected);
+    CHECK(w.engine.attempts() == 1);
+
+    // close(): CLOSE frame to the relay, every listen cancelled.
+    w.engine.close(w.now);
+    w.pump();
+    CHECK(w.listens.empty());
+    CHECK(r.session->state() == SessionState::closed);
+}
+
+TEST_CASE("client engine: no reflector answers, host addresses only after 3 s") {
+    World w;
+    w.reflector_answers = false;
+    w.engine.start(w.now);
+    w.add_relay(Mode::accept);
+    REQUIRE(w.run_until([&] { return w.engine.step() == Step::connected; }, 8s));
+    CHECK(w.saw("no reflector answered; offering host addresses only"));
+    CHECK(w.probes >= 2);  // re-sent while waiting
+    CHECK(w.probes <= 8);  // at most every 500 ms for 3 s
+}
+
+TEST_CASE("client engine: a silent relay is given up after the answer wait, another one asked") {
+    World w(one_at_a_time());
+    w.engine.start(w.now);
+    FakeRelay& silent = w.add_relay(Mode::silent);
+    REQUIRE(w.run_until([&] { return silent.offers == 1; }, 5s));
+    FakeRelay& good = w.add_relay(Mode::accept);
+    w.run_for(3s);
+    CHECK(good.offers == 0);  // one offer at a time: still waiting for the silent one
+    REQUIRE(w.run_until([&] { return w.engine.step() == Step::connected; }, 6s));
+    INFO(w.all_events());
+    CHECK(w.saw("no answer from relay " + w.short_id(silent) + " in 5 s; asking others"));
+    CHECK(w.engine.relay()->node_pub == good.pub());
+    CHECK(w.engine.choice()->silent() == 1);
+}
+
+TEST_CASE("client engine: a full relay is passed over for another") {
+    World w(one_at_a_time());
+    w.engine.start(w.now);
+    FakeRelay& full = w.add_relay(Mode::full);
+    REQUIRE(w.run_until([&] { return full.offers == 1; }, 5s));
+    CHECK(w.saw("relay " + w.short_id(full) + " refused: relay at capacity; asking others"));
+    CHECK(w.engine.step() == Step::rendezvous);
+    FakeRelay& good = w.add_relay(Mode::accept);
+    REQUIRE(w.run_until([&] { return w.engine.step() == Step::connected; }, 5s));
+    CHECK(w.engine.relay()->node_pub == good.pub());
+    CHECK(w.engine.counters().answers_refused == 1);
+    CHECK(!w.gave_up_why);
+}
+
+TEST_CASE("client engine: a refusal that would be the same everywhere fails the attempt") {
+    World w;
+    w.engine.start(w.now);
+    FakeRelay& r = w.add_relay(Mode::refuse_endpoint);
+    REQUIRE(w.run_until([&] { return w.engine.step() == Step::failed; }, 5s));
+    std::string line = "failed at step 'rendezvous': relay refused: VPN endpoint not allowed (relay " + w.short_id(r) + ")";
+    CHECK(w.events.back() == line);
+    REQUIRE(w.gave_up_why);
+    CHECK(*w.gave_up_why == line);
+    CHECK(w.listens.size() == kRelayBuckets);  // no answer listen left
+    // The engine does nothing more.
+    size_t n = w.events.size();
+    w.run_for(30s, 200ms);
+    CHECK(w.events.size() == n);
+    CHECK(w.engine.step() == Step::failed);
+}
+
+TEST_CASE("client engine: a session lost after connecting starts a new attempt") {
+    World w;
+    w.engine.start(w.now);
+    FakeRelay& r = w.add_relay(Mode::accept);
+    REQUIRE(w.run_until([&] { return w.engine.step() == Step::connected; }, 5s));
+    // The relay closes the session.
+    r.session->close(0, w.now.mono);
+    REQUIRE(w.run_until([&] { return w.engine.attempts() == 2; }, 2s));
+    INFO(w.all_events());
+    CHECK(w.saw("failed at step 'session': "));
+    CHECK(w.count("finding relays") == 2);
+    CHECK(!w.gave_up_why);
+    // ... and connects again (the relay takes the new offer).
+    REQUIRE(w.run_until([&] { return w.engine.step() == Step::connected; }, 8s));
+    CHECK(w.count("path validated; connected via relay") == 2);
+    CHECK(r.offers == 2);
+}
+
+TEST_CASE("client engine: timeouts fail with the step and the reason") {
+    SUBCASE("no relay in the directory") {
+        World w;
+        w.engine.start(w.now);
+        REQUIRE(w.run_until([&] { return w.engine.step() == Step::failed; }, 25s));
+        CHECK(w.events.back() == "failed at step 'finding relays': no relay in the directory after 20 s");
+        CHECK(w.gave_up_why);
+    }
+    SUBCASE("not connected to the DHT") {
+        World w;
+        w.dht_up = false;
+        w.engine.start(w.now);
+        REQUIRE(w.run_until([&] { return w.engine.step() == Step::failed; }, 25s));
+        CHECK(w.events.back() == "failed at step 'finding relays': not connected to the DHT (bootstrap unreachable?)");
+    }
+    SUBCASE("no relay accepts") {
+        World w;
+        w.engine.start(w.now);
+        w.add_relay(Mode::silent);
+        REQUIRE(w.run_until([&] { return w.engine.step() == Step::failed; }, 25s));
+        INFO(w.all_events());
+        CHECK(w.events.back().rfind("failed at step 'rendezvous': no relay accepted within 20 s (1 relay(s) asked, ", 0) == 0);
+        CHECK(w.listens.size() == kRelayBuckets);
+    }
+    SUBCASE("punching finds no path") {
+        World w;
+        w.engine.start(w.now);
+        w.add_relay(Mode::mute_session);
+        REQUIRE(w.run_until([&] { return w.engine.step() == Step::failed; }, 25s));
+        INFO(w.all_events());
+        CHECK(w.saw("answer received; punching"));
+        CHECK(w.events.back().rfind("failed at step 'punching': ", 0) == 0);
+        CHECK(w.gave_up_why);
+    }
+}
+
+TEST_CASE("client engine: answers that are late, replayed or not for the offer are not used") {
+    World w(one_at_a_time());
+    w.engine.start(w.now);
+    FakeRelay& full = w.add_relay(Mode::full);
+    REQUIRE(w.run_until([&] { return full.offers == 1; }, 5s));
+    // Values at a listen already cancelled: counted late, nothing else.
+    auto before = w.engine.counters().answers_late;
+    w.engine.on_dht_values(w.now, DhtKey{}, 99999, {Bytes(kRendezvousValueSize, 1)}, false);
+    CHECK(w.engine.counters().answers_late == before + 1);
+    // Garbage of another size at a bucket key is judged and refused by the directory.
+    auto values = w.engine.counters().directory_values;
+    w.deliver_values(relay_bucket_key(0), {Bytes(7, 0)});
+    CHECK(w.engine.counters().directory_values == values + 1);
+    CHECK(w.engine.directory().live(w.now.unix_s()).size() == 1);
+    CHECK(w.engine.step() == Step::rendezvous);
+}
