@@ -29,7 +29,7 @@ namespace {
 constexpr uint64_t kT0 = 1750000000;  // unix seconds at the start of every case
 constexpr uint32_t kPeriodSecs = 7200;
 
-enum class Mode { accept, silent, full, refuse_endpoint, mute_session };
+enum class Mode { accept, silent, full, refuse_endpoint, mute_session, stale };
 
 struct FakeRelay {
     Ed25519Key key = Ed25519Key::generate();
@@ -156,7 +156,7 @@ struct World : ClientEngineHost {
         if (r.mode == Mode::silent) return;
         Answer a;
         a.session_id = opened->offer.session_id;
-        a.timestamp_ms = now.unix_ms;
+        a.timestamp_ms = r.mode == Mode::stale ? now.unix_ms - 10 * 60 * 1000 : now.unix_ms;
         X25519Key eph = X25519Key::generate();
         if (r.mode == Mode::full) {
             a.refuse_code = kRefuseCapacity;
@@ -427,7 +427,18 @@ TEST_CASE("client engine: timeouts fail with the step and the reason") {
     }
 }
 
-TEST_CASE("client engine: answers that are late, replayed or not for the offer are not used") {
+TEST_CASE("client engine: a replayed or badly clocked answer is not used") {
+    World w(one_at_a_time());
+    w.engine.start(w.now);
+    FakeRelay& r = w.add_relay(Mode::stale);
+    REQUIRE(w.run_until([&] { return r.offers == 1; }, 5s));
+    CHECK(w.engine.counters().answers_stale == 1);
+    CHECK(w.engine.step() == Step::rendezvous);
+    CHECK(w.engine.offers_waiting() == 1);  // still waiting for a fresh one
+    CHECK(!w.saw("answer received"));
+}
+
+TEST_CASE("client engine: answers that are late or not for the offer are not used") {
     World w(one_at_a_time());
     w.engine.start(w.now);
     FakeRelay& full = w.add_relay(Mode::full);
