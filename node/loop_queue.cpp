@@ -2,18 +2,24 @@
 
 namespace pave {
 
-LoopQueue::LoopQueue(uv_loop_t* loop) : async_(new uv_async_t) {
+LoopQueue::LoopQueue(uv_loop_t* loop, size_t capacity) : async_(new uv_async_t), queue_(capacity) {
     uv_async_init(loop, async_, &LoopQueue::on_async);
     async_->data = this;
 }
 
 LoopQueue::~LoopQueue() { close(); }
 
-void LoopQueue::post(std::function<void()> fn) {
+bool LoopQueue::post(std::function<void()> fn) {
     std::lock_guard lock(mutex_);
-    if (closed_) return;
-    queue_.push_back(std::move(fn));
+    if (closed_) return false;
+    if (!queue_.push(std::move(fn))) return false;
     uv_async_send(async_);
+    return true;
+}
+
+uint64_t LoopQueue::dropped() const {
+    std::lock_guard lock(mutex_);
+    return queue_.dropped();
 }
 
 void LoopQueue::close() {
@@ -34,7 +40,7 @@ void LoopQueue::drain() {
     std::deque<std::function<void()>> work;
     {
         std::lock_guard lock(mutex_);
-        work.swap(queue_);
+        work = queue_.take_all();
     }
     for (auto& fn : work) {
         fn();

@@ -215,15 +215,35 @@ void Node::start_dht() {
 }
 
 void Node::bootstrap_if_needed() {
+    // OpenDHT retries its bootstrap list by itself while disconnected; PAVE re-gives the list (which
+    // replaces it, and restarts OpenDHT's attempts) only after a delay that doubles from 5 s up to
+    // 5 min, and tells the user at each retry, with the address they gave, once the second fails.
     if (opts_.bootstrap.empty()) return;
     auto now = Clock::now();
-    if (last_bootstrap_ != Clock::time_point{} && now - last_bootstrap_ < std::chrono::seconds(5)) return;
-    if (last_bootstrap_ != Clock::time_point{} && dht_->status().connected()) return;
-    if (last_bootstrap_ != Clock::time_point{}) {
-        if (bootstrap_retries_++ == 0) log::info("dht", "not connected; retrying bootstrap every 5 s");
-        else log::debug("dht", "not connected; retrying bootstrap");
+    if (last_bootstrap_ == Clock::time_point{}) {
+        last_bootstrap_ = now;
+        dht_->bootstrap(opts_.bootstrap);
+        return;
     }
+    auto delay = [](unsigned retries) { return std::min(5u << std::min(retries, 6u), 300u); };
+    auto st = dht_->status();
+    if (st.connected() && st.good4 + st.good6 > 0) {
+        if (bootstrap_retries_ > 0) log::info("dht", "connected: a bootstrap node answered");
+        bootstrap_retries_ = 0;
+        last_bootstrap_ = now;  // a later loss of every peer waits 5 s before the first retry
+        return;
+    }
+    if (now - last_bootstrap_ < std::chrono::seconds(delay(bootstrap_retries_))) return;
+    ++bootstrap_retries_;
     last_bootstrap_ = now;
+    std::string list;
+    for (const auto& b : opts_.bootstrap) list += (list.empty() ? "" : ", ") + b;
+    // The user's own bootstrap address is shown: it is no peer's, and the warning is useless without it.
+    if (bootstrap_retries_ == 1)
+        log::info("dht", "not connected yet; retrying bootstrap {} (next retry in {} s)", list, delay(bootstrap_retries_));
+    else
+        log::warn("dht", "bootstrap {} unreachable (retrying in {} s): check the address or your network", list,
+                  delay(bootstrap_retries_));
     dht_->bootstrap(opts_.bootstrap);
 }
 

@@ -1,15 +1,18 @@
-// Fuzzes the datagram classifier: no out-of-bounds read, and the result agrees with the
-// first-byte table (each class has its own first bytes, 0x01 aside).
+// Fuzzes the datagram classifier: no out-of-bounds read, the result agrees with the
+// first-byte table (each class has its own first bytes, 0x01 aside), and a datagram is
+// WireGuard exactly when the WireGuard parser accepts it.
 #include <cstdlib>
 
 #include "relay/address_check.h"
 #include "relay/demux.h"
+#include "relay/wireguard_shape.h"
 
 using namespace pave;
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const ByteView in(data, size);
     const PacketKind k = classify(in);
+    if ((k == PacketKind::wireguard) != parse_wireguard(in).has_value()) std::abort();
     if (size == 0) {
         if (k != PacketKind::unknown) std::abort();
         return 0;

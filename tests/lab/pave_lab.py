@@ -7,6 +7,7 @@ NAT B and a client behind NAT A, all real processes tracked and stopped by PID.
     vpn    203.0.113.30  WireGuard server (wireguard-go), when a test needs one
 """
 
+import json
 import random
 import re
 import shutil
@@ -54,6 +55,30 @@ class PaveLab:
         args = ["--state-dir", self.state(state), "shell"] + (["--connect"] if connect else []) + ["-c", command]
         return self.pave(host, *args, timeout=20).stdout
 
+    def shell_json(self, host, state, command, connect=False):
+        """The JSON object a `COMMAND --json` replies with (see the schemas in node/node.cpp)."""
+        return json.loads(self.shell(host, state, command + " --json", connect=connect))
+
+    def status(self, host, state, connect=False):
+        doc = self.shell_json(host, state, "status", connect=connect)
+        assert doc["schema"] == "pave.status.v1", doc
+        return doc
+
+    def stats(self, host, state, connect=False):
+        doc = self.shell_json(host, state, "stats", connect=connect)
+        assert doc["schema"] == "pave.stats.v1", doc
+        return doc["counters"]
+
+    def relay_ids(self, host, state):
+        doc = self.shell_json(host, state, "relays")
+        assert doc["schema"] == "pave.relays.v1", doc
+        return {r["id"] for r in doc["relays"]}
+
+    def public_address(self, host, state):
+        """The address the node learnt from its reflectors, or None."""
+        pa = self.status(host, state)["public_address"]
+        return pa["address"] if pa else None
+
     def wait_shell(self, host, state, timeout=10):
         """Until the node's control socket answers (it is created a moment after start)."""
         deadline = time.time() + timeout
@@ -83,13 +108,16 @@ class PaveLab:
                   "pave-relay", stdout_path=self.tmp / "relay.log")
         self.wait_shell("relay", "relay")
         # The relay is in the directory once the boot node lists it.
-        assert wait_until(lambda: self.relay_id in self.shell("boot", "boot", "relays"), timeout=30), \
+        assert wait_until(lambda: self.relay_id in self.relay_ids("boot", "boot"), timeout=30), \
             self.log("relay")[-3000:]
         # ... and it knows its public address (STUN answered by the PAVE boot node); behind a
         # symmetric NAT the port is random.
-        expected = f"public_address {RELAY_PUBLIC}:{RELAY_PORT}" if require_public_port else f"public_address {RELAY_PUBLIC}:"
-        assert wait_until(lambda: expected in self.shell("relay", "relay", "status"), timeout=20), \
-            self.shell("relay", "relay", "status")
+        def learnt():
+            a = self.public_address("relay", "relay")
+            if a is None:
+                return False
+            return a == f"{RELAY_PUBLIC}:{RELAY_PORT}" if require_public_port else a.startswith(f"{RELAY_PUBLIC}:")
+        assert wait_until(learnt, timeout=20), self.shell("relay", "relay", "status")
 
     def start_client(self, vpn=f"{VPN_IP}:51820", timeout="20s", extra=()):
         self.client = self.lab.spawn(

@@ -4,6 +4,7 @@ Every process is started by the swarm, tracked by PID and stopped by PID on clos
 All traffic stays on 127.0.0.0/8.
 """
 
+import json
 import os
 import random
 import shutil
@@ -61,18 +62,23 @@ class PaveNode:
             raise RuntimeError(f"{self.name}: shell {command!r} failed: {r.stderr.strip()}")
         return r.stdout
 
+    def shell_json(self, command, timeout=20):
+        """The JSON object a `COMMAND --json` replies with (see the schemas in node/node.cpp)."""
+        return json.loads(self.shell(command + " --json", timeout=timeout))
+
+    def status(self):
+        return self.shell_json("status")
+
     def relays(self):
-        """Node ids (hex) in this node's `relays` listing."""
-        return {line.split()[0] for line in self.shell("relays").splitlines()
-                if line and not line.startswith("#")}
+        """Node ids (hex) in this node's relay directory."""
+        doc = self.shell_json("relays")
+        assert doc["schema"] == "pave.relays.v1", doc
+        return {r["id"] for r in doc["relays"]}
 
     def stats(self):
-        out = {}
-        for line in self.shell("stats").splitlines():
-            k, _, v = line.partition(" ")
-            if v.strip().isdigit():
-                out[k] = int(v)
-        return out
+        doc = self.shell_json("stats")
+        assert doc["schema"] == "pave.stats.v1", doc
+        return doc["counters"]
 
     def alive(self):
         return self.proc.poll() is None

@@ -60,11 +60,8 @@ SimDht::Token SimDht::listen(const DhtKey& key, Listener fn) {
     Token t = next_token_++;
     listeners_.emplace(t, Listening{key, std::move(fn)});
     auto it = values_.find(key);
-    if (it != values_.end() && !it->second.empty()) {
-        std::vector<Bytes> existing;
-        for (const auto& s : it->second) existing.push_back(s.value);
-        deliver(t, key, std::move(existing), false);
-    }
+    if (it != values_.end())
+        for (const auto& s : it->second) deliver(t, key, {s.value}, false);  // each from its own storer
     return t;
 }
 

@@ -1,8 +1,8 @@
 // The simulated DHT: a map from key to values with the behaviour the engines rely on from
 // OpenDHT's put and listen, and configurable delay and loss:
 //  - put(key, value): the value is stored after the put delay (or lost, with put_loss), then
-//    reaches every listener of the key after the delivery delay (each delivery may be lost,
-//    with delivery_loss);
+//    reaches every listener of the key after the delivery delay (each value's delivery to each
+//    listener may be lost, with delivery_loss);
 //  - listen(key): the values already stored reach the new listener after the delivery delay,
 //    new ones later; cancel() stops deliveries, including those already on their way;
 //  - values expire value_ttl after they were stored; listeners then get them again with

@@ -53,7 +53,7 @@ void wireguard_round_trip(Swarm& s, SimClient& c, int n) {
 
 // What a client and its relay did, for a failure message.
 void explain(Swarm& s, SimClient& c) {
-    MESSAGE("client at " << c.socket().local().to_string() << ", step " << ClientEngine::to_string(c.step()));
+    MESSAGE("client at " << c.socket().local().to_string() << ", step " << std::string(ClientEngine::to_string(c.step())));
     for (const auto& e : c.events()) MESSAGE("  client: " << e.message);
     SimRelay* r = relay_of(s, c);
     if (!r) return;
@@ -448,4 +448,58 @@ TEST_CASE("swarm: N relays and M clients behind assorted NATs all connect and ca
     size_t sessions = 0;
     for (auto& r : s.relays) sessions += r->engine().session_count();
     CHECK(sessions == 20);
+}
+
+TEST_CASE("swarm: a NAT whose mappings expire between keepalives: each new port is validated and followed") {
+    Swarm s(26);
+    s.add_vpn();
+    SimRelay& r = s.add_relay();
+    NatConfig cfg = NatConfig::port_restricted();
+    cfg.mapping_timeout = 3s;  // shorter than the 5 s keepalive
+    SimNat& nat = s.add_nat(cfg);
+    SimClient& c = s.add_client({}, &nat);
+    c.start();
+    REQUIRE(s.run_until([&] { return settled(c); }, 30s));
+    REQUIRE(c.step() == Step::connected);
+    auto id = r.engine().session_ids().at(0);
+    s.run_for(30s);
+    CHECK(nat.mappings_expired() >= 3);
+    CHECK(r.engine().session(id)->session.rebinds() >= 3);
+    CHECK(r.engine().session(id)->session.state() == SessionState::established);
+    CHECK(c.step() == Step::connected);
+    CHECK(c.engine().attempts() == 1);
+    // Traffic keeps the mapping: WireGuard goes through on the latest port.
+    wireguard_round_trip(s, c, 5);
+    CHECK(relay_holds(r, public_of(s, c, r)));
+}
+
+TEST_CASE("swarm: rendezvous over a slow, lossy DHT still connects, by asking more relays") {
+    DhtParams lossy;
+    lossy.put_delay = 300ms;
+    lossy.delivery_delay = 300ms;
+    lossy.jitter = 700ms;
+    lossy.put_loss = 0.1;
+    lossy.delivery_loss = 0.1;
+    Swarm s(27, lossy);
+    s.add_vpn();
+    RelayEngineConfig often;
+    often.presence_ttl_s = 30;  // re-published every 10 s
+    for (int i = 0; i < 6; ++i) s.add_relay(often);
+    std::vector<SimClient*> cs;
+    for (int i = 0; i < 6; ++i) cs.push_back(&s.add_client({}, &s.add_nat(NatConfig::port_restricted())));
+    s.run_for(15s);  // presence records are re-published until they get through
+    for (auto* c : cs) c->start();
+    REQUIRE(s.run_until(
+        [&] {
+            for (auto* c : cs)
+                if (!settled(*c)) return false;
+            return true;
+        },
+        60s));
+    for (auto* c : cs) {
+        CHECK(c->step() == Step::connected);
+        if (c->step() != Step::connected) explain(s, *c);
+    }
+    CHECK(s.dht.puts_lost() > 0);
+    CHECK(s.dht.deliveries_lost() > 0);
 }
