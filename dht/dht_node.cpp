@@ -34,6 +34,7 @@ std::string vformat(const char* fmt, va_list args) {
 // lines that report a failure reach PAVE's log as warnings; the rest go to debug.
 bool warning_that_matters(const std::string& line) {
     if (line.find("No address to bind") != std::string::npos) return false;  // PAVE hands it its socket
+    if (line.rfind("Can't resolve", 0) == 0) return false;  // PAVE warns of an unreachable bootstrap itself
     static const char* markers[] = {"rror", "fail", "Fail", "refus", "denied", "overflow", "limit", "Can't bind"};
     for (const char* m : markers)
         if (line.find(m) != std::string::npos) return true;
@@ -130,11 +131,22 @@ void DhtNode::flush_received() {
 }
 
 void DhtNode::bootstrap(const std::vector<std::string>& nodes) {
+    // OpenDHT keeps every host it is given and, while disconnected, retries them all with its own
+    // backoff: given the same host again, it would try (and log) it twice as often. The list is
+    // replaced instead, which also makes OpenDHT try it now.
+    impl_->runner.clearBootstrap();
     for (const auto& n : nodes) {
-        auto colon = n.rfind(':');
-        if (colon == std::string::npos) continue;
-        std::string host = n.substr(0, colon), port = n.substr(colon + 1);
-        if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+        std::string host = n, port = "4222";  // OpenDHT's default port
+        if (!n.empty() && n.front() == '[') {  // [v6] or [v6]:port
+            auto close = n.find(']');
+            if (close == std::string::npos) continue;
+            host = n.substr(1, close - 1);
+            if (close + 2 < n.size() && n[close + 1] == ':') port = n.substr(close + 2);
+        } else if (auto colon = n.rfind(':'); colon != std::string::npos && n.find(':') == colon) {
+            host = n.substr(0, colon);  // name:port or a.b.c.d:port; a bare IPv6 address keeps its colons
+            port = n.substr(colon + 1);
+        }
+        if (host.empty() || port.empty()) continue;
         impl_->runner.bootstrap(host, port);
     }
 }

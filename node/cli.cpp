@@ -2,17 +2,24 @@
 
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <charconv>
 #include <iostream>
 
 #include "crypto/key_file.h"
 #include "node/candidates.h"
+#include "node/host_port.h"
+#include "relay/endpoint.h"
 #include "node/log.h"
 #include "node/node.h"
 #include "node/shell.h"
 #include "node/state_dir.h"
 #include "node/stun_probe.h"
 #include "crypto/hex.h"
+
+#ifndef PAVE_VERSION
+#error "PAVE_VERSION is set by meson.build (the project version)"
+#endif
 
 namespace pave {
 
@@ -42,13 +49,107 @@ struct DurationOpt {
     const char* name;
 };
 
+// OpenDHT's default port, for a --bootstrap HOST given without one.
+constexpr uint16_t kDefaultBootstrapPort = 4222;
+
+size_t edit_distance(const std::string& a, const std::string& b) {
+    std::vector<size_t> row(b.size() + 1);
+    for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+    for (size_t i = 1; i <= a.size(); ++i) {
+        size_t diag = row[0];
+        row[0] = i;
+        for (size_t j = 1; j <= b.size(); ++j) {
+            size_t up = row[j];
+            row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
+            diag = up;
+        }
+    }
+    return row[b.size()];
+}
+
+std::string command_list(CLI::App* app) {
+    std::string out;
+    for (CLI::App* s : app->get_subcommands([](CLI::App*) { return true; })) out += (out.empty() ? "" : ", ") + s->get_name();
+    return out;
+}
+
+// After a failed parse: if the first word that is neither an option nor an option's value is
+// not a subcommand where one is expected, names it and suggests the closest ones. With
+// `missing`, a command left out is named too.
+std::string unknown_command(CLI::App& app, int argc, char** argv, bool missing) {
+    CLI::App* cur = &app;
+    std::string path = "pave";
+    for (int i = 1; i < argc; ++i) {
+        std::string a = argv[i];
+        if (a == "--") break;
+        if (a.size() > 1 && a[0] == '-') {
+            if (a.find('=') != std::string::npos) continue;
+            const CLI::Option* opt = nullptr;
+            for (CLI::App* p = cur; p && !opt; p = p->get_parent()) opt = p->get_option_no_throw(a);
+            if (opt && opt->get_type_size_max() > 0) ++i;  // skip its value
+            continue;
+        }
+        auto subs = cur->get_subcommands([](CLI::App*) { return true; });
+        if (subs.empty()) break;  // a positional argument
+        auto it = std::find_if(subs.begin(), subs.end(), [&](CLI::App* s) { return s->check_name(a); });
+        if (it != subs.end()) {
+            cur = *it;
+            path += " " + cur->get_name();
+            continue;
+        }
+        std::vector<std::pair<size_t, std::string>> near;
+        for (CLI::App* s : subs) {
+            const std::string& n = s->get_name();
+            size_t d = edit_distance(a, n);
+            bool prefix = a.size() >= 2 && n.compare(0, a.size(), a) == 0;
+            if (prefix) d = 0;
+            if (d <= std::max<size_t>(2, n.size() / 3)) near.emplace_back(d, n);
+        }
+        std::sort(near.begin(), near.end());
+        std::string msg = "unknown command '" + a + "'";
+        if (path != "pave") msg += " for '" + path + "'";
+        for (size_t k = 0; k < near.size() && k < 2; ++k) msg += (k == 0 ? ", did you mean '" : "' or '") + near[k].second;
+        if (!near.empty()) msg += "'?";
+        return msg + " (see " + path + " --help)";
+    }
+    if (missing && !cur->get_subcommands([](CLI::App*) { return true; }).empty())
+        return "'" + path + "' needs a command: " + command_list(cur) + " (see " + path + " --help)";
+    return "";
+}
+
+// Checks what can be checked before anything starts (no name is resolved here): returns ""
+// or a usage error. Normalises --bootstrap entries to HOST:PORT.
+std::string check_node_options(NodeOptions& o) {
+    std::string err;
+    for (auto& b : o.bootstrap) {
+        auto hp = parse_host_port(b, kDefaultBootstrapPort, err);
+        if (!hp) return "invalid --bootstrap '" + b + "': " + err + " (expected HOST[:PORT]; port 4222 if left out)";
+        b = hp->text();
+    }
+    for (const auto& s : o.stun_servers)
+        if (!parse_host_port(s, 0, err)) return "invalid --stun '" + s + "': " + err;
+    if (o.client) {
+        if (!parse_host_port(o.vpn, 0, err))
+            return "invalid --vpn '" + o.vpn + "': " + err + " (e.g. vpn.example.net:51820 or [2001:db8::1]:51820)";
+        auto l = Endpoint::parse(o.listen);
+        if (!l || l->port() == 0)
+            return "invalid --listen '" + o.listen + "': expected a numeric ADDRESS:PORT with a fixed port, e.g. 127.0.0.1:51821";
+    }
+    return "";
+}
+
 void add_node_flags(CLI::App* sub, NodeOptions& o, std::string& ttl_text) {
-    sub->add_option("--bootstrap", o.bootstrap, "DHT bootstrap node host:port (repeatable; default: public OpenDHT nodes)");
-    sub->add_option("--bind", o.bind, "numeric address to bind (repeatable: one IPv4 and/or one IPv6)");
-    sub->add_option("--port", o.port, "UDP port (default: any free port)");
-    sub->add_option("--network-id", o.network_id, "DHT network id (0 = the public OpenDHT network)");
-    sub->add_option("--stun", o.stun_servers, "extra STUN server host:port to learn the public address (repeatable)");
-    sub->add_option("--fwmark", o.fwmark, "firewall mark for PAVE's sockets (route them outside a full tunnel)");
+    sub->add_option("--bootstrap", o.bootstrap,
+                    std::string("DHT bootstrap node HOST[:PORT], port 4222 if left out (repeatable; default: ") +
+                        kPublicBootstrap + " on the public network, none on a private one)")
+        ->allow_extra_args(false);
+    sub->add_option("--bind", o.bind, "numeric address to bind (repeatable: one IPv4 and/or one IPv6; default: all, both families)")
+        ->allow_extra_args(false);
+    sub->add_option("--port", o.port, "UDP port (default: 0, any free port)");
+    sub->add_option("--network-id", o.network_id, "DHT network id (default: 0, the public OpenDHT network)");
+    sub->add_option("--stun", o.stun_servers, "extra STUN server HOST:PORT to learn the public address (repeatable)")
+        ->allow_extra_args(false);
+    sub->add_option("--fwmark", o.fwmark, "firewall mark for PAVE's sockets, to route them outside a full tunnel (default: 0, none)");
     sub->add_flag("--dht-log", o.dht_verbose, "pass OpenDHT's debug log through (with --log-level debug)");
     (void)ttl_text;
 }
@@ -56,14 +157,27 @@ void add_node_flags(CLI::App* sub, NodeOptions& o, std::string& ttl_text) {
 }  // namespace
 
 int run_cli(int argc, char** argv) {
-    CLI::App app{"PAVE: Peer-Anonymized VPN Entry. A WireGuard client reaches its VPN through a random peer."};
+    CLI::App app{"PAVE: Peer-Anonymized VPN Entry. A WireGuard client reaches its VPN through a random peer.", "pave"};
     app.require_subcommand(1);
     app.fallthrough();
+    app.set_version_flag("--version", "pave " PAVE_VERSION, "print the version and exit");
+    app.footer(
+        "Examples:\n"
+        "  pave identity create                        create this node's key (once)\n"
+        "  pave node                                   relay for others on the public DHT\n"
+        "  pave connect --vpn vpn.example.net:51820    reach your VPN through a random relay;\n"
+        "                                              then point WireGuard's Endpoint at 127.0.0.1:51821\n"
+        "  pave shell -c status                        ask the running node how it is doing\n"
+        "\n"
+        "Exit status: 0 success, 1 failure while running, 2 usage error.\n"
+        "Run 'pave COMMAND --help' for a command's options.");
     std::string state_dir = default_state_dir();
     std::string log_level = "info";
     bool log_addresses = false;
-    app.add_option("--state-dir", state_dir, "state directory (default $XDG_STATE_HOME/pave or ~/.local/state/pave)");
-    app.add_option("--log-level", log_level, "error, warn, info or debug")
+    app.add_option("--state-dir", state_dir,
+                   "state directory (default: $STATE_DIRECTORY under systemd, else $XDG_STATE_HOME/pave or "
+                   "~/.local/state/pave; now " + state_dir + ")");
+    app.add_option("--log-level", log_level, "error, warn, info or debug (default: info)")
         ->check(CLI::IsMember({"error", "warn", "warning", "info", "debug"}));
     app.add_flag("--log-addresses", log_addresses, "show peer addresses in the log (off by default)");
 
@@ -78,10 +192,14 @@ int run_cli(int argc, char** argv) {
     std::string ttl_text = "10m", timeout_text = "20s";
     bool no_relay = false;
     auto* node = app.add_subcommand("node", "run a serverless P2P node (relays unless --no-relay)");
+    node->footer("Examples:\n"
+                 "  pave node                                   relay on the public DHT, any free UDP port\n"
+                 "  pave node --port 4300 --capacity 128        a fixed port (open it in your firewall)\n"
+                 "  pave node --network-id 7 --bootstrap 192.0.2.10   a private swarm (port 4222 if left out)");
     add_node_flags(node, nopts, ttl_text);
     node->add_flag("--no-relay", no_relay, "do not relay for others");
-    node->add_option("--presence-ttl", ttl_text, "lifetime of the signed presence record (e.g. 30s, 10m)");
-    node->add_option("--capacity", nopts.capacity, "sessions this relay accepts");
+    node->add_option("--presence-ttl", ttl_text, "lifetime of the signed presence record (e.g. 30s, 10m; default: 10m)");
+    node->add_option("--capacity", nopts.capacity, "sessions this relay accepts")->capture_default_str();
     node->add_flag("--allow-private-endpoints", nopts.allow_private_endpoints,
                    "let clients reach VPN endpoints on private/loopback addresses (labs only)");
 
@@ -94,15 +212,24 @@ int run_cli(int argc, char** argv) {
     copts.relay = false;
     std::string cttl;
     auto* connect = app.add_subcommand("connect", "run the client role: reach --vpn through a random relay");
+    connect->footer("Examples:\n"
+                    "  pave connect --vpn vpn.example.net:51820\n"
+                    "      then set the WireGuard peer's Endpoint = 127.0.0.1:51821\n"
+                    "  pave connect --vpn [2001:db8::1]:51820 --listen 127.0.0.1:51900 --fwmark 51820\n"
+                    "      a full tunnel: PAVE's sockets carry wg-quick's mark and leave outside the tunnel");
     add_node_flags(connect, copts, cttl);
     connect->add_option("--vpn", copts.vpn, "the WireGuard server, HOST:PORT")->required();
-    connect->add_option("--listen", copts.listen, "where your WireGuard's Endpoint points (default 127.0.0.1:51821)");
-    connect->add_option("--timeout", timeout_text, "give up a connection attempt after this long (default 20s)");
+    connect->add_option("--listen", copts.listen, "where your WireGuard's Endpoint points: a numeric ADDRESS:PORT")->capture_default_str();
+    connect->add_option("--timeout", timeout_text, "give up a connection attempt after this long (e.g. 20s, 1m; default: 20s)");
     connect->add_flag("--lan-candidates", lan, lan_help);
 
     std::string command, socket;
     bool shell_connect = false;
     auto* shell = app.add_subcommand("shell", "debug shell attached to the running node");
+    shell->footer("Examples:\n"
+                  "  pave shell                     interactive (type help)\n"
+                  "  pave shell -c status           one command: status, relays, sessions, ...\n"
+                  "  pave shell --connect -c status ask `pave connect` instead of `pave node`");
     shell->add_option("-c", command, "run one command and exit");
     shell->add_option("--socket", socket, "control socket path (default: the node's in the state dir)");
     shell->add_flag("--connect", shell_connect, "attach to `pave connect` instead of `pave node`");
@@ -112,7 +239,7 @@ int run_cli(int argc, char** argv) {
     auto* stun = app.add_subcommand("stun-probe", "ask a STUN server for this host's public address");
     stun->add_option("--server", stun_server, "STUN server HOST:PORT")->required();
     stun->add_option("--bind", stun_bind, "local address:port to send from");
-    stun->add_option("--timeout-ms", stun_timeout_ms, "give up after this long (default 1500)")
+    stun->add_option("--timeout-ms", stun_timeout_ms, "give up after this long, in milliseconds (default: 1500)")
         ->check(CLI::Range(100u, 60000u));
 
     try {
@@ -121,8 +248,14 @@ int run_cli(int argc, char** argv) {
         return app.exit(e);
     } catch (const CLI::CallForAllHelp& e) {
         return app.exit(e);
+    } catch (const CLI::CallForVersion& e) {
+        return app.exit(e);
     } catch (const CLI::ParseError& e) {
-        std::cerr << "pave: error: " << e.what() << " (see pave --help)\n";
+        bool missing = std::string(e.what()).find("subcommand") != std::string::npos;
+        if (std::string msg = unknown_command(app, argc, argv, missing); !msg.empty())
+            std::cerr << "pave: error: " << msg << "\n";
+        else
+            std::cerr << "pave: error: " << e.what() << " (see pave --help)\n";
         return 2;
     }
     log::set_level(*log::parse_level(log_level));
@@ -172,6 +305,10 @@ int run_cli(int argc, char** argv) {
             o.timeout_s = *t;
         }
         if (o.bootstrap.empty() && o.network_id == 0) o.bootstrap.push_back(kPublicBootstrap);
+        if (std::string err = check_node_options(o); !err.empty()) {
+            std::cerr << "pave: error: " << err << "\n";
+            return 2;
+        }
         return run_node(o);
     }
     if (*shell) {

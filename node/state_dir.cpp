@@ -10,6 +10,12 @@
 namespace pave {
 
 std::string default_state_dir() {
+    // systemd's StateDirectory= (e.g. /var/lib/pave): a list separated by ':', the first is PAVE's.
+    if (const char* sd = std::getenv("STATE_DIRECTORY"); sd && *sd == '/') {
+        std::string first(sd);
+        first = first.substr(0, first.find(':'));
+        if (first.size() > 1) return first;
+    }
     if (const char* x = std::getenv("XDG_STATE_HOME"); x && *x) return std::string(x) + "/pave";
     if (const char* h = std::getenv("HOME"); h && *h) return std::string(h) + "/.local/state/pave";
     return "./pave-state";

@@ -4,7 +4,8 @@
 
 namespace pave {
 
-// --state-dir if given, else $XDG_STATE_HOME/pave, else ~/.local/state/pave.
+// --state-dir if given, else $STATE_DIRECTORY (set by systemd's StateDirectory=; the first of
+// several), else $XDG_STATE_HOME/pave, else ~/.local/state/pave.
 std::string default_state_dir();
 // Creates the directory (mode 0700) if needed and checks it is writable.
 // Returns "" or a one-line error.

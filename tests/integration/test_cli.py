@@ -3,6 +3,7 @@ Each bad input gives a clear one-line message and, where it cannot go on, a non-
 never a crash or a hang. Everything runs on loopback."""
 
 import os
+import re
 import socket
 import stat
 import subprocess
@@ -197,3 +198,127 @@ def test_ipv6_swarm():
             assert listed(st) == set(ids) - {ids[i]}
             status = pave("--state-dir", st, "shell", "-c", "status").stdout
             assert f"bound [::1]:{port}" in status and "ipv6=connected" in status, status
+
+
+def project_version():
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    text = open(os.path.join(root, "meson.build")).read()
+    return re.search(r"version:\s*'([^']+)'", text).group(1)
+
+
+def test_version():
+    r = pave("--version")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == f"pave {project_version()}", r.stdout
+
+
+@pytest.mark.parametrize("args,expect", [
+    (["conect"], "unknown command 'conect', did you mean 'connect'?"),
+    (["nod", "--port", "1"], "did you mean 'node'?"),
+    (["--log-level", "debug", "idenity", "show"], "unknown command 'idenity', did you mean 'identity'?"),
+    (["identity", "shw"], "unknown command 'shw' for 'pave identity', did you mean 'show'?"),
+    (["frobnicate"], "unknown command 'frobnicate' (see pave --help)"),
+    ([], "'pave' needs a command: identity, node, connect"),
+    (["identity"], "'pave identity' needs a command: create, show"),
+])
+def test_unknown_or_missing_command_suggests(state, args, expect):
+    r = pave("--state-dir", state, *args)
+    assert r.returncode == 2, r.stderr
+    assert expect in one_error_line(r)
+    assert not os.path.exists(state), "nothing is created on a usage error"
+
+
+def test_help_has_defaults_and_examples():
+    top = pave("--help")
+    assert top.returncode == 0
+    assert "Usage: pave " in top.stdout
+    assert "Examples:" in top.stdout and "pave connect --vpn" in top.stdout
+    assert "2 usage error" in top.stdout
+    for sub, defaults in (("connect", ["127.0.0.1:51821", "default: 20s", "port 4222 if left out"]),
+                          ("node", ["default: 10m", "--capacity UINT=64", "default: 0, any free port"])):
+        r = pave(sub, "--help")
+        assert r.returncode == 0
+        assert "Examples:" in r.stdout, r.stdout
+        for d in defaults:
+            assert d in r.stdout, (sub, d, r.stdout)
+
+
+@pytest.mark.parametrize("args,expect", [
+    (["connect", "--vpn", "192.0.2.1"], "invalid --vpn '192.0.2.1': no port"),
+    (["connect", "--vpn", "2001:db8::1:51820"], "must be in brackets"),
+    (["connect", "--vpn", "vpn.example.net:0"], "invalid --vpn"),
+    (["connect", "--vpn", "vpn.example.net:51820", "--listen", "localhost:51821"], "invalid --listen 'localhost:51821'"),
+    (["connect", "--vpn", "vpn.example.net:51820", "--listen", "127.0.0.1:0"], "invalid --listen"),
+    (["connect", "--vpn", "vpn.example.net:51820", "--bootstrap", "192.0.2.1:70000"], "invalid --bootstrap '192.0.2.1:70000'"),
+    (["node", "--bootstrap", "bad host"], "invalid --bootstrap 'bad host'"),
+    (["node", "--stun", "stun.example.net"], "invalid --stun"),
+])
+def test_local_checks_before_anything_starts(state, args, expect):
+    """Usage errors are found before the DHT starts (and before any name is resolved): exit 2,
+    one line, at once, and no state is created."""
+    t = time.time()
+    r = pave("--state-dir", state, *args)
+    assert r.returncode == 2, r.stderr
+    assert expect in one_error_line(r)
+    assert time.time() - t < 5
+    assert not os.path.exists(state)
+
+
+def test_bootstrap_without_port_means_4222(state):
+    """`--bootstrap HOST` reaches HOST:4222 (OpenDHT's default). The first node listens on
+    4222 on its own loopback address, so the test does not take the host's port 4222."""
+    import random
+    ip = f"127.{random.randint(1, 254)}.{random.randint(1, 254)}.{random.randint(2, 254)}"
+    a_state, b_state = state + "-a", state + "-b"
+    for st in (a_state, b_state):
+        assert pave("--state-dir", st, "identity", "create").returncode == 0
+    net = str(random.randint(1000, 60000))
+    logs = [open(f"{st}.log", "w") for st in (a_state, b_state)]
+    a = subprocess.Popen([pave_bin(), "--state-dir", a_state, "node", "--bind", ip, "--port", "4222", "--network-id", net],
+                         stdout=logs[0], stderr=subprocess.STDOUT)
+    b = None
+    try:
+        time.sleep(0.5)
+        assert a.poll() is None, open(logs[0].name).read()
+        b = subprocess.Popen([pave_bin(), "--state-dir", b_state, "node", "--bind", "127.0.0.1", "--network-id", net,
+                              "--bootstrap", ip], stdout=logs[1], stderr=subprocess.STDOUT)
+        deadline = time.time() + 20
+        out = ""
+        while time.time() < deadline:
+            out = pave("--state-dir", b_state, "shell", "-c", "status").stdout
+            if "dht connected" in out:
+                break
+            time.sleep(0.5)
+        assert "dht connected" in out, out + open(logs[1].name).read()
+    finally:
+        for p in (b, a):
+            if p:
+                p.terminate()
+                p.wait(10)
+
+
+def test_unreachable_bootstrap_one_warning_with_backoff(state):
+    """An unreachable bootstrap gives one actionable warning per retry, the retries back off
+    (5 s, 10 s, 20 s, ...), the address the user gave is shown as given, and OpenDHT's own lines
+    do not repeat it at WARN."""
+    assert pave("--state-dir", state, "identity", "create").returncode == 0
+    dead = free_udp_port()
+    log = open(os.path.join(os.path.dirname(state), "node.log"), "w")
+    p = subprocess.Popen([pave_bin(), "--state-dir", state, "node", "--bind", "127.0.0.1", "--network-id", "5",
+                          "--bootstrap", f"127.0.0.1:{dead}"], stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.time() + 30
+        while time.time() < deadline and " WARN " not in open(log.name).read():
+            time.sleep(0.5)
+        time.sleep(3)
+        text = open(log.name).read()
+    finally:
+        p.terminate()
+        assert p.wait(10) == 0
+    warns = [l for l in text.splitlines() if " WARN " in l]
+    expected = f"bootstrap 127.0.0.1:{dead} unreachable (retrying in 20 s): check the address or your network"
+    assert len(warns) == 1, text
+    assert expected in warns[0], text
+    retries = [l for l in text.splitlines() if "retrying" in l]
+    assert len(retries) == 2, text  # at 5 s (info) and 15 s (the warning); the next is due at 35 s
+    assert "next retry in 10 s" in retries[0], text
