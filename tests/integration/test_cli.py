@@ -322,3 +322,19 @@ def test_unreachable_bootstrap_one_warning_with_backoff(state):
     retries = [l for l in text.splitlines() if "retrying" in l]
     assert len(retries) == 2, text  # at 5 s (info) and 15 s (the warning); the next is due at 35 s
     assert "next retry in 10 s" in retries[0], text
+
+
+def test_state_directory_from_systemd(state):
+    """Under systemd's StateDirectory= the default state dir is $STATE_DIRECTORY (the first of
+    several); --state-dir still wins."""
+    os.makedirs(state, mode=0o700)
+    other = state + "-other"
+    env = dict(os.environ, STATE_DIRECTORY=f"{state}:{other}")
+    env.pop("XDG_STATE_HOME", None)
+    r = pave("identity", "create", env=env)
+    assert r.returncode == 0, r.stderr
+    assert os.path.exists(os.path.join(state, "node.key"))
+    assert not os.path.exists(other)
+    r = pave("--state-dir", other, "identity", "create", env=env)
+    assert r.returncode == 0 and os.path.exists(os.path.join(other, "node.key"))
+    assert "$STATE_DIRECTORY" in pave("--help", env=env).stdout
