@@ -240,7 +240,7 @@ void Node::bootstrap_if_needed() {
     for (const auto& b : opts_.bootstrap) list += (list.empty() ? "" : ", ") + b;
     // The user's own bootstrap address is shown: it is no peer's, and the warning is useless without it.
     if (bootstrap_retries_ == 1)
-        log::info("dht", "not connected yet; retrying bootstrap {} (next retry in {} s)", list, delay(bootstrap_retries_));
+        log::info("dht", "not connected yet; retrying bootstrap (next retry in {} s)", delay(bootstrap_retries_));
     else
         log::warn("dht", "bootstrap {} unreachable (retrying in {} s): check the address or your network", list,
                   delay(bootstrap_retries_));
