@@ -228,6 +228,22 @@ TEST_CASE("swarm: relay silent: the client stops waiting for it and moves on") {
     CHECK(a.engine().session_count() == 0);
 }
 
+TEST_CASE("swarm: back-edge: a relay that names no usable address is passed over for another") {
+    Swarm s(29);
+    s.add_vpn();
+    SimRelay& a = s.add_relay();
+    a.set_candidate_override(*Endpoint::parse("10.9.9.9:4500"));  // private: the client does not punch to it
+    SimClient& c = s.add_client({}, &s.add_nat(NatConfig::port_restricted()));
+    c.start();
+    REQUIRE(s.run_until([&] { return c.saw_event("named no usable address"); }, 20s));
+    CHECK(c.step() == Step::rendezvous);
+    CHECK(c.engine().counters().answers_no_usable_candidate == 1);
+    SimRelay& b = s.add_relay();
+    REQUIRE(s.run_until([&] { return settled(c); }, 30s));
+    CHECK(c.step() == Step::connected);
+    CHECK(relay_of(s, c) == &b);
+}
+
 TEST_CASE("swarm: replay: a replayed offer opens no second session") {
     Swarm s(17);
     s.add_vpn();
