@@ -15,7 +15,9 @@
 #include "dht/dht_node.h"
 #include "node/candidates.h"
 #include "node/client_service.h"
+#include "node/command_registry.h"
 #include "node/control_server.h"
+#include "node/json_writer.h"
 #include "node/log.h"
 #include "node/loop_queue.h"
 #include "node/relay_service.h"
@@ -38,21 +40,6 @@ std::string fmt_duration(uint64_t s) {
     std::snprintf(buf, sizeof buf, "%luh%02lum%02lus", (unsigned long)(s / 3600), (unsigned long)(s / 60 % 60),
                   (unsigned long)(s % 60));
     return buf;
-}
-
-std::vector<std::string> split_words(const std::string& line, size_t max_parts) {
-    std::vector<std::string> out;
-    size_t i = 0;
-    while (i < line.size() && out.size() + 1 < max_parts) {
-        while (i < line.size() && line[i] == ' ') ++i;
-        size_t j = line.find(' ', i);
-        if (i < line.size()) out.push_back(line.substr(i, j == std::string::npos ? std::string::npos : j - i));
-        if (j == std::string::npos) return out;
-        i = j;
-    }
-    while (i < line.size() && line[i] == ' ') ++i;
-    if (i < line.size()) out.push_back(line.substr(i));
-    return out;
 }
 
 // A DHT key given by the user: 40 hex digits as is, anything else hashed like OpenDHT does.
@@ -82,9 +69,14 @@ private:
     void handle_wireguard(ByteView data, const Endpoint& from);
     UdpPort& session_port() { return port4_ ? *port4_ : *port6_; }
     std::vector<Endpoint> own_candidates();
+    void refresh_stun_servers(Clock::time_point now);
+    void register_commands();
     void handle_command(const std::string& line, ControlServer::Reply reply);
-    std::string cmd_status();
-    std::string cmd_relays();
+    std::string cmd_status(bool json);
+    std::string cmd_relays(bool json);
+    std::string cmd_stats(bool json);
+    void cmd_dht_get(const std::string& key, ControlServer::Reply reply);
+    void cmd_dht_put(const std::string& key, const std::string& text, ControlServer::Reply reply);
     void shutdown();
     void request_stop();  // shutdown from the next loop iteration (safe inside callbacks)
     bool start_client();
@@ -100,6 +92,15 @@ private:
     std::unique_ptr<RelayService> relay_;
     std::unique_ptr<ClientService> client_;
     Clock::time_point last_reflect_{};
+    // --stun servers resolved off the loop thread (uv_getaddrinfo), one slot per server, kept
+    // between re-resolutions (every kStunResolveEvery, or kStunRetryEvery while one fails).
+    static constexpr std::chrono::minutes kStunResolveEvery{10};
+    static constexpr std::chrono::seconds kStunRetryEvery{30};
+    std::vector<std::optional<Endpoint>> stun_servers_;
+    Clock::time_point stun_resolved_at_{};
+    size_t stun_resolving_ = 0;
+    bool stun_failed_ = false;
+    CommandRegistry commands_;
     uint64_t control_unmatched_ = 0, wireguard_unmatched_ = 0;
     std::unique_ptr<ControlServer> control_;
     uv_timer_t tick_timer_{};
@@ -253,16 +254,15 @@ void Node::on_tick() {
         if (p) p->tick();
     feed_->tick(now);
     if (client_) client_->tick();
+    if (relay_) refresh_stun_servers(Clock::now());
     if (relay_) {
         // Keep learning the relay's public address from the DHT peers it knows (PAVE nodes answer STUN).
         auto t = Clock::now();
         if (reflector_->answers() < 2 && t - last_reflect_ > std::chrono::seconds(2)) {
             last_reflect_ = t;
             std::vector<Endpoint> refl;
-            for (const auto& s : opts_.stun_servers) {
-                std::string err;
-                if (auto e = resolve_host_port(s, err)) refl.push_back(*e);
-            }
+            for (const auto& e : stun_servers_)
+                if (e) refl.push_back(*e);
             for (const auto& n : dht_->known_nodes(8)) refl.push_back(n);
             reflector_->probe(refl, t);
         }
@@ -270,31 +270,112 @@ void Node::on_tick() {
     bootstrap_if_needed();
 }
 
-std::string Node::cmd_status() {
-    std::ostringstream o;
+void Node::refresh_stun_servers(Clock::time_point now) {
+    if (opts_.stun_servers.empty() || stun_resolving_ > 0 || stopping_) return;
+    if (stun_resolved_at_ != Clock::time_point{} &&
+        now - stun_resolved_at_ < (stun_failed_ ? std::chrono::duration_cast<Clock::duration>(kStunRetryEvery)
+                                                : std::chrono::duration_cast<Clock::duration>(kStunResolveEvery)))
+        return;
+    stun_resolved_at_ = now;
+    stun_failed_ = false;
+    stun_servers_.resize(opts_.stun_servers.size());
+    stun_resolving_ = opts_.stun_servers.size();
+    for (size_t i = 0; i < opts_.stun_servers.size(); ++i) {
+        resolve_host_port_async(loop_, opts_.stun_servers[i], [this, i](std::optional<Endpoint> e, const std::string& err) {
+            --stun_resolving_;
+            if (stopping_) return;
+            if (e) {
+                stun_servers_[i] = e;  // a failed re-resolution keeps the last address
+            } else {
+                stun_failed_ = true;
+                log::debug("node", "--stun {}: {}", opts_.stun_servers[i], err);
+            }
+        });
+    }
+}
+
+// Machine-readable output: `status --json`, `relays --json`, `stats --json` each reply with
+// one JSON object whose "schema" names its layout; fields are only ever added to a schema.
+//   pave.status.v1  id (string, null for a client), roles (array of "relay", "client"), bound
+//                   (array of "addr:port"), network (number), dht {connected (bool), ipv4, ipv6 (OpenDHT's
+//                   state words), good_nodes, dubious_nodes (numbers), id (hex), bootstrap_nodes},
+//                   relays_known, relay (null, or {bucket, publications, inbox_key (hex),
+//                   sessions}), stun {answered, rate_limited, over_budget}, public_address (null,
+//                   or {address (string or null), reflectors, nat_mapping}), client_step (string
+//                   or null), uptime_s
+//   pave.relays.v1  relays: array of {id, bucket, capacity, expires_in_s}
+//   pave.stats.v1   counters: object, counter name to number (the same names and values as
+//                   the text form, one "name value" per line)
+std::string Node::cmd_status(bool json) {
     auto st = dht_->status();
     // The client's engine learns the client's public address; the node's reflector the relay's.
     const Reflector* refl = client_ ? &client_->engine().reflector() : reflector_.get();
     auto up = std::chrono::duration_cast<std::chrono::seconds>(Clock::now() - started_).count();
+    // "connected" only with at least one peer that answers; an unreachable bootstrap leaves
+    // OpenDHT "connecting" forever, which the user should read as disconnected.
+    bool dht_up = st.connected() && st.good4 + st.good6 > 0;
+    const StunAnswerer& stun = relay_ ? relay_->stun() : stun_;
+    const uint64_t relays_known = feed_->directory().live(unix_now()).size();
+    if (json) {
+        JsonWriter j;
+        j.begin_object().field("schema", "pave.status.v1");
+        if (key_) j.field("id", node_id(key_->public_key()));
+        else j.key("id").null();
+        j.key("roles").begin_array();
+        if (relay_) j.value("relay");
+        if (opts_.client) j.value("client");
+        j.end_array();
+        j.key("bound").begin_array();
+        for (UdpPort* p : {port4_.get(), port6_.get()})
+            if (p) j.value(p->bound().to_string());
+        j.end_array();
+        j.field("network", uint64_t(opts_.network_id));
+        j.key("dht").begin_object().field("connected", dht_up).field("ipv4", st.v4).field("ipv6", st.v6);
+        j.field("good_nodes", uint64_t(st.good4 + st.good6)).field("dubious_nodes", uint64_t(st.dubious4 + st.dubious6));
+        j.field("id", dht_->node_id_hex()).field("bootstrap_nodes", uint64_t(opts_.bootstrap.size())).end_object();
+        j.field("relays_known", relays_known);
+        if (relay_) {
+            j.key("relay").begin_object().field("bucket", uint64_t(relay_->bucket()));
+            j.field("publications", uint64_t(relay_->publications()));
+            j.field("inbox_key", to_hex(relay_->current_inbox_key(unix_now())));
+            j.field("sessions", uint64_t(relay_->session_count())).end_object();
+        } else {
+            j.key("relay").null();
+        }
+        j.key("stun").begin_object().field("answered", uint64_t(stun.answered()));
+        j.field("rate_limited", uint64_t(stun.rate_limited())).field("over_budget", uint64_t(stun.over_budget()));
+        j.end_object();
+        if (refl) {
+            auto m = refl->mapped();
+            j.key("public_address").begin_object();
+            if (m) j.field("address", m->to_string());
+            else j.key("address").null();
+            j.field("reflectors", uint64_t(refl->answers()));
+            j.field("nat_mapping", nat_mapping_name(refl->mapping())).end_object();
+        } else {
+            j.key("public_address").null();
+        }
+        if (client_) j.field("client_step", ClientService::to_string(client_->step()));
+        else j.key("client_step").null();
+        j.field("uptime_s", uint64_t(up)).end_object();
+        return j.str() + "\n";
+    }
+    std::ostringstream o;
     o << "id " << (key_ ? node_id(key_->public_key()) : std::string("(client role: no identity)")) << "\n";
     o << "role " << (relay_ ? "relay" : "no-relay") << (opts_.client ? " client" : "") << "\n";
     for (UdpPort* p : {port4_.get(), port6_.get()})
         if (p) o << "bound " << p->bound().to_string() << "\n";
     o << "network " << opts_.network_id << "\n";
-    // "connected" only with at least one peer that answers; an unreachable bootstrap leaves
-    // OpenDHT "connecting" forever, which the user should read as disconnected.
-    bool dht_up = st.connected() && st.good4 + st.good6 > 0;
     o << "dht " << (dht_up ? "connected" : "disconnected") << " ipv4=" << st.v4 << " ipv6=" << st.v6;
     if (!dht_up && !opts_.bootstrap.empty()) o << " (retrying " << opts_.bootstrap.size() << " bootstrap node(s))";
     o << "\n";
     o << "dht_nodes " << (st.good4 + st.good6) << " good, " << (st.dubious4 + st.dubious6) << " dubious\n";
     o << "dht_id " << dht_->node_id_hex() << "\n";
-    o << "relays_known " << feed_->directory().live(unix_now()).size() << "\n";
+    o << "relays_known " << relays_known << "\n";
     if (relay_) {
         o << "bucket " << relay_->bucket() << " publications " << relay_->publications() << "\n";
         o << "inbox_key " << to_hex(relay_->current_inbox_key(unix_now())) << "\n";
     }
-    const StunAnswerer& stun = relay_ ? relay_->stun() : stun_;
     o << "stun answered " << stun.answered() << " rate_limited " << stun.rate_limited() << " over_budget "
       << stun.over_budget() << "\n";
     if (refl) {
@@ -308,9 +389,22 @@ std::string Node::cmd_status() {
     return o.str();
 }
 
-std::string Node::cmd_relays() {
+std::string Node::cmd_relays(bool json) {
     uint64_t now = unix_now();
     auto relays = feed_->directory().live(now);
+    if (json) {
+        JsonWriter j;
+        j.begin_object().field("schema", "pave.relays.v1").key("relays").begin_array();
+        for (const auto& r : relays)
+            j.begin_object()
+                .field("id", node_id(r.node_pub))
+                .field("bucket", uint64_t(r.bucket))
+                .field("capacity", uint64_t(r.capacity))
+                .field("expires_in_s", int64_t(r.expires) - int64_t(now))
+                .end_object();
+        j.end_array().end_object();
+        return j.str() + "\n";
+    }
     std::ostringstream o;
     o << "# " << relays.size() << " relay(s)\n";
     for (const auto& r : relays)
@@ -319,96 +413,112 @@ std::string Node::cmd_relays() {
     return o.str();
 }
 
-void Node::handle_command(const std::string& line, ControlServer::Reply reply) {
-    auto w = split_words(line, 4);
-    if (w.empty()) return reply("");
-    const std::string& c = w[0];
-    if (c == "help") {
-        return reply(
-            "status              node id, bound addresses, DHT connectivity and node count, uptime\n"
-            "relays              the relay directory as seen now, one relay per line (node id first)\n"
-            "sessions            relay and client sessions\n"
-            "stats               directory verdict counters\n"
-            "dht get KEY         values stored at KEY (40 hex digits, or a string to hash)\n"
-            "dht put KEY VALUE   put VALUE (text, or hex:HEX) at KEY under a fresh value id\n"
-            "dht export          hex of every value this node stores\n"
-            "help                this list\n"
-            "quit                leave the shell\n");
+std::string Node::cmd_stats(bool json) {
+    std::vector<std::pair<std::string, uint64_t>> c;
+    const Directory& d = feed_->directory();
+    c.emplace_back("values_seen", feed_->values_seen());
+    c.emplace_back("judge_cpu_us", feed_->judge_cpu_ns() / 1000);
+    for (size_t v = 0; v < size_t(Directory::Verdict::count_); ++v)
+        c.emplace_back(std::string("directory_") + Directory::to_string(Directory::Verdict(v)),
+                       d.count(Directory::Verdict(v)));
+    for (UdpPort* p : {port4_.get(), port6_.get()}) {
+        if (!p) continue;
+        std::string f = p->bound().family() == AF_INET ? "udp4_" : "udp6_";
+        for (auto k : {PacketKind::dht, PacketKind::stun, PacketKind::control, PacketKind::wireguard,
+                       PacketKind::address_check, PacketKind::unknown})
+            c.emplace_back(f + "rx_" + packet_kind_name(k), p->received(k));
+        c.emplace_back(f + "send_errors", p->send_errors());
+        const AmplificationGuard& g = p->guard();
+        for (size_t i = 0; i < size_t(AmplificationGuard::Counter::count_); ++i)
+            c.emplace_back(f + "guard_" + AmplificationGuard::to_string(AmplificationGuard::Counter(i)),
+                           g.count(AmplificationGuard::Counter(i)));
+        c.emplace_back(f + "guard_addresses", g.entries());
+        c.emplace_back(f + "guard_held_bytes", g.held_bytes());
+        c.emplace_back(f + "address_checks_malformed", p->address_checks_malformed());
     }
-    if (c == "status") return reply(cmd_status());
-    if (c == "relays") return reply(cmd_relays());
-    if (c == "stats") {
-        std::ostringstream o;
-        const Directory& d = feed_->directory();
-        o << "values_seen " << feed_->values_seen() << "\n";
-        o << "judge_cpu_us " << feed_->judge_cpu_ns() / 1000 << "\n";
-        for (size_t v = 0; v < size_t(Directory::Verdict::count_); ++v)
-            o << "directory_" << Directory::to_string(Directory::Verdict(v)) << " " << d.count(Directory::Verdict(v)) << "\n";
-        for (UdpPort* p : {port4_.get(), port6_.get()}) {
-            if (!p) continue;
-            std::string f = p->bound().family() == AF_INET ? "udp4_" : "udp6_";
-            for (auto k : {PacketKind::dht, PacketKind::stun, PacketKind::control, PacketKind::wireguard,
-                           PacketKind::address_check, PacketKind::unknown})
-                o << f << "rx_" << packet_kind_name(k) << " " << p->received(k) << "\n";
-            o << f << "send_errors " << p->send_errors() << "\n";
-            const AmplificationGuard& g = p->guard();
-            for (size_t c = 0; c < size_t(AmplificationGuard::Counter::count_); ++c)
-                o << f << "guard_" << AmplificationGuard::to_string(AmplificationGuard::Counter(c)) << " "
-                  << g.count(AmplificationGuard::Counter(c)) << "\n";
-            o << f << "guard_addresses " << g.entries() << "\n";
-            o << f << "guard_held_bytes " << g.held_bytes() << "\n";
-            o << f << "address_checks_malformed " << p->address_checks_malformed() << "\n";
-        }
-        o << "dropped_control_unknown_session " << control_unmatched_ << "\n";
-        o << "dropped_wireguard_no_session " << wireguard_unmatched_ << "\n";
-        return reply(o.str());
+    c.emplace_back("dropped_control_unknown_session", control_unmatched_);
+    c.emplace_back("dropped_wireguard_no_session", wireguard_unmatched_);
+    c.emplace_back("loop_queue_dropped", queue_.dropped());
+    if (json) {
+        JsonWriter j;
+        j.begin_object().field("schema", "pave.stats.v1").key("counters").begin_object();
+        for (const auto& [name, value] : c) j.field(name, value);
+        j.end_object().end_object();
+        return j.str() + "\n";
     }
-    if (c == "sessions") {
-        std::string out;
-        if (relay_) out += relay_->sessions_text();
-        if (client_) out += client_->sessions_text();
-        if (!relay_ && !client_) out = "# no sessions (relay off)\n";
-        return reply(out);
-    }
-    if (c == "dht" && w.size() >= 2) {
-        if (w[1] == "get" && w.size() == 3) {
-            auto collected = std::make_shared<std::vector<Bytes>>();
-            dht_->get(
-                parse_user_key(w[2]),
-                [this, collected](std::vector<Bytes> vals, bool) {
-                    queue_.post([collected, vals = std::move(vals)] {
-                        collected->insert(collected->end(), vals.begin(), vals.end());
-                    });
-                },
-                [this, collected, reply](bool ok) {
-                    queue_.post([collected, reply, ok] {
-                        std::ostringstream o;
-                        o << "# " << collected->size() << " value(s)" << (ok ? "" : " (lookup incomplete)") << "\n";
-                        for (const auto& v : *collected) o << to_hex(v) << "\n";
-                        reply(o.str());
-                    });
-                });
-            return;
-        }
-        if (w[1] == "put" && w.size() == 4) {
-            Bytes value(w[3].begin(), w[3].end());
-            if (w[3].rfind("hex:", 0) == 0) {
-                auto b = from_hex(w[3].substr(4));
-                if (!b) return reply("error: VALUE after hex: is not hex\n");
-                value = *b;
-            }
-            dht_->put(parse_user_key(w[2]), std::move(value), [this, reply](bool ok) {
-                queue_.post([reply, ok] { reply(ok ? "ok\n" : "error: put was not confirmed by any storer\n"); });
+    std::ostringstream o;
+    for (const auto& [name, value] : c) o << name << " " << value << "\n";
+    return o.str();
+}
+
+void Node::cmd_dht_get(const std::string& key, ControlServer::Reply reply) {
+    auto collected = std::make_shared<std::vector<Bytes>>();
+    dht_->get(
+        parse_user_key(key),
+        [this, collected](std::vector<Bytes> vals, bool) {
+            queue_.post([collected, vals = std::move(vals)] {
+                collected->insert(collected->end(), vals.begin(), vals.end());
             });
-            return;
-        }
-        if (w[1] == "export" && w.size() == 2) {
-            std::ostringstream o;
-            for (const auto& v : dht_->export_values()) o << to_hex(v.key) << " " << to_hex(v.data) << "\n";
-            return reply(o.str());
-        }
+        },
+        [this, collected, reply](bool ok) {
+            queue_.post([collected, reply, ok] {
+                std::ostringstream o;
+                o << "# " << collected->size() << " value(s)" << (ok ? "" : " (lookup incomplete)") << "\n";
+                for (const auto& v : *collected) o << to_hex(v) << "\n";
+                reply(o.str());
+            });
+        });
+}
+
+void Node::cmd_dht_put(const std::string& key, const std::string& text, ControlServer::Reply reply) {
+    Bytes value(text.begin(), text.end());
+    if (text.rfind("hex:", 0) == 0) {
+        auto b = from_hex(text.substr(4));
+        if (!b) return reply("error: VALUE after hex: is not hex\n");
+        value = *b;
     }
-    reply("error: unknown command '" + line + "' (try help)\n");
+    dht_->put(parse_user_key(key), std::move(value), [this, reply](bool ok) {
+        queue_.post([reply, ok] { reply(ok ? "ok\n" : "error: put was not confirmed by any storer\n"); });
+    });
+}
+
+void Node::register_commands() {
+    using Args = CommandRegistry::Args;
+    using Reply = CommandRegistry::Reply;
+    const size_t any = size_t(-1);  // these commands ignore words other than --json
+    auto json = [](const Args& a) { return CommandRegistry::has_flag(a, "--json"); };
+    commands_.add({"status", "status [--json]", "node id, bound addresses, DHT connectivity and node count, uptime", 0,
+                   any, false, [this, json](const Args& a, Reply r) { r(cmd_status(json(a))); }});
+    commands_.add({"relays", "relays [--json]",
+                   "the relay directory as seen now, one relay per line (node id first)", 0, any, false,
+                   [this, json](const Args& a, Reply r) { r(cmd_relays(json(a))); }});
+    commands_.add({"sessions", "sessions", "relay and client sessions", 0, any, false, [this](const Args&, Reply r) {
+                       std::string out;
+                       if (relay_) out += relay_->sessions_text();
+                       if (client_) out += client_->sessions_text();
+                       if (!relay_ && !client_) out = "# no sessions (relay off)\n";
+                       r(out);
+                   }});
+    commands_.add({"stats", "stats [--json]", "directory verdict, packet, guard and drop counters", 0, any, false,
+                   [this, json](const Args& a, Reply r) { r(cmd_stats(json(a))); }});
+    commands_.add({"dht get", "dht get KEY", "values stored at KEY (40 hex digits, or a string to hash)", 1, 1, false,
+                   [this](const Args& a, Reply r) { cmd_dht_get(a[0], std::move(r)); }});
+    commands_.add({"dht put", "dht put KEY VALUE", "put VALUE (text, or hex:HEX) at KEY under a fresh value id", 2, 2,
+                   true, [this](const Args& a, Reply r) { cmd_dht_put(a[0], a[1], std::move(r)); }});
+    commands_.add({"dht export", "dht export", "hex of every value this node stores", 0, 0, false,
+                   [this](const Args&, Reply r) {
+                       std::ostringstream o;
+                       for (const auto& v : dht_->export_values()) o << to_hex(v.key) << " " << to_hex(v.data) << "\n";
+                       r(o.str());
+                   }});
+    commands_.add({"help", "help", "this list", 0, any, false, [this](const Args&, Reply r) { r(commands_.help()); }});
+    // Handled by the interactive shell itself; listed here so that help names it.
+    commands_.add({"quit", "quit", "leave the shell", 0, any, false, [](const Args&, Reply r) { r(""); }});
+}
+
+void Node::handle_command(const std::string& line, ControlServer::Reply reply) {
+    if (line.find_first_not_of(' ') == std::string::npos) return reply("");
+    if (!commands_.dispatch(line, reply)) reply("error: unknown command '" + line + "' (try help)\n");
 }
 
 void Node::request_stop() {
@@ -491,6 +601,7 @@ int Node::run() {
         log::error("node", "{}", err);
         return 1;
     }
+    register_commands();
     control_ = std::make_unique<ControlServer>(loop_);
     std::string sock = opts_.client ? connect_socket_path(opts_.state_dir) : node_socket_path(opts_.state_dir);
     if (std::string err = control_->open(sock, [this](const std::string& l, ControlServer::Reply r) {
