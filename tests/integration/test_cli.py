@@ -338,3 +338,22 @@ def test_state_directory_from_systemd(state):
     r = pave("--state-dir", other, "identity", "create", env=env)
     assert r.returncode == 0 and os.path.exists(os.path.join(other, "node.key"))
     assert "$STATE_DIRECTORY" in pave("--help", env=env).stdout
+
+
+def test_bash_completion_completes_commands_and_options():
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    script = os.path.join(root, "node", "dist", "pave.bash-completion")
+
+    def complete(*words):
+        words = ["pave", *words]
+        cmd = (f"source {script}; COMP_WORDS=({' '.join(repr(w) for w in words)}); "
+               f"COMP_CWORD={len(words) - 1}; _pave; echo \"${{COMPREPLY[@]}}\"")
+        r = subprocess.run(["bash", "-c", cmd], capture_output=True, text=True, timeout=10)
+        assert r.returncode == 0, r.stderr
+        return r.stdout.split()
+
+    assert complete("con") == ["connect"]
+    assert complete("identity", "") == ["create", "show"]
+    assert "--vpn" in complete("connect", "--v")
+    assert complete("--log-level", "de") == ["debug"]
+    assert "--no-relay" in complete("--state-dir", "/tmp/x", "node", "--no")
