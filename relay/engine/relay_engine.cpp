@@ -140,22 +140,21 @@ void RelayEngine::run_sessions(Clock::time_point now) {
 }
 
 void RelayEngine::reap(Clock::time_point now) {
-    for (auto it = sessions_.begin(); it != sessions_.end();) {
-        Entry& e = *it->second;
-        if (!e.finished(now)) {
-            ++it;
-            continue;
-        }
-        e.close(now);  // tells the client (CLOSE frame) if it was still established
-        const Session& ss = e.session;
-        emit(EngineEvent::Level::info, "session " + to_hex(it->first) + " ended (" + pave::to_string(ss.state()) +
-                                           (ss.failure().empty() ? "" : ": ") + ss.failure() + ")");
-        std::erase_if(by_peer_, [&](const auto& p) { return p.second == &e; });
-        admission_.remove(it->first);  // a failed punch returns its slot at once
-        unsolicited_ended_ += ss.unsolicited_bytes();
-        if (e.vpn_open) host_.vpn_close(it->first);
-        it = sessions_.erase(it);
-    }
+    for (auto it = sessions_.begin(); it != sessions_.end();)
+        it = it->second->finished(now) ? end_session(it, now) : std::next(it);
+}
+
+RelayEngine::SessionMap::iterator RelayEngine::end_session(SessionMap::iterator it, Clock::time_point now) {
+    Entry& e = *it->second;
+    e.close(now);  // tells the client (CLOSE frame) if it was still established
+    const Session& ss = e.session;
+    emit(EngineEvent::Level::info, "session " + to_hex(it->first) + " ended (" + pave::to_string(ss.state()) +
+                                       (ss.failure().empty() ? "" : ": ") + ss.failure() + ")");
+    std::erase_if(by_peer_, [&](const auto& p) { return p.second == &e; });
+    admission_.remove(it->first);  // a failed punch returns its slot at once
+    unsolicited_ended_ += ss.unsolicited_bytes();
+    if (e.vpn_open) host_.vpn_close(it->first);
+    return sessions_.erase(it);
 }
 
 // ---- presence and inbox keys
@@ -314,7 +313,7 @@ RelayEngine::Intake RelayEngine::handle_offer(const EngineTime& now, const Queue
         if (ev != sessions_.end()) {
             emit(EngineEvent::Level::debug,
                  "session " + to_hex(ev->first) + " evicted while punching: its slot went to a newer rendezvous");
-            ev->second->close(now.mono);
+            end_session(ev, now.mono);  // at once: the table never holds more than capacity + pending
         }
         ++intake_[size_t(Intake::evicted)];
     }
@@ -377,6 +376,11 @@ bool RelayEngine::on_datagram(const EngineTime& now, const Endpoint& from, ByteV
             auto it = sessions_.find(*id);
             if (it == sessions_.end()) return false;
             on_control(now, it->first, *it->second, data, from);
+            // Refused at validation: its slot is gone, so it goes too (the table stays within
+            // capacity + pending).
+            if (it->second->finished(now.mono) && !admission_.is_pending(it->first) &&
+                !admission_.is_established(it->first))
+                end_session(it, now.mono);
             return true;
         }
         case PacketKind::wireguard: return on_wireguard(now, from, data);

@@ -153,6 +153,8 @@ private:
     void refresh_host_addresses(Clock::time_point now);
     void run_sessions(Clock::time_point now);
     void reap(Clock::time_point now);
+    using SessionMap = std::map<ConnId, std::unique_ptr<Entry>>;
+    SessionMap::iterator end_session(SessionMap::iterator it, Clock::time_point now);
     void emit(EngineEvent::Level level, std::string message);
 
     RelayEngineHost& host_;
@@ -179,7 +181,7 @@ private:
     std::array<uint64_t, size_t(Intake::count_)> intake_{};
     uint64_t decrypt_cpu_ns_ = 0;
 
-    std::map<ConnId, std::unique_ptr<Entry>> sessions_;
+    SessionMap sessions_;
     std::unordered_map<Endpoint, Entry*, EndpointHash> by_peer_;  // data path lookup
 };
 

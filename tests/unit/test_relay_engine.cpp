@@ -341,6 +341,17 @@ TEST_CASE("relay engine: trial decryptions within the budget, the rest queued an
     CHECK(b.engine->queued_offers() == 0);
 }
 
+TEST_CASE("relay engine: a newcomer takes the slot of a silent pending session, which ends at once") {
+    RelayEngineConfig cfg;
+    cfg.pending_sessions = 2;
+    Bench b(cfg);
+    for (int i = 0; i < 5; ++i) b.feed(b.offer("198.51.100." + std::to_string(10 + i) + ":4600").sealed.value);
+    CHECK(b.engine->intake(RelayEngine::Intake::accepted) == 5);
+    CHECK(b.engine->intake(RelayEngine::Intake::evicted) == 3);
+    CHECK(b.engine->session_count() == 2);  // never more than capacity + pending
+    CHECK(b.engine->admission().pending() == 2);
+}
+
 TEST_CASE("relay engine: punching validates the client, opens the VPN socket, WireGuard crosses the gate") {
     Bench b;
     Client c = b.connect("198.51.100.7:4600");
