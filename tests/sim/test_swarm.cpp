@@ -7,6 +7,10 @@
 #include <string>
 #include <vector>
 
+#include "crypto/random.h"
+#include "crypto/x25519.h"
+#include "dht/presence_record.h"
+#include "dht/rendezvous_blob.h"
 #include "tests/sim/swarm.h"
 
 using namespace pave;
@@ -551,4 +555,55 @@ TEST_CASE("swarm: two clients race for a relay's last slot: the loser is refused
         MESSAGE("the refused client's session: " << std::string(pave::to_string(loser.engine().session()->state()))
                                                  << ", close reason " << int(loser.engine().session()->peer_close_reason()));
     CHECK(loser.step() == Step::failed);
+}
+
+TEST_CASE("swarm: offers that name a victim as their only candidate get it no more than the probe budgets") {
+    Swarm s(30);
+    SimWireGuardServer& vpn = s.add_vpn();
+    SimRelay& r = s.add_relay();
+    // The attacker reads the relay's presence record like any client.
+    std::optional<PresenceRecord> rec;
+    s.dht.listen(relay_bucket_key(r.engine().bucket()), [&](SimDht::Token, const DhtKey&, const std::vector<Bytes>& vs, bool) {
+        for (const auto& v : vs)
+            if (auto p = decode_and_verify_presence(v); p.record) rec = p.record;
+    });
+    s.run_for(2s);
+    REQUIRE(rec);
+    size_t to_victim = 0;
+    SimSocket& victim = s.net.bind("198.51.100.250:9999", [&](const Endpoint&, ByteView d) { to_victim += d.size(); });
+    auto offer_naming_victim = [&] {
+        Offer o;
+        random_bytes(o.session_id);
+        o.client_share = X25519Key::generate().pub;
+        o.candidates = {victim.local()};
+        o.vpn = vpn.endpoint();
+        o.timestamp_ms = s.now().unix_ms;
+        auto sealed = seal_offer(o, rec->inbox_pub, r.node_pub(), rec->period);
+        REQUIRE(sealed);
+        s.dht.put(inbox_key(r.engine().bucket(), rec->period_secs, rec->period), sealed->value);
+    };
+    const size_t credit = RelayEngineConfig{}.timers.punch_credit;
+
+    offer_naming_victim();
+    s.run_for(30s);
+    MESSAGE("one offer naming a silent victim: " << to_victim << " B sent to it (punch credit " << credit << " B)");
+    CHECK(to_victim > 0);
+    CHECK(to_victim <= credit);
+    CHECK(r.engine().intake(RelayEngine::Intake::accepted) == 1);
+
+    // 100 offers over 20 s: the relay's per-destination limiter bounds the total.
+    to_victim = 0;
+    for (int i = 0; i < 100; ++i) {
+        offer_naming_victim();
+        s.run_for(200ms);
+    }
+    s.run_for(30s);
+    double seconds = 20 + 30;
+    MESSAGE("100 offers in 20 s naming one victim: " << to_victim << " B sent to it in " << seconds << " s (without the limiter up to "
+                                                     << 100 * credit << " B)");
+    CHECK(to_victim <= ProbeLimiter::kDefaultBurstBytes + ProbeLimiter::kDefaultRateBytes * seconds);
+    CHECK(r.engine().probe_limiter().refused() > 0);
+    CHECK(r.vpn_opened() == 0);  // nothing validated, no socket towards the VPN
+    CHECK(vpn.initiations() == 0);
+    CHECK(r.engine().session_count() == 0);  // every punch timed out and was reaped
 }
