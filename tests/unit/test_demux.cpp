@@ -1,7 +1,9 @@
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <string>
 
+#include "crypto/byte_writer.h"
 #include "relay/address_check.h"
 #include "relay/demux.h"
 #include "relay/stun.h"
@@ -10,24 +12,20 @@ using namespace pave;
 
 namespace {
 
+// len bytes of 0xAA under a WireGuard header (type, three zero reserved bytes), cut to len.
 Bytes wg(uint8_t type, size_t len) {
     Bytes b(len, 0xAA);
-    if (len > 0) b[0] = type;
-    for (size_t i = 1; i < 4 && i < len; ++i) b[i] = 0;
+    // A short packet keeps as much of the header as fits.
+    Bytes head{type, 0, 0, 0};
+    ByteWriter(std::span<uint8_t>(b)).put(ByteView(head).first(std::min<size_t>(len, 4)));
     return b;
 }
 
+// len bytes of 0x5A under a STUN header: b0, b1, the length field for len, the magic cookie.
 Bytes stun(uint8_t b0, uint8_t b1, size_t len) {
     Bytes b(len, 0x5A);
-    b[0] = b0;
-    b[1] = b1;
-    const size_t body = len - 20;
-    b[2] = uint8_t(body >> 8);
-    b[3] = uint8_t(body);
-    b[4] = 0x21;
-    b[5] = 0x12;
-    b[6] = 0xA4;
-    b[7] = 0x42;
+    ByteWriter w{std::span<uint8_t>(b)};
+    w.u8(b0) && w.u8(b1) && w.u16be(uint16_t(len - 20)) && w.u32be(kStunMagicCookie);
     return b;
 }
 

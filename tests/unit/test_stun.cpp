@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "crypto/byte_writer.h"
 #include "crypto/hex.h"
 #include "relay/stun.h"
 
@@ -59,35 +60,29 @@ StunTxId txid_of(uint8_t seed) {
     return t;
 }
 
-Bytes header(uint16_t type, const StunTxId& tx, size_t body_len) {
-    Bytes b{uint8_t(type >> 8), uint8_t(type), uint8_t(body_len >> 8), uint8_t(body_len), 0x21, 0x12, 0xA4, 0x42};
-    b.insert(b.end(), tx.begin(), tx.end());
-    return b;
-}
+// Overwrites the header's length field.
+void set_length(Bytes& m, size_t len) { ByteWriter(std::span<uint8_t>(m).subspan(2, 2)).u16be(uint16_t(len)); }
+
+// A FINGERPRINT attribute carrying crc (already XORed).
+void put_fingerprint(ByteWriter& w, uint32_t crc) { w.u16be(kStunAttrFingerprint) && w.u16be(4) && w.u32be(crc); }
 
 // A request with the given attributes (type, value), padded, length field set.
 Bytes request_with(const std::vector<std::pair<uint16_t, Bytes>>& attrs, uint16_t type = kStunBindingRequest,
                    const StunTxId& tx = txid_of(1)) {
-    Bytes body;
-    for (const auto& [t, v] : attrs) {
-        body.push_back(uint8_t(t >> 8));
-        body.push_back(uint8_t(t));
-        body.push_back(uint8_t(v.size() >> 8));
-        body.push_back(uint8_t(v.size()));
-        body.insert(body.end(), v.begin(), v.end());
-        while (body.size() % 4) body.push_back(0);
-    }
-    Bytes m = header(type, tx, body.size());
-    m.insert(m.end(), body.begin(), body.end());
+    Bytes m;
+    ByteWriter w(m);
+    w.u16be(type) && w.u16be(0) && w.u32be(kStunMagicCookie) && w.put(tx);
+    for (const auto& [t, v] : attrs) w.u16be(t) && w.u16be(uint16_t(v.size())) && w.put(v) && w.pad_to(4);
+    REQUIRE(w.ok());
+    set_length(m, m.size() - kStunHeaderSize);
     return m;
 }
 
 Bytes with_fingerprint(Bytes m) {
-    const size_t len = m.size() - 20 + 8;
-    m[2] = uint8_t(len >> 8);
-    m[3] = uint8_t(len);
+    set_length(m, m.size() - kStunHeaderSize + 8);
     const uint32_t fp = stun_crc32(m) ^ 0x5354554e;
-    m.insert(m.end(), {0x80, 0x28, 0x00, 0x04, uint8_t(fp >> 24), uint8_t(fp >> 16), uint8_t(fp >> 8), uint8_t(fp)});
+    ByteWriter w(m);
+    put_fingerprint(w, fp);
     return m;
 }
 
@@ -215,8 +210,7 @@ TEST_CASE("stun: request truncated at every byte is ignored") {
     REQUIRE(req.size() == 40);
     for (size_t n = 24; n < req.size(); n += 4) {
         Bytes t(req.begin(), req.begin() + long(n));
-        t[2] = uint8_t((n - 20) >> 8);
-        t[3] = uint8_t(n - 20);
+        set_length(t, n - 20);
         CHECK(parse_binding_request(t).has_value() == (n == 32));
     }
 }
@@ -234,8 +228,7 @@ TEST_CASE("stun: bad header fields are ignored") {
     // Length field wrong (too small, too large, not a multiple of 4).
     for (uint16_t len : {uint16_t(4), uint16_t(1), uint16_t(0xFFFC)}) {
         Bytes b = request_with({{kStunAttrSoftware, Bytes{1, 2, 3, 4}}});
-        b[2] = uint8_t(len >> 8);
-        b[3] = uint8_t(len);
+        set_length(b, len);
         CHECK_FALSE(parse_binding_request(b).has_value());
     }
     Bytes odd = good;
@@ -299,10 +292,11 @@ TEST_CASE("stun: FINGERPRINT must be correct and last") {
     CHECK_FALSE(parse_stun_message(wrong_len).has_value());
     // An attribute after a FINGERPRINT whose CRC is right for the final length field.
     Bytes after = request_with({});
-    after[3] = 8 + 4;
+    set_length(after, 8 + 4);
     const uint32_t fp = stun_crc32(after) ^ 0x5354554e;
-    after.insert(after.end(), {0x80, 0x28, 0x00, 0x04, uint8_t(fp >> 24), uint8_t(fp >> 16), uint8_t(fp >> 8),
-                               uint8_t(fp), 0x80, 0x22, 0x00, 0x00});
+    ByteWriter aw(after);
+    put_fingerprint(aw, fp);
+    aw.u16be(kStunAttrSoftware) && aw.u16be(0);
     CHECK_FALSE(parse_stun_message(after).has_value());
     CHECK_FALSE(parse_stun_message(ByteView(after).first(28)).has_value());  // length field now wrong
     Bytes cut(after.begin(), after.begin() + 28);
