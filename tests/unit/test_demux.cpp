@@ -7,6 +7,7 @@
 #include "relay/address_check.h"
 #include "relay/demux.h"
 #include "relay/stun.h"
+#include "relay/wireguard_shape.h"
 
 using namespace pave;
 
@@ -158,4 +159,19 @@ TEST_CASE("demux: every packet the STUN code builds is classified as STUN") {
     REQUIRE(ep);
     CHECK(classify(build_binding_success(tx, *ep)) == PacketKind::stun);
     CHECK(classify(build_error_420(tx, {0x0024})) == PacketKind::stun);
+}
+
+TEST_CASE("demux: a datagram is WireGuard exactly when the WireGuard parser accepts it") {
+    size_t wireguard = 0;
+    for (uint8_t type = 0; type <= 5; ++type)
+        for (size_t len = 0; len <= 1500; ++len)
+            for (uint8_t reserved : {uint8_t(0), uint8_t(1)}) {
+                Bytes b = wg(type, len);
+                if (len > 3) b[3] = reserved;
+                const bool is_wg = classify(b) == PacketKind::wireguard;
+                CHECK(is_wg == parse_wireguard(b).has_value());
+                wireguard += is_wg;
+            }
+    // Initiation, response and cookie reply at one size each, transport from 32 bytes up.
+    CHECK(wireguard == 3 + (1500 - kWgTransportMinSize + 1));
 }
