@@ -4,6 +4,10 @@
 // deadlines, the send batches of the data path, and the engine's DHT listens (OpenDHT's
 // callbacks are posted to the loop thread); it prints the engine's progress events as
 // "pave connect: ..." lines and exits the node when the engine gives up.
+//
+// The engine listens on the relay bucket keys for its own directory; the node's DirectoryFeed
+// (for the `relays` command and `status`) listens on the same keys. OpenDHT keeps one network
+// listen per key, so the cost of the second is local: each record is judged twice.
 #pragma once
 #include <uv.h>
 

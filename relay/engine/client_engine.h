@@ -9,7 +9,8 @@
 //   punching --(path validated and RTT measured, or validated for 2 s)--> connected
 //
 // and its back-edges:
-//   rendezvous: a relay silent for kAnswerWait -> asked no more in this cycle, others are asked;
+//   rendezvous: a relay silent for the answer wait (ClientEngineConfig::choice.answer_wait, 5 s)
+//               -> asked no more in this cycle, others are asked;
 //               a relay full (capacity, per-address limit), naming no usable address or sending
 //               an invalid key share -> others are asked;
 //               any other refusal -> failed at step 'rendezvous' (it would be the same anywhere);
@@ -17,7 +18,8 @@
 //   punching: the session fails -> failed at step 'punching';
 //   connected: the session ends (relay closed it, peer silent) -> failed at step 'session'.
 // A failure before the first connection is final (host.gave_up); after one, a new attempt
-// begins at once (WireGuard keeps its endpoint, the client's listener, and finds another relay).
+// begins at once (the local WireGuard keeps its endpoint, the client's listener, while the
+// engine finds another relay).
 //
 // Rendezvous sends several sealed offers at once (dht/relay_choice.h decides which relays and
 // when), each with its own ephemeral key, session id and answer listen; the first accepted
@@ -59,8 +61,10 @@
 
 namespace pave {
 
-// How long a relay may take to answer a rendezvous before it counts as silent.
+// How long a relay may take to answer a rendezvous before it counts as silent (the default of
+// RelayChoice::Params::answer_wait, which the engine uses).
 inline constexpr std::chrono::seconds kAnswerWait{5};
+static_assert(RelayChoice::Params{}.answer_wait == kAnswerWait);
 // Per-offer progress lines for the first few offers of an attempt; then a summary now and then.
 inline constexpr unsigned kVerboseAsks = 3;
 
