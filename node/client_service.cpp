@@ -177,7 +177,7 @@ std::string ClientService::sessions_text() const {
           << " silent=" << ch->silent() << " waiting=" << ch->waiting();
     o << " answers_refused=" << c.answers_refused << " answers_stale=" << c.answers_stale
       << " answers_no_usable_candidate=" << c.answers_no_usable_candidate << " answers_late=" << c.answers_late
-      << " offers_unsealable=" << c.offers_unsealable << "\n";
+      << " offers_unsealable=" << c.offers_unsealable << " refused_at_validation=" << c.refused_at_validation << "\n";
     if (const Session* s = e.session()) {
         o << "client " << to_hex(s->conn_id()) << " state=" << pave::to_string(s->state())
           << " relay=" << (e.relay() ? node_id(e.relay()->node_pub) : std::string("-"))

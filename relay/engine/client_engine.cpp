@@ -191,6 +191,24 @@ void ClientEngine::step_tick(const EngineTime& now) {
                          took + " s after the attempt began");
             } else if (session_ && session_->state() == SessionState::failed) {
                 fail(now, "punching", session_->failure());
+            } else if (session_ && session_->state() == SessionState::closed) {
+                // The relay accepted the offer but closed the session when the path validated:
+                // a full relay (or one carrying enough sessions from our address) says so in
+                // the CLOSE frame, and another may have room; any other close ends the attempt.
+                const uint8_t code = session_->peer_close_reason();
+                if (code == kRefuseCapacity || code == kRefuseAddressLimit) {
+                    ++counters_.refused_at_validation;
+                    progress("relay " + short_id(relay_->node_pub) + " refused at validation: " +
+                             (code == kRefuseCapacity ? "relay at capacity" : "enough sessions from this address") +
+                             "; asking others");
+                    session_.reset();
+                    relay_.reset();
+                    step_ = Step::rendezvous;
+                    step_start_ = t;
+                    rendezvous_tick(now);
+                } else {
+                    fail(now, "punching", session_->failure());
+                }
             }
             break;
         case Step::connected:

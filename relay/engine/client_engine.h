@@ -15,7 +15,9 @@
 //               an invalid key share -> others are asked;
 //               any other refusal -> failed at step 'rendezvous' (it would be the same anywhere);
 //   any step before connected: the attempt's timeout -> failed at that step, with the reason;
-//   punching: the session fails -> failed at step 'punching';
+//   punching: the relay closes the session as it validates, full (CLOSE with kRefuseCapacity or
+//             kRefuseAddressLimit) -> back to rendezvous, others are asked;
+//             the session fails or is closed otherwise -> failed at step 'punching';
 //   connected: the session ends (relay closed it, peer silent) -> failed at step 'session'.
 // A failure before the first connection is final (host.gave_up); after one, a new attempt
 // begins at once (the local WireGuard keeps its endpoint, the client's listener, while the
@@ -88,6 +90,7 @@ public:
     struct Counters {
         uint64_t answers_stale = 0, answers_no_usable_candidate = 0, answers_refused = 0, answers_late = 0;
         uint64_t offers_unsealable = 0;
+        uint64_t refused_at_validation = 0;  // accepted, then closed full as the path validated
         uint64_t local_other_source = 0, local_dropped_not_connected = 0;
         uint64_t wg_to_relay = 0, wg_from_relay = 0;
         uint64_t directory_values = 0;  // relay records judged

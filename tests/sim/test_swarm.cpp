@@ -524,14 +524,10 @@ TEST_CASE("swarm: rendezvous over a slow, lossy DHT still connects, by asking mo
     CHECK(s.dht.deliveries_lost() > 0);
 }
 
-// KNOWN BUG, marked should_fail until the client engine is fixed (then drop the decorator): the
-// relay refuses the second session when it validates (capacity) and sends CLOSE with code 2;
-// the client's Session is then `closed` while the engine is in step `punching`, which only
-// handles `established` and `failed` and has no timeout, so the client waits there for ever
-// (also true of node/client_service.cpp before the engine). Expected: ask other relays (a
-// capacity or address-limit code), or fail at step 'punching' with the relay's reason.
-TEST_CASE("swarm: two clients race for a relay's last slot: the loser is refused at validation and not left punching" *
-          doctest::should_fail()) {
+// The relay refuses the second session when it validates (capacity) and sends CLOSE with code 2;
+// the loser, in step `punching`, goes back to asking relays (here only the full one, which
+// refuses it) until its attempt's timeout, and fails.
+TEST_CASE("swarm: two clients race for a relay's last slot: the loser is refused at validation and not left punching") {
     Swarm s(28);
     s.add_vpn();
     RelayEngineConfig one;

@@ -29,7 +29,7 @@ namespace {
 constexpr uint64_t kT0 = 1750000000;  // unix seconds at the start of every case
 constexpr uint32_t kPeriodSecs = 7200;
 
-enum class Mode { accept, silent, full, refuse_endpoint, mute_session, stale };
+enum class Mode { accept, silent, full, refuse_endpoint, mute_session, stale, full_at_validation, close_at_validation };
 
 struct FakeRelay {
     Ed25519Key key = Ed25519Key::generate();
@@ -201,7 +201,15 @@ struct World : ClientEngineHost {
                 to_relays.pop_front();
                 any = true;
                 for (auto& r : relays)
-                    if (d.to == r->addr && r->session) r->session->on_control(d.data, d.from, now.mono);
+                    if (d.to == r->addr && r->session) {
+                        r->session->on_control(d.data, d.from, now.mono);
+                        // A relay that finds itself full (or fails) as the path validates closes
+                        // the session with the reason.
+                        if (r->session->state() == SessionState::established && r->mode == Mode::full_at_validation)
+                            r->session->close(kRefuseCapacity, now.mono);
+                        if (r->session->state() == SessionState::established && r->mode == Mode::close_at_validation)
+                            r->session->close(kRefuseInternal, now.mono);
+                    }
             }
             while (!to_client.empty()) {
                 Datagram d = std::move(to_client.front());
@@ -354,6 +362,32 @@ TEST_CASE("client engine: a full relay is passed over for another") {
     CHECK(w.engine.relay()->node_pub == good.pub());
     CHECK(w.engine.counters().answers_refused == 1);
     CHECK(!w.gave_up_why);
+}
+
+TEST_CASE("client engine: a relay full at validation is passed over for another") {
+    World w(one_at_a_time());
+    w.engine.start(w.now);
+    FakeRelay& full = w.add_relay(Mode::full_at_validation);
+    REQUIRE(w.run_until([&] { return w.engine.counters().refused_at_validation == 1; }, 5s));
+    INFO(w.all_events());
+    CHECK(w.saw("relay " + w.short_id(full) + " refused at validation: relay at capacity; asking others"));
+    CHECK(w.engine.step() == Step::rendezvous);
+    CHECK(w.engine.session() == nullptr);
+    FakeRelay& good = w.add_relay(Mode::accept);
+    REQUIRE(w.run_until([&] { return w.engine.step() == Step::connected; }, 5s));
+    CHECK(w.engine.relay()->node_pub == good.pub());
+    CHECK(w.engine.attempts() == 1);
+    CHECK(!w.gave_up_why);
+}
+
+TEST_CASE("client engine: a relay that closes at validation for another reason fails the attempt") {
+    World w;
+    w.engine.start(w.now);
+    w.add_relay(Mode::close_at_validation);
+    REQUIRE(w.run_until([&] { return w.engine.step() == Step::failed; }, 5s));
+    INFO(w.all_events());
+    CHECK(w.events.back() == "failed at step 'punching': peer closed the session (reason 4)");
+    CHECK(w.gave_up_why);
 }
 
 TEST_CASE("client engine: a refusal that would be the same everywhere fails the attempt") {
