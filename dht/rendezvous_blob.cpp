@@ -7,7 +7,7 @@
 #include "crypto/byte_writer.h"
 #include "crypto/hkdf.h"
 #include "crypto/hpke.h"
-#include "relay/endpoint_policy.h"
+#include "relay/wire/endpoint_policy.h"
 
 namespace pave {
 

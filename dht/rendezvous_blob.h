@@ -20,7 +20,7 @@
 #include "crypto/bytes.h"
 #include "crypto/ed25519_key.h"
 #include "crypto/x25519.h"
-#include "relay/endpoint.h"
+#include "relay/wire/endpoint.h"
 
 namespace pave {
 

@@ -10,7 +10,7 @@
 #include <map>
 #include <string_view>
 
-#include "relay/endpoint_policy.h"
+#include "relay/wire/endpoint_policy.h"
 
 namespace pave {
 

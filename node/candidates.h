@@ -15,7 +15,7 @@
 #include <string>
 #include <vector>
 
-#include "relay/endpoint.h"
+#include "relay/wire/endpoint.h"
 
 namespace pave {
 

@@ -8,8 +8,8 @@
 
 #include "crypto/key_file.h"
 #include "node/candidates.h"
-#include "node/host_port.h"
-#include "relay/endpoint.h"
+#include "node/config/host_port.h"
+#include "relay/wire/endpoint.h"
 #include "node/log.h"
 #include "node/node.h"
 #include "node/shell.h"

@@ -16,7 +16,7 @@
 #include <map>
 #include <string>
 
-#include "dht/dht_node.h"
+#include "dht/opendht/dht_node.h"
 #include "node/send_batch.h"
 #include "relay/engine/client_engine.h"
 

@@ -7,7 +7,7 @@
 #include <ctime>
 #include <mutex>
 
-#include "relay/endpoint.h"
+#include "relay/wire/endpoint.h"
 
 namespace pave::log {
 

@@ -11,8 +11,8 @@
 
 #include "crypto/hex.h"
 #include "crypto/key_file.h"
-#include "dht/directory_feed.h"
-#include "dht/dht_node.h"
+#include "node/directory_feed.h"
+#include "dht/opendht/dht_node.h"
 #include "node/candidates.h"
 #include "node/client_service.h"
 #include "node/command_registry.h"
@@ -26,7 +26,7 @@
 #include "node/udp_port.h"
 #include "relay/rate_limiter.h"
 #include "relay/reflector.h"
-#include "relay/stun.h"
+#include "relay/wire/stun.h"
 #include "relay/stun_answerer.h"
 
 namespace pave {
@@ -192,6 +192,14 @@ void Node::start_dht() {
     }
     o.verbose = opts_.dht_verbose;
     o.client = opts_.client;
+    // OpenDHT names peers by address in its lines; PAVE logs no peer address unless asked to.
+    o.log = [](bool warning, const std::string& line) {
+        const std::string shown = log::show_addresses() ? line : log::redact_addresses(line);
+        if (warning)
+            log::warn("opendht", "{}", shown);
+        else
+            log::debug("opendht", "{}", shown);
+    };
     dht_ = std::make_unique<DhtNode>(o);
     std::optional<Ed25519Public> self;
     if (key_) self = key_->public_key();

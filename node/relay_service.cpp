@@ -6,12 +6,12 @@
 #include <sstream>
 
 #include "crypto/hex.h"
-#include "dht/dht_node.h"
+#include "dht/opendht/dht_node.h"
 #include "node/log.h"
 #include "node/loop_queue.h"
 #include "node/udp_port.h"
 #include "node/vpn_socket.h"
-#include "relay/demux.h"
+#include "relay/wire/demux.h"
 
 namespace pave {
 

@@ -6,7 +6,7 @@
 #include <optional>
 #include <string>
 
-#include "relay/endpoint.h"
+#include "relay/wire/endpoint.h"
 
 namespace pave {
 

@@ -10,7 +10,7 @@
 #include <iostream>
 
 #include "node/resolve.h"
-#include "relay/stun.h"
+#include "relay/wire/stun.h"
 
 namespace pave {
 

@@ -1,6 +1,6 @@
 // One UDP socket of a role, owned by the libuv loop.
 //
-// Every datagram is classified by its first bytes (relay/demux.h) and handed to the handler
+// Every datagram is classified by its first bytes (relay/wire/demux.h) and handed to the handler
 // for that kind; the socket itself carries DHT, STUN, address checks, PAVE control frames and
 // WireGuard.
 //
@@ -25,8 +25,8 @@
 
 #include "crypto/bytes.h"
 #include "relay/amplification_guard.h"
-#include "relay/demux.h"
-#include "relay/endpoint.h"
+#include "relay/wire/demux.h"
+#include "relay/wire/endpoint.h"
 
 namespace pave {
 

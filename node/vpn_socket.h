@@ -10,7 +10,7 @@
 #include <string>
 
 #include "node/send_batch.h"
-#include "relay/endpoint.h"
+#include "relay/wire/endpoint.h"
 
 namespace pave {
 

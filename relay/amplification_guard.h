@@ -4,7 +4,7 @@
 // Toward an address that has not proven it receives there, the port sends at most three times
 // the bytes it received from that address. An address proves it (is *validated*) in one of two
 // ways, both a round trip it cannot fake without receiving at the address:
-//  - an address check (relay/address_check.h): it echoes a keyed cookie made for its address;
+//  - an address check (relay/wire/address_check.h): it echoes a keyed cookie made for its address;
 //    PAVE nodes answer these, so two PAVE nodes validate each other within one round trip;
 //  - an OpenDHT reply or error from it that carries a transaction id this port sent to exactly
 //    that address within the last kTidWindow; any OpenDHT node does this when the port's own
@@ -41,8 +41,8 @@
 #include <vector>
 
 #include "crypto/bytes.h"
-#include "relay/address_check.h"
-#include "relay/endpoint.h"
+#include "relay/wire/address_check.h"
+#include "relay/wire/endpoint.h"
 #include "relay/rate_limiter.h"
 
 namespace pave {

@@ -3,7 +3,7 @@
 //
 // The relay forwards WireGuard byte for byte and must never become an open proxy or an
 // amplifier. The gate enforces:
-//  - only WireGuard-shaped datagrams cross, both ways (relay/wireguard_shape.h);
+//  - only WireGuard-shaped datagrams cross, both ways (relay/wire/wireguard_shape.h);
 //  - the session is *locked* until the endpoint answers with a handshake response whose
 //    receiver index is the sender index of an initiation the client sent through this gate.
 //    While locked: from the client only initiations; from the endpoint only a handshake
@@ -84,10 +84,10 @@
 #include <optional>
 
 #include "crypto/bytes.h"
-#include "relay/endpoint.h"
+#include "relay/wire/endpoint.h"
 #include "relay/forward_share.h"
 #include "relay/rate_limiter.h"
-#include "relay/wireguard_shape.h"
+#include "relay/wire/wireguard_shape.h"
 
 namespace pave {
 

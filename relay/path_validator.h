@@ -19,7 +19,7 @@
 #include <vector>
 
 #include "crypto/bytes.h"
-#include "relay/endpoint.h"
+#include "relay/wire/endpoint.h"
 
 namespace pave {
 

@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "relay/endpoint_policy.h"
+#include "relay/wire/endpoint_policy.h"
 
 namespace pave {
 

@@ -17,7 +17,7 @@
 #include <map>
 
 #include "crypto/bytes.h"
-#include "relay/endpoint.h"
+#include "relay/wire/endpoint.h"
 #include "relay/rate_limiter.h"
 
 namespace pave {

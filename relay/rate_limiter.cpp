@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "relay/endpoint.h"
+#include "relay/wire/endpoint.h"
 
 namespace pave {
 

@@ -14,8 +14,8 @@
 #include <optional>
 #include <vector>
 
-#include "relay/endpoint.h"
-#include "relay/stun.h"
+#include "relay/wire/endpoint.h"
+#include "relay/wire/stun.h"
 
 namespace pave {
 

@@ -15,8 +15,8 @@
 #include <vector>
 
 #include "crypto/session_keys.h"
-#include "relay/control_frame.h"
-#include "relay/endpoint.h"
+#include "relay/wire/control_frame.h"
+#include "relay/wire/endpoint.h"
 #include "relay/path_validator.h"
 #include "relay/probe_limiter.h"
 #include "relay/punch_schedule.h"

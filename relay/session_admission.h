@@ -27,8 +27,8 @@
 
 #include "crypto/bytes.h"
 #include "dht/rendezvous_blob.h"
-#include "relay/endpoint.h"
-#include "relay/endpoint_policy.h"
+#include "relay/wire/endpoint.h"
+#include "relay/wire/endpoint_policy.h"
 
 namespace pave {
 

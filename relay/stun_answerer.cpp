@@ -1,6 +1,6 @@
 #include "relay/stun_answerer.h"
 
-#include "relay/stun.h"
+#include "relay/wire/stun.h"
 
 namespace pave {
 

@@ -9,7 +9,7 @@
 #include <optional>
 
 #include "crypto/bytes.h"
-#include "relay/endpoint.h"
+#include "relay/wire/endpoint.h"
 #include "relay/rate_limiter.h"
 
 namespace pave {

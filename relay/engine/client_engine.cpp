@@ -8,9 +8,9 @@
 #include "crypto/session_keys.h"
 #include "dht/bucket_keys.h"
 #include "dht/rendezvous_blob.h"
-#include "relay/control_frame.h"
-#include "relay/demux.h"
-#include "relay/endpoint_policy.h"
+#include "relay/wire/control_frame.h"
+#include "relay/wire/demux.h"
+#include "relay/wire/endpoint_policy.h"
 
 namespace pave {
 

@@ -15,7 +15,7 @@
 
 #include "crypto/bytes.h"
 #include "dht/bucket_keys.h"
-#include "relay/endpoint.h"
+#include "relay/wire/endpoint.h"
 
 namespace pave {
 

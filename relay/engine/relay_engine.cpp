@@ -5,7 +5,7 @@
 #include "crypto/hex.h"
 #include "crypto/session_keys.h"
 #include "dht/presence_record.h"
-#include "relay/demux.h"
+#include "relay/wire/demux.h"
 
 namespace pave {
 

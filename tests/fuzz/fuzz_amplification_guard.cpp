@@ -5,7 +5,7 @@
 #include <cstdlib>
 #include <map>
 
-#include "relay/address_check.h"
+#include "relay/wire/address_check.h"
 #include "relay/amplification_guard.h"
 
 using namespace pave;

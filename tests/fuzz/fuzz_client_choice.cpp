@@ -15,7 +15,7 @@
 #include "dht/directory.h"
 #include "dht/relay_choice.h"
 #include "dht/rendezvous_blob.h"
-#include "relay/endpoint_policy.h"
+#include "relay/wire/endpoint_policy.h"
 #include "relay/session.h"
 
 using namespace pave;

@@ -4,7 +4,7 @@
 #include <algorithm>
 #include <cstdlib>
 
-#include "relay/control_frame.h"
+#include "relay/wire/control_frame.h"
 
 using namespace pave;
 

@@ -3,9 +3,9 @@
 // WireGuard exactly when the WireGuard parser accepts it.
 #include <cstdlib>
 
-#include "relay/address_check.h"
-#include "relay/demux.h"
-#include "relay/wireguard_shape.h"
+#include "relay/wire/address_check.h"
+#include "relay/wire/demux.h"
+#include "relay/wire/wireguard_shape.h"
 
 using namespace pave;
 

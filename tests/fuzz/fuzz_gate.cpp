@@ -8,9 +8,9 @@
 #include <cstdlib>
 #include <set>
 
-#include "relay/endpoint_policy.h"
+#include "relay/wire/endpoint_policy.h"
 #include "relay/gate.h"
-#include "relay/wireguard_shape.h"
+#include "relay/wire/wireguard_shape.h"
 
 using namespace pave;
 using V = Gate::Verdict;

@@ -7,7 +7,7 @@
 #include <cstdio>
 #include <set>
 
-#include "relay/endpoint_policy.h"
+#include "relay/wire/endpoint_policy.h"
 #include "relay/session_admission.h"
 
 using namespace pave;

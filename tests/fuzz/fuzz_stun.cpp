@@ -2,7 +2,7 @@
 // answer is itself a well-formed STUN message of bounded size.
 #include <cstdlib>
 
-#include "relay/stun.h"
+#include "relay/wire/stun.h"
 
 using namespace pave;
 

@@ -18,7 +18,7 @@
 #include <set>
 #include <string>
 
-#include "relay/endpoint.h"
+#include "relay/wire/endpoint.h"
 #include "tests/sim/sim_clock.h"
 #include "tests/sim/sim_random.h"
 

@@ -18,7 +18,7 @@
 #include <vector>
 
 #include "crypto/bytes.h"
-#include "relay/endpoint.h"
+#include "relay/wire/endpoint.h"
 #include "tests/sim/event_queue.h"
 #include "tests/sim/sim_nat.h"
 #include "tests/sim/sim_random.h"

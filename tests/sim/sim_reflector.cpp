@@ -1,6 +1,6 @@
 #include "tests/sim/sim_reflector.h"
 
-#include "relay/stun.h"
+#include "relay/wire/stun.h"
 
 namespace pave::sim {
 

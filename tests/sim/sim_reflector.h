@@ -4,7 +4,7 @@
 #pragma once
 #include <cstdint>
 
-#include "relay/endpoint.h"
+#include "relay/wire/endpoint.h"
 #include "tests/sim/sim_network.h"
 
 namespace pave::sim {

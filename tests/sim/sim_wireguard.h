@@ -15,8 +15,8 @@
 #include <optional>
 
 #include "crypto/bytes.h"
-#include "relay/endpoint.h"
-#include "relay/wireguard_shape.h"
+#include "relay/wire/endpoint.h"
+#include "relay/wire/wireguard_shape.h"
 #include "tests/sim/sim_network.h"
 #include "tests/sim/sim_random.h"
 

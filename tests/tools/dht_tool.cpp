@@ -82,7 +82,7 @@ struct Pending {
 
 void put_plain(dht::DhtRunner& r, const DhtKey& key, const Bytes& v, Pending& p) {
     // At most 50 puts a second: each put is a search and a few requests to every storer, and
-    // PAVE nodes answer at most 128 requests a second from one peer (dht/dht_node.h).
+    // PAVE nodes answer at most 128 requests a second from one peer (dht/opendht/dht_node.h).
     static auto next = std::chrono::steady_clock::now();
     std::this_thread::sleep_until(next);
     next = std::max(next, std::chrono::steady_clock::now() - std::chrono::seconds(1)) + std::chrono::milliseconds(20);

@@ -4,9 +4,9 @@
 #include <chrono>
 #include <thread>
 
-#include "relay/address_check.h"
+#include "relay/wire/address_check.h"
 #include "relay/amplification_guard.h"
-#include "relay/demux.h"
+#include "relay/wire/demux.h"
 
 using namespace pave;
 using namespace std::chrono_literals;

@@ -17,8 +17,8 @@
 #include "dht/presence_record.h"
 #include "dht/rendezvous_blob.h"
 #include "relay/engine/client_engine.h"
-#include "relay/stun.h"
-#include "relay/wireguard_shape.h"
+#include "relay/wire/stun.h"
+#include "relay/wire/wireguard_shape.h"
 
 using namespace pave;
 using namespace std::chrono_literals;

@@ -5,8 +5,8 @@
 
 #include "crypto/aead.h"
 #include "crypto/session_keys.h"
-#include "relay/control_frame.h"
-#include "relay/demux.h"
+#include "relay/wire/control_frame.h"
+#include "relay/wire/demux.h"
 
 using namespace pave;
 

@@ -4,10 +4,10 @@
 #include <string>
 
 #include "crypto/byte_writer.h"
-#include "relay/address_check.h"
-#include "relay/demux.h"
-#include "relay/stun.h"
-#include "relay/wireguard_shape.h"
+#include "relay/wire/address_check.h"
+#include "relay/wire/demux.h"
+#include "relay/wire/stun.h"
+#include "relay/wire/wireguard_shape.h"
 
 using namespace pave;
 

@@ -1,6 +1,6 @@
 #include <doctest/doctest.h>
 
-#include "relay/endpoint.h"
+#include "relay/wire/endpoint.h"
 #include "relay/gate.h"
 
 using namespace pave;

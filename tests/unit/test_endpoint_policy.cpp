@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "relay/endpoint_policy.h"
+#include "relay/wire/endpoint_policy.h"
 
 using namespace pave;
 

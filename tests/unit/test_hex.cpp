@@ -1,7 +1,7 @@
 #include <doctest/doctest.h>
 
 #include "crypto/hex.h"
-#include "relay/endpoint.h"
+#include "relay/wire/endpoint.h"
 
 using namespace pave;
 

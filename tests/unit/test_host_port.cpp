@@ -1,6 +1,6 @@
 #include <doctest/doctest.h>
 
-#include "node/host_port.h"
+#include "node/config/host_port.h"
 
 using namespace pave;
 

@@ -3,7 +3,7 @@
 #include <chrono>
 #include <string>
 
-#include "relay/endpoint.h"
+#include "relay/wire/endpoint.h"
 #include "relay/path_validator.h"
 
 using namespace pave;

@@ -4,7 +4,7 @@
 #include <cmath>
 #include <limits>
 
-#include "relay/endpoint.h"
+#include "relay/wire/endpoint.h"
 #include "relay/rate_limiter.h"
 
 using namespace pave;

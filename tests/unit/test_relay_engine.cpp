@@ -10,7 +10,7 @@
 #include "crypto/session_keys.h"
 #include "dht/presence_record.h"
 #include "relay/engine/relay_engine.h"
-#include "relay/stun.h"
+#include "relay/wire/stun.h"
 
 using namespace pave;
 using namespace std::chrono_literals;

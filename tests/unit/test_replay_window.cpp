@@ -5,7 +5,7 @@
 #include <random>
 #include <set>
 
-#include "relay/replay_window.h"
+#include "relay/wire/replay_window.h"
 
 using namespace pave;
 

@@ -8,7 +8,7 @@
 
 #include "crypto/random.h"
 #include "crypto/session_keys.h"
-#include "relay/control_frame.h"
+#include "relay/wire/control_frame.h"
 #include "relay/session.h"
 
 using namespace pave;

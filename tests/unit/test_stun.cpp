@@ -6,7 +6,7 @@
 
 #include "crypto/byte_writer.h"
 #include "crypto/hex.h"
-#include "relay/stun.h"
+#include "relay/wire/stun.h"
 
 using namespace pave;
 

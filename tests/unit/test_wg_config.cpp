@@ -2,7 +2,7 @@
 
 #include <string>
 
-#include "node/wg_config.h"
+#include "node/config/wg_config.h"
 
 using namespace pave;
 

@@ -3,7 +3,7 @@
 #include <string>
 
 #include "crypto/random.h"
-#include "relay/wireguard_shape.h"
+#include "relay/wire/wireguard_shape.h"
 
 using namespace pave;
 

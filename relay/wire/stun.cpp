@@ -1,4 +1,4 @@
-#include "relay/stun.h"
+#include "relay/wire/stun.h"
 
 #include <algorithm>
 #include <array>

@@ -1,4 +1,4 @@
-#include "relay/endpoint.h"
+#include "relay/wire/endpoint.h"
 
 #include <arpa/inet.h>
 

@@ -1,4 +1,4 @@
-#include "node/host_port.h"
+#include "node/config/host_port.h"
 
 #include <arpa/inet.h>
 

@@ -1,4 +1,4 @@
-#include "relay/control_frame.h"
+#include "relay/wire/control_frame.h"
 
 #include <algorithm>
 #include <cstring>
@@ -6,7 +6,7 @@
 
 #include "crypto/byte_reader.h"
 #include "crypto/byte_writer.h"
-#include "relay/demux.h"
+#include "relay/wire/demux.h"
 
 namespace pave {
 

@@ -1,4 +1,4 @@
-#include "relay/endpoint_policy.h"
+#include "relay/wire/endpoint_policy.h"
 
 #include <algorithm>
 #include <array>

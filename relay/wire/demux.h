@@ -1,7 +1,7 @@
 // Demultiplexing of the per-role UDP socket: every datagram is classified by its first bytes.
 // The classes are disjoint by construction, so the order of the checks does not change the
 // result:
-//   wireguard  what parse_wireguard (relay/wireguard_shape.h) accepts: first byte 0x01..0x04,
+//   wireguard  what parse_wireguard (relay/wire/wireguard_shape.h) accepts: first byte 0x01..0x04,
 //              bytes 1..3 zero, and the exact WireGuard length of that type
 //   stun       first byte 0x00/0x01, magic cookie 0x2112A442 at offset 4, length field + 20 == size,
 //              size a multiple of 4 and >= 20

@@ -1,4 +1,4 @@
-#include "relay/replay_window.h"
+#include "relay/wire/replay_window.h"
 
 namespace pave {
 

@@ -1,4 +1,4 @@
-#include "relay/wireguard_shape.h"
+#include "relay/wire/wireguard_shape.h"
 
 #include "crypto/byte_reader.h"
 

@@ -1,4 +1,4 @@
-#include "dht/shared_socket.h"
+#include "dht/opendht/shared_socket.h"
 
 #include <cerrno>
 #include <vector>

@@ -1,6 +1,6 @@
-#include "node/wg_config.h"
+#include "node/config/wg_config.h"
 
-#include "node/host_port.h"
+#include "node/config/host_port.h"
 
 #include <arpa/inet.h>
 #include <nettle/base64.h>

@@ -20,7 +20,7 @@
 #include <string_view>
 #include <vector>
 
-#include "relay/endpoint.h"
+#include "relay/wire/endpoint.h"
 
 namespace pave {
 

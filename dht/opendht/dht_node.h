@@ -14,7 +14,7 @@
 
 #include "crypto/bytes.h"
 #include "dht/bucket_keys.h"
-#include "relay/endpoint.h"
+#include "relay/wire/endpoint.h"
 
 namespace pave {
 
@@ -40,8 +40,13 @@ public:
     using ValuesCallback = std::function<void(std::vector<Bytes> values, bool expired)>;
     using DoneCallback = std::function<void(bool ok)>;
 
+    // OpenDHT's log lines (on OpenDHT's thread; must be thread-safe): warning is true for the
+    // lines that report a failure, false for routine work. Lines may name peer addresses.
+    using LogFn = std::function<void(bool warning, const std::string& line)>;
+
     struct Options {
         uint32_t network_id = 0;
+        LogFn log;
         // Send a datagram on the role's shared UDP port (thread-safe; 0 or an errno). Empty:
         // no socket of that family.
         std::function<int(ByteView data, const Endpoint& to)> send4, send6;

@@ -1,9 +1,9 @@
-#include "relay/demux.h"
+#include "relay/wire/demux.h"
 
 #include "crypto/byte_reader.h"
-#include "relay/address_check.h"
-#include "relay/stun.h"
-#include "relay/wireguard_shape.h"
+#include "relay/wire/address_check.h"
+#include "relay/wire/stun.h"
+#include "relay/wire/wireguard_shape.h"
 
 namespace pave {
 

@@ -19,8 +19,8 @@
 #include "crypto/aead.h"
 #include "crypto/bytes.h"
 #include "crypto/session_keys.h"
-#include "relay/endpoint.h"
-#include "relay/replay_window.h"
+#include "relay/wire/endpoint.h"
+#include "relay/wire/replay_window.h"
 
 namespace pave {
 

@@ -1,4 +1,4 @@
-#include "dht/dht_node.h"
+#include "dht/opendht/dht_node.h"
 
 #include <opendht.h>
 
@@ -11,8 +11,7 @@
 
 #include "crypto/hex.h"
 #include "crypto/random.h"
-#include "dht/shared_socket.h"
-#include "node/log.h"
+#include "dht/opendht/shared_socket.h"
 
 namespace pave {
 
@@ -41,20 +40,15 @@ bool warning_that_matters(const std::string& line) {
     return false;
 }
 
-// OpenDHT names peers by address in its lines; PAVE logs no peer address unless asked to.
-std::string redact(std::string line) { return log::show_addresses() ? line : log::redact_addresses(line); }
-
-std::shared_ptr<dht::Logger> make_logger(bool verbose) {
-    // Errors and warnings alike: passed on only when they report a failure.
-    auto filtered = [](char const* f, va_list a) {
-        std::string line = redact(vformat(f, a));
-        if (warning_that_matters(line))
-            log::warn("opendht", "{}", line);
-        else
-            log::debug("opendht", "{}", line);
+std::shared_ptr<dht::Logger> make_logger(DhtNode::LogFn log, bool verbose) {
+    // Errors and warnings alike: passed on as warnings only when they report a failure.
+    auto filtered = [log](char const* f, va_list a) {
+        if (!log) return;
+        std::string line = vformat(f, a);
+        log(warning_that_matters(line), line);
     };
-    auto dbg = [verbose](char const* f, va_list a) {
-        if (verbose) log::debug("opendht", "{}", redact(vformat(f, a)));
+    auto dbg = [log, verbose](char const* f, va_list a) {
+        if (log && verbose) log(false, vformat(f, a));
     };
     return std::make_shared<dht::Logger>(dht::LogMethod(filtered), dht::LogMethod(filtered), dht::LogMethod(dbg));
 }
@@ -107,7 +101,7 @@ DhtNode::DhtNode(const Options& opts) : impl_(std::make_unique<Impl>()) {
     nc.max_store_size = kDhtMaxStoreBytes;
     nc.max_store_keys = kDhtMaxStoreKeys;
     dht::DhtRunner::Context ctx;
-    ctx.logger = make_logger(opts.verbose);
+    ctx.logger = make_logger(opts.log, opts.verbose);
     ctx.statusChangedCallback = [impl = impl_.get()](dht::NodeStatus s4, dht::NodeStatus s6) {
         impl->status4 = int(s4);
         impl->status6 = int(s6);

@@ -3,7 +3,7 @@
 #pragma once
 #include <optional>
 
-#include "dht/dht_node.h"
+#include "dht/opendht/dht_node.h"
 #include "dht/directory.h"
 
 namespace pave {

@@ -1,4 +1,4 @@
-#include "relay/address_check.h"
+#include "relay/wire/address_check.h"
 
 #include <nettle/hmac.h>
 

@@ -8,7 +8,7 @@
 #include <functional>
 
 #include "crypto/bytes.h"
-#include "relay/endpoint.h"
+#include "relay/wire/endpoint.h"
 
 namespace pave {
 

@@ -1,4 +1,4 @@
-#include "dht/directory_feed.h"
+#include "node/directory_feed.h"
 
 #include <time.h>
 

@@ -8,7 +8,7 @@
 #pragma once
 #include <vector>
 
-#include "relay/endpoint.h"
+#include "relay/wire/endpoint.h"
 
 namespace pave {
 

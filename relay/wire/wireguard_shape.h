@@ -2,7 +2,7 @@
 // The relay never decrypts anything; it only checks that a datagram has the type byte,
 // reserved bytes and length of one of the four WireGuard messages and reads the clear
 // session indices, so it can tie handshake responses and cookie replies to initiations.
-// The sizes are declared here once; the demultiplexer (relay/demux.h) classifies a datagram
+// The sizes are declared here once; the demultiplexer (relay/wire/demux.h) classifies a datagram
 // as WireGuard exactly when parse_wireguard accepts it.
 #pragma once
 #include <cstddef>
