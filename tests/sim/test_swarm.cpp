@@ -603,3 +603,23 @@ TEST_CASE("swarm: offers that name a victim as their only candidate get it no mo
     CHECK(vpn.initiations() == 0);
     CHECK(r.engine().session_count() == 0);  // every punch timed out and was reaped
 }
+
+TEST_CASE("swarm: one seed replays exactly, the engines' own randomness included") {
+    // Three relays and a client behind a port-restricted NAT: which relay it picks, the session's
+    // connection id and the time it connected all come from the seed.
+    auto run = [](uint64_t seed) {
+        Swarm s(seed);
+        s.add_vpn();
+        for (int i = 0; i < 3; ++i) s.add_relay();
+        SimClient& c = s.add_client({}, &s.add_nat(NatConfig::port_restricted()));
+        c.start();
+        REQUIRE(s.run_until([&] { return settled(c); }, 30s));
+        REQUIRE(c.step() == Step::connected);
+        REQUIRE(c.engine().session());
+        return std::make_tuple(c.engine().session()->conn_id(), c.engine().session()->peer()->to_string(),
+                               s.now().mono.time_since_epoch().count());
+    };
+    auto a = run(77), b = run(77), other = run(78);
+    CHECK(a == b);
+    CHECK(std::get<0>(a) != std::get<0>(other));
+}
