@@ -38,6 +38,12 @@ public:
         return put(ByteView(a));
     }
     bool zeros(size_t n) {
+        // No buffer is larger than PTRDIFF_MAX; saying so first also lets the compiler see that
+        // the memset below never gets such a bound (GCC's -Wstringop-overflow cannot see claim's).
+        if (n > size_t(std::numeric_limits<ptrdiff_t>::max())) {
+            failed_ = true;
+            return false;
+        }
         uint8_t* p = claim(n);
         if (!p) return false;
         if (n) std::memset(p, 0, n);
