@@ -1,5 +1,7 @@
 #include "node/client_service.h"
 
+#include "node/json_writer.h"
+
 #include <sys/socket.h>
 
 #include <array>
@@ -36,23 +38,17 @@ ClientService::ClientService(uv_loop_t* loop, DhtNode& dht, LoopQueue& queue, Ud
                              FatalFn fatal)
     : loop_(loop), dht_(dht), queue_(queue), port_(port), cfg_(cfg), fatal_(std::move(fatal)),
       engine_(*this, engine_config(cfg, port)), to_relay_(port.fd()) {
-    timer_ = new uv_timer_t;
-    uv_timer_init(loop_, timer_);
+    uv_timer_init(loop_, timer_.create());
     timer_->data = this;
 }
 
 ClientService::~ClientService() {
     // Tells the relay at once (CLOSE frame), so it stops forwarding for our address.
     engine_.close(now());
-    uv_timer_stop(timer_);
-    uv_close(reinterpret_cast<uv_handle_t*>(timer_), [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
+    timer_.close();
     flush_batches();
     to_local_.set_fd(-1);
-    if (local_) {
-        uv_udp_recv_stop(local_);
-        local_->data = nullptr;
-        uv_close(reinterpret_cast<uv_handle_t*>(local_), [](uv_handle_t* h) { delete reinterpret_cast<uv_udp_t*>(h); });
-    }
+    local_.close();
 }
 
 EngineTime ClientService::now() {
@@ -65,8 +61,7 @@ EngineTime ClientService::now() {
 }
 
 std::string ClientService::start() {
-    local_ = new uv_udp_t;
-    uv_udp_init_ex(loop_, local_, cfg_.listen.family());
+    uv_udp_init_ex(loop_, local_.create(), cfg_.listen.family());
     local_->data = this;
     int rc = uv_udp_bind(local_, cfg_.listen.sa(), 0);
     if (rc == 0)
@@ -75,7 +70,7 @@ std::string ClientService::start() {
             &ClientService::on_local_recv);
     if (rc != 0) return "cannot listen for WireGuard on " + cfg_.listen.to_string() + ": " + uv_strerror(rc);
     uv_os_fd_t fd;
-    uv_fileno(reinterpret_cast<uv_handle_t*>(local_), &fd);
+    uv_fileno(local_.handle(), &fd);
     to_local_.set_fd(fd);
     event({EngineEvent::Level::info, "connect",
            "listening for WireGuard on " + cfg_.listen.to_string() + " (point its Endpoint here)"});
@@ -191,6 +186,39 @@ std::string ClientService::sessions_text() const {
           << "\n";
     }
     return o.str();
+}
+
+void ClientService::sessions_json(JsonWriter& j) const {
+    const ClientEngine& e = engine_;
+    const auto& c = e.counters();
+    j.key("client").begin_object().field("step", to_string(e.step())).field("attempts", uint64_t(e.attempts()));
+    if (const RelayChoice* ch = e.choice()) {
+        j.field("offers", uint64_t(ch->asked())).field("relays_asked", uint64_t(ch->distinct_asked()));
+        j.field("answered", uint64_t(ch->answered())).field("silent", uint64_t(ch->silent()));
+        j.field("waiting", uint64_t(ch->waiting()));
+    }
+    j.field("answers_refused", c.answers_refused).field("answers_stale", c.answers_stale);
+    j.field("answers_no_usable_candidate", c.answers_no_usable_candidate).field("answers_late", c.answers_late);
+    j.field("offers_unsealable", c.offers_unsealable).field("refused_at_validation", c.refused_at_validation);
+    j.field("wg_to_relay", c.wg_to_relay).field("wg_from_relay", c.wg_from_relay);
+    j.field("local_other_source", c.local_other_source).field("local_not_connected", c.local_dropped_not_connected);
+    if (const Session* s = e.session()) {
+        j.key("session").begin_object().field("id", to_hex(s->conn_id())).field("state", pave::to_string(s->state()));
+        if (e.relay()) j.field("relay", node_id(e.relay()->node_pub));
+        else j.key("relay").null();
+        if (s->peer()) j.field("peer", s->peer()->to_string());
+        else j.key("peer").null();
+        if (s->rtt()) j.field("rtt_us", uint64_t(s->rtt()->count()));
+        else j.key("rtt_us").null();
+        j.field("frames_in", s->frames_in()).field("frames_out", s->frames_out()).field("rebinds", s->rebinds());
+        j.key("drops").begin_object();
+        for (size_t d = 0; d < size_t(SessionDrop::count_); ++d)
+            j.field(pave::to_string(SessionDrop(d)), s->drops(SessionDrop(d)));
+        j.end_object().end_object();
+    } else {
+        j.key("session").null();
+    }
+    j.end_object();
 }
 
 }  // namespace pave

@@ -19,8 +19,11 @@
 #include "dht/opendht/dht_node.h"
 #include "node/send_batch.h"
 #include "relay/engine/client_engine.h"
+#include "node/uv_handle.h"
 
 namespace pave {
+
+class JsonWriter;
 
 class LoopQueue;
 class UdpPort;
@@ -53,6 +56,8 @@ public:
     bool on_wireguard(ByteView pkt, const Endpoint& from);
     bool on_stun(ByteView pkt, const Endpoint& from);
     std::string sessions_text() const;
+    // The same as sessions_text, as the "client" member of `sessions --json` (pave.sessions.v1).
+    void sessions_json(JsonWriter& j) const;
     Step step() const { return engine_.step(); }
     const ClientEngine& engine() const { return engine_; }
     // End of a loop iteration: send what the data path queued.
@@ -89,9 +94,9 @@ private:
     ClientEngine engine_;
     std::map<DhtListenToken, size_t> listens_;  // engine's token -> DhtNode's token
     DhtListenToken next_token_ = 1;
-    uv_udp_t* local_ = nullptr;
+    UvHandle<uv_udp_t> local_;
     SendBatch to_relay_, to_local_;
-    uv_timer_t* timer_ = nullptr;
+    UvHandle<uv_timer_t> timer_;
 };
 
 }  // namespace pave

@@ -91,13 +91,12 @@ std::string ControlServer::open(const std::string& path, Handler handler) {
         if (socket_alive(path)) return "another node is already running with this state directory (" + path + ")";
         unlink(path.c_str());  // stale socket of a node that is gone
     }
-    pipe_ = new uv_pipe_t;
-    uv_pipe_init(loop_, pipe_, 0);
+    uv_pipe_init(loop_, pipe_.create(), 0);
     pipe_->data = this;
     mode_t old = umask(0177);  // the socket is created 0600
     int rc = uv_pipe_bind(pipe_, path.c_str());
     umask(old);
-    if (rc == 0) rc = uv_listen(reinterpret_cast<uv_stream_t*>(pipe_), 16, &ControlServer::on_connection);
+    if (rc == 0) rc = uv_listen(reinterpret_cast<uv_stream_t*>(pipe_.get()), 16, &ControlServer::on_connection);
     if (rc != 0) {
         std::string err = "cannot open control socket " + path + ": " + uv_strerror(rc);
         close();
@@ -110,8 +109,7 @@ std::string ControlServer::open(const std::string& path, Handler handler) {
 
 void ControlServer::close() {
     if (!pipe_) return;
-    uv_close(reinterpret_cast<uv_handle_t*>(pipe_), [](uv_handle_t* h) { delete reinterpret_cast<uv_pipe_t*>(h); });
-    pipe_ = nullptr;
+    pipe_.close();
     if (!path_.empty()) unlink(path_.c_str());
     path_.clear();
 }

@@ -7,6 +7,8 @@
 #include <functional>
 #include <string>
 
+#include "node/uv_handle.h"
+
 namespace pave {
 
 class ControlServer {
@@ -23,7 +25,7 @@ public:
 private:
     static void on_connection(uv_stream_t* server, int status);
     uv_loop_t* loop_;
-    uv_pipe_t* pipe_ = nullptr;
+    UvHandle<uv_pipe_t> pipe_;
     std::string path_;
     Handler handler_;
 };

@@ -2,8 +2,8 @@
 
 namespace pave {
 
-LoopQueue::LoopQueue(uv_loop_t* loop, size_t capacity) : async_(new uv_async_t), queue_(capacity) {
-    uv_async_init(loop, async_, &LoopQueue::on_async);
+LoopQueue::LoopQueue(uv_loop_t* loop, size_t capacity) : queue_(capacity) {
+    uv_async_init(loop, async_.create(), &LoopQueue::on_async);
     async_->data = this;
 }
 
@@ -27,9 +27,7 @@ void LoopQueue::close() {
     if (closed_) return;
     closed_ = true;
     queue_.clear();
-    async_->data = nullptr;
-    uv_close(reinterpret_cast<uv_handle_t*>(async_),
-             [](uv_handle_t* h) { delete reinterpret_cast<uv_async_t*>(h); });
+    async_.close();
 }
 
 void LoopQueue::on_async(uv_async_t* h) {

@@ -22,6 +22,7 @@
 #include <mutex>
 
 #include "node/bounded_queue.h"
+#include "node/uv_handle.h"
 
 namespace pave {
 
@@ -48,7 +49,7 @@ private:
     static void on_async(uv_async_t* h);
     void drain();
 
-    uv_async_t* async_;
+    UvHandle<uv_async_t> async_;
     mutable std::mutex mutex_;
     BoundedQueue<std::function<void()>> queue_;
     bool closed_ = false;

@@ -302,7 +302,7 @@ void Node::refresh_stun_servers(Clock::time_point now) {
     }
 }
 
-// Machine-readable output: `status --json`, `relays --json`, `stats --json` each reply with
+// Machine-readable output: `status --json`, `relays --json`, `stats --json`, `sessions --json` each reply with
 // one JSON object whose "schema" names its layout; fields are only ever added to a schema.
 //   pave.status.v1  id (string, null for a client), roles (array of "relay", "client"), bound
 //                   (array of "addr:port"), network (number), dht {connected (bool), ipv4, ipv6 (OpenDHT's
@@ -314,6 +314,13 @@ void Node::refresh_stun_servers(Clock::time_point now) {
 //   pave.relays.v1  relays: array of {id, bucket, capacity, expires_in_s}
 //   pave.stats.v1   counters: object, counter name to number (the same names and values as
 //                   the text form, one "name value" per line)
+//   pave.sessions.v1  relay (null, or {sessions: array of {id, state, peer, vpn, rtt_us,
+//                   frames_in, frames_out, rebinds, wg_to_vpn_packets/bytes, wg_to_client_packets/
+//                   bytes, unlocked, drops {name: number}}, intake {name: number}, slots
+//                   {established, capacity, pending, pending_budget, probe_bytes_unanswered,
+//                   probe_limited}}), client (null, or {step, attempts, offers..., counters,
+//                   session (null or {id, state, relay, peer, rtt_us, frames_in, frames_out,
+//                   rebinds, drops})})
 std::string Node::cmd_status(bool json) {
     auto st = dht_->status();
     // The client's engine learns the client's public address; the node's reflector the relay's.
@@ -500,7 +507,18 @@ void Node::register_commands() {
     commands_.add({"relays", "relays [--json]",
                    "the relay directory as seen now, one relay per line (node id first)", 0, any, false,
                    [this, json](const Args& a, Reply r) { r(cmd_relays(json(a))); }});
-    commands_.add({"sessions", "sessions", "relay and client sessions", 0, any, false, [this](const Args&, Reply r) {
+    commands_.add({"sessions", "sessions [--json]", "relay and client sessions", 0, any, false,
+                   [this, json](const Args& a, Reply r) {
+                       if (json(a)) {
+                           JsonWriter j;
+                           j.begin_object().field("schema", "pave.sessions.v1");
+                           if (relay_) relay_->sessions_json(j);
+                           else j.key("relay").null();
+                           if (client_) client_->sessions_json(j);
+                           else j.key("client").null();
+                           j.end_object();
+                           return r(j.str() + "\n");
+                       }
                        std::string out;
                        if (relay_) out += relay_->sessions_text();
                        if (client_) out += client_->sessions_text();

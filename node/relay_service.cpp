@@ -1,5 +1,7 @@
 #include "node/relay_service.h"
 
+#include "node/json_writer.h"
+
 #include <time.h>
 
 #include <algorithm>
@@ -25,8 +27,7 @@ RelayService::RelayService(uv_loop_t* loop, DhtNode& dht, LoopQueue& queue, cons
       candidates_(std::move(candidates)),
       host_addresses_(host_addresses ? std::move(host_addresses) : HostAddressesFn(&pave::host_addresses)),
       to_clients_(port.fd()) {
-    timer_ = new uv_timer_t;
-    uv_timer_init(loop_, timer_);
+    uv_timer_init(loop_, timer_.create());
     timer_->data = this;
     RelayEngineHost& host = *this;
     engine_ = std::make_unique<RelayEngine>(host, key, cfg, std::move(own_addresses));
@@ -38,8 +39,7 @@ RelayService::~RelayService() {
     flush_batches();  // clients learn at once (CLOSE frame)
     engine_.reset();
     vpn_.clear();
-    uv_timer_stop(timer_);
-    uv_close(reinterpret_cast<uv_handle_t*>(timer_), [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
+    timer_.close();
 }
 
 EngineTime RelayService::now() {
@@ -205,6 +205,44 @@ std::string RelayService::sessions_text() const {
     }
     o << "send: datagrams=" << dg << " syscalls=" << sc << " errors=" << to_clients_.errors() << "\n";
     return o.str();
+}
+
+void RelayService::sessions_json(JsonWriter& j) const {
+    const RelayEngine& en = *engine_;
+    j.key("relay").begin_object().key("sessions").begin_array();
+    for (const auto& id : en.session_ids()) {
+        auto v = en.session(id);
+        const Session& ss = v->session;
+        const Gate& g = v->gate;
+        j.begin_object().field("id", to_hex(id)).field("state", pave::to_string(ss.state()));
+        if (ss.peer()) j.field("peer", ss.peer()->to_string());
+        else j.key("peer").null();
+        j.field("vpn", v->vpn.to_string());
+        if (ss.rtt()) j.field("rtt_us", uint64_t(ss.rtt()->count()));
+        else j.key("rtt_us").null();
+        j.field("frames_in", ss.frames_in()).field("frames_out", ss.frames_out()).field("rebinds", ss.rebinds());
+        j.field("wg_to_vpn_packets", g.packets_to_endpoint()).field("wg_to_vpn_bytes", g.bytes_to_endpoint());
+        j.field("wg_to_client_packets", g.packets_to_client()).field("wg_to_client_bytes", g.bytes_to_client());
+        j.field("unlocked", g.unlocked());
+        j.key("drops").begin_object();
+        for (size_t d = 0; d < size_t(SessionDrop::count_); ++d)
+            j.field(pave::to_string(SessionDrop(d)), ss.drops(SessionDrop(d)));
+        for (size_t k = 1; k < Gate::kVerdictCount; ++k)
+            j.field(pave::to_string(Gate::Verdict(k)), g.count(Gate::Verdict(k)));
+        j.end_object().end_object();
+    }
+    j.end_array();
+    j.key("intake").begin_object();
+    for (size_t i = 0; i < size_t(Intake::count_); ++i) j.field(RelayEngine::to_string(Intake(i)), en.intake(Intake(i)));
+    j.field("queued", uint64_t(en.queued_offers())).field("decrypt_cpu_us", en.decrypt_cpu_ns() / 1000);
+    j.end_object();
+    const RelayEngineConfig& cfg = en.config();
+    j.key("slots").begin_object();
+    j.field("established", uint64_t(en.admission().established())).field("capacity", cfg.capacity);
+    j.field("pending", uint64_t(en.admission().pending())).field("pending_budget", cfg.pending_sessions);
+    j.field("probe_bytes_unanswered", uint64_t(en.probe_bytes_unanswered()));
+    j.field("probe_limited", uint64_t(en.probe_limiter().refused()));
+    j.end_object().end_object();
 }
 
 }  // namespace pave

@@ -16,8 +16,11 @@
 #include "node/candidates.h"
 #include "node/send_batch.h"
 #include "relay/engine/relay_engine.h"
+#include "node/uv_handle.h"
 
 namespace pave {
+
+class JsonWriter;
 
 class DhtNode;
 class LoopQueue;
@@ -56,6 +59,8 @@ public:
     size_t session_count() const { return engine_->session_count(); }
     const StunAnswerer& stun() const { return engine_->stun(); }
     std::string sessions_text() const;
+    // The same as sessions_text, as the "relay" member of `sessions --json` (pave.sessions.v1).
+    void sessions_json(JsonWriter& j) const;
     // End of a loop iteration: send what the data path queued.
     void flush_batches();
 
@@ -89,7 +94,7 @@ private:
     std::map<ConnId, std::unique_ptr<VpnSocket>> vpn_;
     std::map<DhtListenToken, size_t> listens_;  // ours -> OpenDHT's token
     DhtListenToken next_listen_ = 0;
-    uv_timer_t* timer_ = nullptr;
+    UvHandle<uv_timer_t> timer_;
     std::unique_ptr<RelayEngine> engine_;
 };
 

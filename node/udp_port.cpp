@@ -14,8 +14,7 @@ UdpPort::UdpPort(uv_loop_t* loop) : loop_(loop) {}
 UdpPort::~UdpPort() { close(); }
 
 std::string UdpPort::open(const Endpoint& bind, uint32_t fwmark) {
-    handle_ = new uv_udp_t;
-    uv_udp_init_ex(loop_, handle_, bind.family());
+    uv_udp_init_ex(loop_, handle_.create(), bind.family());
     handle_->data = this;
     unsigned flags = bind.family() == AF_INET6 ? UV_UDP_IPV6ONLY : 0;
     int rc = uv_udp_bind(handle_, bind.sa(), flags);
@@ -25,7 +24,7 @@ std::string UdpPort::open(const Endpoint& bind, uint32_t fwmark) {
         return err;
     }
     uv_os_fd_t fd;
-    uv_fileno(reinterpret_cast<uv_handle_t*>(handle_), &fd);
+    uv_fileno(handle_.handle(), &fd);
     fd_ = fd;
     if (fwmark != 0 && setsockopt(fd_, SOL_SOCKET, SO_MARK, &fwmark, sizeof fwmark) != 0) {
         std::string err = std::string("cannot set fwmark on UDP socket: ") + std::strerror(errno);
@@ -111,10 +110,7 @@ void UdpPort::on_guarded_receive(PacketKind kind, ByteView data, const Endpoint&
 
 void UdpPort::close() {
     if (!handle_) return;
-    uv_udp_recv_stop(handle_);
-    handle_->data = nullptr;
-    uv_close(reinterpret_cast<uv_handle_t*>(handle_), [](uv_handle_t* h) { delete reinterpret_cast<uv_udp_t*>(h); });
-    handle_ = nullptr;
+    handle_.close();
     fd_ = -1;
 }
 

@@ -27,6 +27,7 @@
 #include "relay/amplification_guard.h"
 #include "relay/wire/demux.h"
 #include "relay/wire/endpoint.h"
+#include "node/uv_handle.h"
 
 namespace pave {
 
@@ -68,7 +69,7 @@ private:
     void send_flush(const std::optional<AmplificationGuard::Flush>& f) const;
 
     uv_loop_t* loop_;
-    uv_udp_t* handle_ = nullptr;
+    UvHandle<uv_udp_t> handle_;
     int fd_ = -1;
     Endpoint bound_;
     std::array<Handler, kPacketKindCount> handlers_;

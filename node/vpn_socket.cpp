@@ -19,11 +19,7 @@ VpnSocket::VpnSocket(uv_loop_t* loop, OnDatagram on_datagram, OnUnreachable on_u
 VpnSocket::~VpnSocket() {
     batch_.flush();  // before the descriptor closes (and its number can be reused)
     batch_.set_fd(-1);
-    if (sock_) {
-        uv_udp_recv_stop(sock_);
-        sock_->data = nullptr;
-        uv_close(reinterpret_cast<uv_handle_t*>(sock_), [](uv_handle_t* h) { delete reinterpret_cast<uv_udp_t*>(h); });
-    }
+    sock_.close();
 }
 
 // Binds to a port drawn uniformly from kPortMin-65535, retrying on ports in use: the port is
@@ -51,14 +47,13 @@ int VpnSocket::bind_random_port(uv_udp_t* sock, int family) {
 
 std::string VpnSocket::open(const Endpoint& vpn, uint32_t fwmark) {
     if (sock_) return "the socket towards the VPN is already open";
-    sock_ = new uv_udp_t;
-    uv_udp_init_ex(loop_, sock_, vpn.family());
+    uv_udp_init_ex(loop_, sock_.create(), vpn.family());
     sock_->data = this;
     int rc = bind_random_port(sock_, vpn.family());
     if (rc == 0) rc = uv_udp_connect(sock_, vpn.sa());
     if (rc == 0 && fwmark) {
         uv_os_fd_t fd;
-        uv_fileno(reinterpret_cast<uv_handle_t*>(sock_), &fd);
+        uv_fileno(sock_.handle(), &fd);
         if (setsockopt(fd, SOL_SOCKET, SO_MARK, &fwmark, sizeof fwmark) != 0) rc = UV_EPERM;
     }
     if (rc == 0)
@@ -67,7 +62,7 @@ std::string VpnSocket::open(const Endpoint& vpn, uint32_t fwmark) {
             &VpnSocket::on_recv);
     if (rc != 0) return std::string("cannot open the socket towards the VPN: ") + uv_strerror(rc);
     uv_os_fd_t fd;
-    uv_fileno(reinterpret_cast<uv_handle_t*>(sock_), &fd);
+    uv_fileno(sock_.handle(), &fd);
     batch_.set_fd(fd);
     return "";
 }

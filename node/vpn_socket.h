@@ -11,6 +11,7 @@
 
 #include "node/send_batch.h"
 #include "relay/wire/endpoint.h"
+#include "node/uv_handle.h"
 
 namespace pave {
 
@@ -41,7 +42,7 @@ private:
     OnDatagram on_datagram_;
     OnUnreachable on_unreachable_;
     SendBatch batch_;
-    uv_udp_t* sock_ = nullptr;
+    UvHandle<uv_udp_t> sock_;
 };
 
 }  // namespace pave

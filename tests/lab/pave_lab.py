@@ -133,6 +133,14 @@ class PaveLab:
     def relay_sessions(self):
         return self.shell("relay", "relay", "sessions")
 
+    def client_sessions_json(self):
+        """The client's `sessions --json` (schema pave.sessions.v1): its "client" object."""
+        return json.loads(self.shell("client", "client", "sessions --json", connect=True))["client"]
+
+    def relay_sessions_json(self):
+        """The relay's `sessions --json` (schema pave.sessions.v1): its "relay" object."""
+        return json.loads(self.shell("relay", "relay", "sessions --json"))["relay"]
+
     def wait_connected(self, timeout=30):
         ok = wait_until(lambda: "path validated; connected via relay" in self.log("client"), timeout=timeout)
         assert ok, self.log("client")[-3000:] + "\n--- relay ---\n" + self.log("relay")[-3000:]
