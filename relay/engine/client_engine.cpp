@@ -67,6 +67,7 @@ void ClientEngine::close(const EngineTime& now) {
     // Tell the relay at once (CLOSE frame), so it stops forwarding for our address.
     if (session_) session_->close(0, now.mono);
     cancel_asks();
+    held_initiation_.reset();
     for (const auto& [token, b] : bucket_listens_) host_.dht_cancel_listen(relay_bucket_key(b), token);
     bucket_listens_.clear();
 }
@@ -79,6 +80,7 @@ void ClientEngine::fail(const EngineTime& now, const std::string& step, const st
     session_.reset();
     cancel_asks();
     if (!ever_connected_) {
+        held_initiation_.reset();
         host_.gave_up(line);
         return;
     }
@@ -123,8 +125,11 @@ ClientEngine::Clock::time_point ClientEngine::on_tick(const EngineTime& now) {
     if (session_ && session_->next_deadline() <= now.mono) session_->on_timer(now.mono);
     step_tick(now);
     if (closed_) return now.mono + std::chrono::hours(1);
+    handshake_tick(now);
     Clock::time_point next = now.mono + std::chrono::seconds(kExpireEverySecs);
     if (step_ != Step::connected && step_ != Step::failed) next = std::min(next, now.mono + kStepPoll);
+    if (step_ == Step::connected && handshake_.first_initiation && !handshake_.answered && !handshake_.warned)
+        next = std::min(next, std::max(*handshake_.first_initiation + kHandshakeAnswerWait, now.mono));
     if (session_) next = std::min(next, std::max(session_->next_deadline(), now.mono));
     return next;
 }
@@ -181,6 +186,7 @@ void ClientEngine::step_tick(const EngineTime& now) {
             if (session_ && session_->state() == SessionState::established &&
                 (session_->rtt() || t - step_start_ > std::chrono::seconds(2))) {
                 step_ = Step::connected;
+                const bool switched = ever_connected_;
                 ever_connected_ = true;
                 char rtt[32] = "?";
                 if (session_->rtt()) std::snprintf(rtt, sizeof rtt, "%.2f", double(session_->rtt()->count()) / 1000.0);
@@ -189,6 +195,7 @@ void ClientEngine::step_tick(const EngineTime& now) {
                               double(std::chrono::duration_cast<milliseconds>(t - attempt_start_).count()) / 1000.0);
                 progress("path validated; connected via relay " + short_id(relay_->node_pub) + " (RTT " + rtt + " ms); " +
                          took + " s after the attempt began");
+                on_connected(now, switched);
             } else if (session_ && session_->state() == SessionState::failed) {
                 fail(now, "punching", session_->failure());
             } else if (session_ && session_->state() == SessionState::closed) {
@@ -393,34 +400,107 @@ bool ClientEngine::on_datagram(const EngineTime& now, const Endpoint& from, Byte
             session_->on_control(data, from, now.mono);
             return true;
         }
-        case PacketKind::wireguard:
+        case PacketKind::wireguard: {
             if (!session_ || !session_->peer() || !(*session_->peer() == from) || !local_peer_) return false;
             session_->on_data_from_peer(now.mono);
             ++counters_.wg_from_relay;
             host_.send_local(*local_peer_, data);
+            // The VPN answered one of WireGuard's initiations (the relay's gate lets a response
+            // through only when it answers an initiation that crossed it).
+            auto m = parse_wireguard(data);
+            if (m && m->type == WgType::response && step_ == Step::connected && !handshake_.answered) {
+                handshake_.answered = true;
+                progress("VPN answered the handshake");
+            }
             return true;
+        }
         default: return false;
     }
 }
 
-void ClientEngine::on_local_datagram(const EngineTime&, const Endpoint& from, ByteView data) {
+void ClientEngine::on_local_datagram(const EngineTime& now, const Endpoint& from, ByteView data) {
     if (!started_ || closed_) return;
-    // Lock onto the first WireGuard source we hear; nothing else may use the tunnel.
+    const auto m = classify(data) == PacketKind::wireguard ? parse_wireguard(data) : std::nullopt;
     if (!local_peer_) {
-        if (classify(data) != PacketKind::wireguard) return;
+        // Lock onto the first WireGuard source we hear; nothing else may use the tunnel.
+        if (!m) return;
         local_peer_ = from;
         progress("WireGuard attached from " + from.to_string());
     } else if (!(*local_peer_ == from)) {
-        ++counters_.local_other_source;
-        return;
+        // A WireGuard that restarted (wg-quick down; up) comes back on a new port and begins with
+        // a handshake initiation: follow it. The listener is meant for a WireGuard on this host,
+        // so only a loopback source may take the lock over; anything else stays dropped.
+        if (!m || m->type != WgType::initiation || classify_address(from) != EndpointVerdict::loopback) {
+            ++counters_.local_other_source;
+            return;
+        }
+        local_peer_ = from;
+        ++counters_.local_relocks;
+        handshake_ = {};  // a new WireGuard: watch its handshake afresh
+        progress("WireGuard source changed to " + from.to_string() + "; following it");
     }
-    if (classify(data) != PacketKind::wireguard) return;
+    if (!m) return;
     if (step_ != Step::connected || !session_ || !session_->peer()) {
+        if (m->type == WgType::initiation) {
+            hold_initiation(now, data);
+            return;
+        }
         ++counters_.local_dropped_not_connected;
         return;
     }
+    forward_local(now, *m, data);
+}
+
+void ClientEngine::forward_local(const EngineTime& now, const WgMessage& m, ByteView data) {
+    if (m.type == WgType::initiation && !handshake_.first_initiation) handshake_.first_initiation = now.mono;
     ++counters_.wg_to_relay;
     host_.send_wireguard(*session_->peer(), data);
+}
+
+void ClientEngine::hold_initiation(const EngineTime& now, ByteView data) {
+    // One message, the newest: WireGuard answers only its latest initiation.
+    if (held_initiation_) ++counters_.local_dropped_not_connected;
+    held_initiation_ = HeldInitiation{Bytes(data.begin(), data.end()), now.mono};
+    ++counters_.initiations_held;
+}
+
+void ClientEngine::on_connected(const EngineTime& now, bool switched) {
+    handshake_ = {};
+    bool sent = false;
+    if (held_initiation_) {
+        HeldInitiation held = std::move(*held_initiation_);
+        held_initiation_.reset();
+        const auto age = now.mono - held.at;
+        auto m = parse_wireguard(held.data);
+        if (age <= kHeldInitiationMaxAge && m && local_peer_) {
+            ++counters_.held_initiations_sent;
+            forward_local(now, *m, held.data);
+            sent = true;
+            char secs[32];
+            std::snprintf(secs, sizeof secs, "%.1f",
+                          double(std::chrono::duration_cast<milliseconds>(age).count()) / 1000.0);
+            progress(std::string("sent WireGuard's handshake initiation held while no path was up (") + secs + " s old)");
+        } else {
+            ++counters_.local_dropped_not_connected;  // too old: WireGuard has sent or will send a new one
+        }
+    }
+    if (switched)
+        progress(sent ? "new relay: waiting for the VPN to answer WireGuard's handshake through it"
+                      : "new relay: waiting for WireGuard's next handshake initiation (the relay forwards WireGuard's "
+                        "data only once the VPN has answered a handshake through it; WireGuard sends one within "
+                        "about 15 s of unanswered data)");
+}
+
+void ClientEngine::handshake_tick(const EngineTime& now) {
+    if (step_ != Step::connected || !handshake_.first_initiation || handshake_.answered || handshake_.warned) return;
+    if (now.mono - *handshake_.first_initiation < kHandshakeAnswerWait) return;
+    handshake_.warned = true;
+    EngineEvent e;
+    e.level = EngineEvent::Level::warn;
+    e.topic = "connect";
+    e.message = "no answer from the VPN to WireGuard's handshake after " + std::to_string(kHandshakeAnswerWait.count()) +
+                " s: wrong VPN endpoint or port, wrong key, or the VPN is down";
+    host_.event(e);
 }
 
 }  // namespace pave

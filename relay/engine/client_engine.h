@@ -33,8 +33,21 @@
 // one listen per offer, cancelled when the offer is answered, silent or withdrawn.
 //
 // The local WireGuard: the first WireGuard-shaped datagram on the local listener fixes the
-// source the engine serves (others are dropped and counted); its packets are dropped (counted)
-// while the client is not connected.
+// source the engine serves; datagrams from other sources are dropped and counted, except a
+// handshake initiation from a loopback address, which moves the lock to its source (WireGuard
+// restarted, `wg-quick down; wg-quick up`, binds a new port; the listener is local, so only a
+// loopback source may take it over) and says so in an event. While the client is not connected
+// its packets are dropped (counted), except the newest handshake initiation, which is held (one
+// message, kHeldInitiationMaxAge at most) and sent as soon as a path is connected, so that
+// WireGuard's first initiation is not lost to its 5 s retry.
+//
+// The VPN's answer: on each connected path the engine watches WireGuard's handshake. The first
+// handshake response back from the relay gives the event "VPN answered the handshake"; if none
+// has come kHandshakeAnswerWait after the first initiation forwarded on the path, one warning
+// names the likely causes (wrong VPN endpoint or port, wrong key, VPN down). A path after a relay
+// switch starts with an event saying what it waits for (the new relay's gate forwards WireGuard's
+// data only after the VPN has answered a handshake through it). A new local source starts the
+// watch again.
 //
 // Progress: one EngineEvent per line a user sees, topic "connect", level info; the adapter prints
 // each as "pave connect: <message>" (the lab tests match these lines).
@@ -42,7 +55,8 @@
 // Time: the engine reads no clock; every call takes an EngineTime. on_tick may be called at any
 // time (early calls are harmless) and must be called by the deadline it returned; a control
 // frame or a DHT answer may bring that deadline forward, so call on_tick after on_datagram took
-// a control frame and after on_dht_values (the data path, WireGuard, needs no tick). Randomness
+// a control frame and after on_dht_values (the data path, WireGuard, needs no tick: the
+// handshake warning is judged at the next deadline, which is never more than a second away). Randomness
 // (session ids, ephemeral keys, STUN transaction ids, the choice among relays) comes from
 // crypto/random.
 #pragma once
@@ -60,6 +74,7 @@
 #include "relay/engine/client_engine_host.h"
 #include "relay/reflector.h"
 #include "relay/session.h"
+#include "relay/wire/wireguard_shape.h"
 
 namespace pave {
 
@@ -69,6 +84,12 @@ inline constexpr std::chrono::seconds kAnswerWait{5};
 static_assert(RelayChoice::Params{}.answer_wait == kAnswerWait);
 // Per-offer progress lines for the first few offers of an attempt; then a summary now and then.
 inline constexpr unsigned kVerboseAsks = 3;
+// A handshake initiation held while no path is up is sent when one connects if it is at most
+// this old: WireGuard sends a new one (REKEY_TIMEOUT, 5 s) and forgets the older one's state.
+inline constexpr std::chrono::seconds kHeldInitiationMaxAge{5};
+// How long after the first initiation forwarded on a path the VPN's handshake response may take
+// before the engine warns (WireGuard's own retry interval; a VPN answers within a round trip).
+inline constexpr std::chrono::seconds kHandshakeAnswerWait{5};
 
 struct ClientEngineConfig {
     Endpoint vpn;                          // the WireGuard server the relay forwards to
@@ -92,6 +113,8 @@ public:
         uint64_t offers_unsealable = 0;
         uint64_t refused_at_validation = 0;  // accepted, then closed full as the path validated
         uint64_t local_other_source = 0, local_dropped_not_connected = 0;
+        uint64_t local_relocks = 0;                        // the lock moved to a new loopback source
+        uint64_t initiations_held = 0, held_initiations_sent = 0;  // held while no path was up; sent on connect
         uint64_t wg_to_relay = 0, wg_from_relay = 0;
         uint64_t directory_values = 0;  // relay records judged
     };
@@ -132,6 +155,8 @@ public:
     const Counters& counters() const { return counters_; }
     size_t offers_waiting() const { return asks_.size(); }
     const std::optional<Endpoint>& local_peer() const { return local_peer_; }
+    bool holds_initiation() const { return held_initiation_.has_value(); }
+    bool vpn_answered() const { return handshake_.answered; }  // on the current path
 
 private:
     // One sealed offer waiting for its answer.
@@ -152,6 +177,10 @@ private:
     void on_answer(const EngineTime& now, uint64_t ask_id, const Bytes& value);
     void drop_ask(uint64_t ask_id);
     void cancel_asks();
+    void on_connected(const EngineTime& now, bool switched);
+    void forward_local(const EngineTime& now, const WgMessage& m, ByteView data);
+    void hold_initiation(const EngineTime& now, ByteView data);
+    void handshake_tick(const EngineTime& now);
 
     ClientEngineHost& host_;
     ClientEngineConfig cfg_;
@@ -174,6 +203,18 @@ private:
     unsigned asks_in_attempt_ = 0;
     std::unique_ptr<Session> session_;
     std::optional<Endpoint> local_peer_;  // the WireGuard source we locked onto
+    // The newest handshake initiation that arrived while no path was up.
+    struct HeldInitiation {
+        Bytes data;
+        Clock::time_point at{};
+    };
+    std::optional<HeldInitiation> held_initiation_;
+    // WireGuard's handshake on the current path.
+    struct HandshakeWatch {
+        std::optional<Clock::time_point> first_initiation;  // forwarded on this path
+        bool answered = false, warned = false;
+    };
+    HandshakeWatch handshake_;
     Counters counters_;
 };
 

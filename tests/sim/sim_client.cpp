@@ -12,9 +12,9 @@ SimClient::SimClient(SimWorld& world, SimClientOptions opts)
       ticker_(world.events, [this] { return engine_.on_tick(world_.now()); }),
       wg_(world.rng, [this](ByteView data) {
           // Loopback: the engine reads it at the next step of the loop, never inside a call.
-          world_.events.after(Duration::zero(), [this, d = Bytes(data.begin(), data.end())] {
+          world_.events.after(Duration::zero(), [this, from = wg_source_, d = Bytes(data.begin(), data.end())] {
               if (closed_) return;
-              engine_.on_local_datagram(world_.now(), local_wireguard_address(), d);
+              engine_.on_local_datagram(world_.now(), from, d);
               after(engine_.on_tick(world_.now()));
           });
       }) {
@@ -47,6 +47,17 @@ bool SimClient::saw_event(const std::string& substring) const {
     return false;
 }
 
+size_t SimClient::count_events(const std::string& substring) const {
+    return size_t(std::count_if(events_.begin(), events_.end(),
+                                [&](const EngineEvent& e) { return e.message.find(substring) != std::string::npos; }));
+}
+
+const EngineEvent* SimClient::find_event(const std::string& substring) const {
+    for (const auto& e : events_)
+        if (e.message.find(substring) != std::string::npos) return &e;
+    return nullptr;
+}
+
 void SimClient::send(const Endpoint& to, ByteView data) { sock_.send(to, data); }
 
 void SimClient::dht_put(const DhtKey& key, Bytes value) { world_.dht.put(key, std::move(value)); }
@@ -66,7 +77,7 @@ void SimClient::event(const EngineEvent& e) { events_.push_back(e); }
 void SimClient::send_wireguard(const Endpoint& to, ByteView data) { sock_.send(to, data); }
 
 void SimClient::send_local(const Endpoint& to, ByteView data) {
-    if (!(to == local_wireguard_address())) return;
+    if (!(to == wg_source_)) return;
     ++local_sent_;
     world_.events.after(Duration::zero(), [this, d = Bytes(data.begin(), data.end())] { wg_.on_datagram(d); });
 }

@@ -43,6 +43,9 @@ public:
 
     const std::vector<EngineEvent>& events() const { return events_; }
     bool saw_event(const std::string& substring) const;
+    size_t count_events(const std::string& substring) const;
+    // The event whose message contains `substring` (the first), or nullptr.
+    const EngineEvent* find_event(const std::string& substring) const;
     const std::optional<std::string>& gave_up_why() const { return gave_up_; }
     uint64_t probes_sent() const { return probes_sent_; }
     uint64_t local_sent() const { return local_sent_; }
@@ -61,8 +64,13 @@ public:
     std::vector<Endpoint> candidates(const std::optional<Endpoint>& reflexive, size_t max) override;
     void gave_up(const std::string& why) override { gave_up_ = why; }
 
-    // The local WireGuard's source address, as the engine sees it.
+    // The local WireGuard's first source address, as the engine sees it.
     static Endpoint local_wireguard_address() { return *Endpoint::parse("127.0.0.1:51821"); }
+    // Where the local WireGuard sends from now.
+    const Endpoint& wireguard_source() const { return wg_source_; }
+    // WireGuard restarted (wg-quick down; wg-quick up): it sends from `source` from now on and
+    // listens there; datagrams the client sends to its old address are lost.
+    void move_wireguard(const Endpoint& source) { wg_source_ = source; }
 
 private:
     void after(TimePoint deadline) { ticker_.want(deadline); }
@@ -72,6 +80,7 @@ private:
     SimSocket& sock_;
     ClientEngine engine_;
     EngineTicker ticker_;
+    Endpoint wg_source_ = local_wireguard_address();
     SimWireGuardPeer wg_;
     bool closed_ = false;
     std::vector<EngineEvent> events_;

@@ -48,6 +48,18 @@ Bytes wg_initiation() {
     return b;
 }
 
+Bytes wg_response() {
+    Bytes b(kWgResponseSize, 0x17);
+    b[0] = 2, b[1] = b[2] = b[3] = 0;
+    return b;
+}
+
+Bytes wg_keepalive() {
+    Bytes b(kWgTransportMinSize, 0x33);
+    b[0] = 4, b[1] = b[2] = b[3] = 0;
+    return b;
+}
+
 struct World : ClientEngineHost {
     Endpoint client_pub = *Endpoint::parse("203.0.113.10:40000");
     Endpoint reflector = *Endpoint::parse("198.51.100.7:4222");
@@ -69,6 +81,7 @@ struct World : ClientEngineHost {
     };
     std::deque<Datagram> to_relays, to_client;
     std::vector<std::string> events;
+    std::vector<EngineEvent::Level> levels;  // of each event
     std::vector<Datagram> wg_to_relay, wg_to_local;
     std::optional<std::string> gave_up_why;
     bool dht_up = true;
@@ -101,6 +114,7 @@ struct World : ClientEngineHost {
     void event(const EngineEvent& e) override {
         CHECK(e.topic == "connect");
         events.push_back(e.message);
+        levels.push_back(e.level);
     }
     void send_wireguard(const Endpoint& to, ByteView d) override {
         wg_to_relay.push_back({client_pub, to, Bytes(d.begin(), d.end())});
@@ -277,9 +291,11 @@ TEST_CASE("client engine: every step to connected, then WireGuard both ways") {
     CHECK(w.engine.step() == Step::finding_relays);
     CHECK(w.events.back() == "finding relays");
 
-    // WireGuard before the tunnel is up: locked onto, but dropped.
+    // WireGuard before the tunnel is up: locked onto; its initiation is held, anything else dropped.
     w.engine.on_local_datagram(w.now, w.wg_local, wg_initiation());
     CHECK(w.saw("WireGuard attached from 127.0.0.1:50000"));
+    CHECK(w.engine.holds_initiation());
+    w.engine.on_local_datagram(w.now, w.wg_local, wg_keepalive());
     CHECK(w.engine.counters().local_dropped_not_connected == 1);
     CHECK(w.wg_to_relay.empty());
 
@@ -300,19 +316,26 @@ TEST_CASE("client engine: every step to connected, then WireGuard both ways") {
     CHECK(w.engine.relay()->node_pub == r.pub());
     CHECK(!w.gave_up_why);
 
-    // The data path: local WireGuard to the relay's validated address, and back.
-    w.engine.on_local_datagram(w.now, w.wg_local, wg_initiation());
+    // The held initiation left as the path connected.
     REQUIRE(w.wg_to_relay.size() == 1);
     CHECK(w.wg_to_relay[0].to == r.addr);
-    // another local source is not served
-    w.engine.on_local_datagram(w.now, *Endpoint::parse("127.0.0.1:50001"), wg_initiation());
-    CHECK(w.wg_to_relay.size() == 1);
+    CHECK(w.wg_to_relay[0].data == wg_initiation());
+    CHECK(w.engine.counters().held_initiations_sent == 1);
+    CHECK(!w.engine.holds_initiation());
+    // The data path: local WireGuard to the relay's validated address, and back.
+    w.engine.on_local_datagram(w.now, w.wg_local, wg_initiation());
+    REQUIRE(w.wg_to_relay.size() == 2);
+    CHECK(w.wg_to_relay[1].to == r.addr);
+    // another local source is not served (but for a handshake initiation from loopback, below)
+    w.engine.on_local_datagram(w.now, *Endpoint::parse("127.0.0.1:50001"), wg_keepalive());
+    CHECK(w.wg_to_relay.size() == 2);
     CHECK(w.engine.counters().local_other_source == 1);
-    Bytes resp(kWgResponseSize, 0x17);
-    resp[0] = 2, resp[1] = resp[2] = resp[3] = 0;
+    CHECK(w.engine.local_peer() == w.wg_local);
+    Bytes resp = wg_response();
     CHECK(w.engine.on_datagram(w.now, r.addr, resp));
     REQUIRE(w.wg_to_local.size() == 1);
     CHECK(w.wg_to_local[0].to == w.wg_local);
+    CHECK(w.count("VPN answered the handshake") == 1);
     // WireGuard from anyone but the relay's bound address is not the client's
     CHECK(!w.engine.on_datagram(w.now, *Endpoint::parse("198.51.100.99:4500"), resp));
     CHECK(w.wg_to_local.size() == 1);
@@ -492,4 +515,141 @@ TEST_CASE("client engine: answers that are late or not for the offer are not use
     CHECK(w.engine.counters().directory_values == values + 1);
     CHECK(w.engine.directory().live(w.now.unix_s()).size() == 1);
     CHECK(w.engine.step() == Step::rendezvous);
+}
+
+TEST_CASE("client entry: a handshake initiation from a new loopback source moves the lock; nothing else does") {
+    World w;
+    w.engine.start(w.now);
+    w.add_relay(Mode::accept);
+    REQUIRE(w.run_until([&] { return w.engine.step() == Step::connected; }, 5s));
+    w.engine.on_local_datagram(w.now, w.wg_local, wg_initiation());
+    REQUIRE(w.wg_to_relay.size() == 1);
+
+    // Not loopback, or not an initiation: dropped and counted, the lock stays.
+    const Endpoint lan = *Endpoint::parse("192.168.1.9:50000"), v6 = *Endpoint::parse("[2001:db8::1]:50000");
+    const Endpoint lo2 = *Endpoint::parse("127.0.0.2:41000"), lo6 = *Endpoint::parse("[::1]:41000");
+    w.engine.on_local_datagram(w.now, lan, wg_initiation());
+    w.engine.on_local_datagram(w.now, v6, wg_initiation());
+    w.engine.on_local_datagram(w.now, lo2, wg_keepalive());
+    w.engine.on_local_datagram(w.now, lo2, wg_response());
+    w.engine.on_local_datagram(w.now, lo2, Bytes(40, 0x99));  // not WireGuard at all
+    CHECK(w.engine.counters().local_other_source == 5);
+    CHECK(w.engine.counters().local_relocks == 0);
+    CHECK(w.engine.local_peer() == w.wg_local);
+    CHECK(w.wg_to_relay.size() == 1);
+    CHECK(!w.saw("WireGuard source changed"));
+
+    // A loopback initiation: followed, logged, forwarded; answers go to the new source.
+    w.engine.on_local_datagram(w.now, lo2, wg_initiation());
+    CHECK(w.engine.local_peer() == lo2);
+    CHECK(w.engine.counters().local_relocks == 1);
+    CHECK(w.events.back() == "WireGuard source changed to 127.0.0.2:41000; following it");
+    CHECK(w.levels.back() == EngineEvent::Level::info);
+    REQUIRE(w.wg_to_relay.size() == 2);
+    CHECK(w.engine.on_datagram(w.now, w.relays[0]->addr, wg_response()));
+    REQUIRE(w.wg_to_local.size() == 1);
+    CHECK(w.wg_to_local[0].to == lo2);
+    // The old source is now a stranger.
+    w.engine.on_local_datagram(w.now, w.wg_local, wg_keepalive());
+    CHECK(w.engine.counters().local_other_source == 6);
+    // IPv6 loopback too (a listener on [::1] or [::]).
+    w.engine.on_local_datagram(w.now, lo6, wg_initiation());
+    CHECK(w.engine.local_peer() == lo6);
+    CHECK(w.engine.counters().local_relocks == 2);
+}
+
+TEST_CASE("client entry: the VPN's handshake answer, or a warning 5 s after the first forwarded initiation") {
+    SUBCASE("answered") {
+        World w;
+        w.engine.start(w.now);
+        w.add_relay(Mode::accept);
+        REQUIRE(w.run_until([&] { return w.engine.step() == Step::connected; }, 5s));
+        w.engine.on_local_datagram(w.now, w.wg_local, wg_initiation());
+        w.run_for(1s);
+        CHECK(!w.saw("VPN answered"));
+        CHECK(w.engine.on_datagram(w.now, w.relays[0]->addr, wg_response()));
+        CHECK(w.events.back() == "VPN answered the handshake");
+        CHECK(w.levels.back() == EngineEvent::Level::info);
+        CHECK(w.engine.vpn_answered());
+        CHECK(w.engine.on_datagram(w.now, w.relays[0]->addr, wg_response()));
+        w.run_for(10s, 100ms);
+        CHECK(w.count("VPN answered the handshake") == 1);
+        CHECK(!w.saw("no answer from the VPN"));
+    }
+    SUBCASE("not answered") {
+        World w;
+        w.engine.start(w.now);
+        w.add_relay(Mode::accept);
+        REQUIRE(w.run_until([&] { return w.engine.step() == Step::connected; }, 5s));
+        // Transport data alone starts no clock: WireGuard may be sending on an old keypair.
+        w.engine.on_local_datagram(w.now, w.wg_local, wg_keepalive());
+        w.run_for(6s);
+        CHECK(!w.saw("no answer from the VPN"));
+        w.engine.on_local_datagram(w.now, w.wg_local, wg_initiation());
+        const auto first = w.now.mono;
+        // The engine asks to be called when the wait is over.
+        CHECK(w.engine.on_tick(w.now) <= first + kHandshakeAnswerWait);
+        w.run_for(4900ms, 100ms);
+        CHECK(!w.saw("no answer from the VPN"));
+        w.engine.on_local_datagram(w.now, w.wg_local, wg_initiation());  // WireGuard's retry
+        w.run_for(200ms, 100ms);
+        CHECK(w.count("no answer from the VPN") == 1);
+        CHECK(w.events.back() ==
+              "no answer from the VPN to WireGuard's handshake after 5 s: wrong VPN endpoint or port, wrong key, or the VPN is down");
+        CHECK(w.levels.back() == EngineEvent::Level::warn);
+        w.run_for(20s, 100ms);
+        CHECK(w.count("no answer from the VPN") == 1);
+        // A late answer is still reported.
+        CHECK(w.engine.on_datagram(w.now, w.relays[0]->addr, wg_response()));
+        CHECK(w.events.back() == "VPN answered the handshake");
+    }
+}
+
+TEST_CASE("client entry: the newest initiation held while no path is up is sent on connect, if fresh") {
+    SUBCASE("fresh: sent once, the newest") {
+        World w;
+        w.engine.start(w.now);
+        Bytes older = wg_initiation(), newer = wg_initiation();
+        newer[4] = 0x77;  // another sender index
+        w.engine.on_local_datagram(w.now, w.wg_local, older);
+        w.run_for(200ms);
+        w.engine.on_local_datagram(w.now, w.wg_local, newer);
+        CHECK(w.engine.counters().initiations_held == 2);
+        CHECK(w.engine.counters().local_dropped_not_connected == 1);  // the older one
+        w.add_relay(Mode::accept);
+        REQUIRE(w.run_until([&] { return w.engine.step() == Step::connected; }, 5s));
+        REQUIRE(w.wg_to_relay.size() == 1);
+        CHECK(w.wg_to_relay[0].data == newer);
+        CHECK(w.saw("sent WireGuard's handshake initiation held while no path was up ("));
+        CHECK(!w.saw("new relay:"));  // the first path: no switch
+        w.run_for(2s);
+        CHECK(w.wg_to_relay.size() == 1);
+    }
+    SUBCASE("older than 5 s: dropped") {
+        World w;
+        w.engine.start(w.now);
+        w.engine.on_local_datagram(w.now, w.wg_local, wg_initiation());
+        w.run_for(5100ms, 100ms);
+        w.add_relay(Mode::accept);
+        REQUIRE(w.run_until([&] { return w.engine.step() == Step::connected; }, 5s));
+        w.run_for(1s);
+        CHECK(w.wg_to_relay.empty());
+        CHECK(w.engine.counters().held_initiations_sent == 0);
+        CHECK(w.engine.counters().local_dropped_not_connected == 1);
+        CHECK(!w.engine.holds_initiation());
+    }
+    SUBCASE("after a relay switch: sent on the new path, and the client says what it waits for") {
+        World w;
+        w.engine.start(w.now);
+        FakeRelay& r = w.add_relay(Mode::accept);
+        REQUIRE(w.run_until([&] { return w.engine.step() == Step::connected; }, 5s));
+        r.session->close(0, w.now.mono);
+        REQUIRE(w.run_until([&] { return w.engine.attempts() == 2; }, 2s));
+        w.engine.on_local_datagram(w.now, w.wg_local, wg_initiation());
+        CHECK(w.wg_to_relay.empty());
+        REQUIRE(w.run_until([&] { return w.engine.step() == Step::connected; }, 8s));
+        INFO(w.all_events());
+        CHECK(w.wg_to_relay.size() == 1);
+        CHECK(w.saw("new relay: waiting for the VPN to answer WireGuard's handshake through it"));
+    }
 }
