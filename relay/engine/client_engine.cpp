@@ -20,6 +20,13 @@ using std::chrono::milliseconds;
 
 std::string short_id(const Ed25519Public& pub) { return node_id(pub).substr(0, 16); }
 
+// "1.2": a duration in seconds, for progress lines.
+std::string seconds(std::chrono::steady_clock::duration d) {
+    char out[32];
+    std::snprintf(out, sizeof out, "%.1f", double(std::chrono::duration_cast<milliseconds>(d).count()) / 1000.0);
+    return out;
+}
+
 // Before the client is connected its steps poll their own state this often (directory growth,
 // reflector answers, the pace of offers); the node's adapter always did.
 constexpr milliseconds kStepPoll{100};
@@ -128,7 +135,7 @@ ClientEngine::Clock::time_point ClientEngine::on_tick(const EngineTime& now) {
     handshake_tick(now);
     Clock::time_point next = now.mono + std::chrono::seconds(kExpireEverySecs);
     if (step_ != Step::connected && step_ != Step::failed) next = std::min(next, now.mono + kStepPoll);
-    if (step_ == Step::connected && handshake_.first_initiation && !handshake_.answered && !handshake_.warned)
+    if (step_ == Step::connected && handshake_.first_initiation && !handshake_.answered && !vpn_warned_)
         next = std::min(next, std::max(*handshake_.first_initiation + kHandshakeAnswerWait, now.mono));
     if (session_) next = std::min(next, std::max(session_->next_deadline(), now.mono));
     return next;
@@ -219,8 +226,14 @@ void ClientEngine::step_tick(const EngineTime& now) {
             }
             break;
         case Step::connected:
-            if (session_ && session_->state() != SessionState::established)
+            if (session_ && session_->state() != SessionState::established) {
+                if (handshake_.first_initiation && !handshake_.answered && !vpn_warned_ &&
+                    session_->state() == SessionState::closed)
+                    warn_no_answer(": the relay closed the session " + seconds(t - *handshake_.first_initiation) +
+                                   " s after forwarding it, as a relay does when the VPN endpoint's port is closed "
+                                   "or it answers with something that is not WireGuard: wrong VPN endpoint or port?");
                 fail(now, "session", session_->failure().empty() ? "relay closed the session" : session_->failure());
+            }
             break;
         case Step::failed: break;
     }
@@ -410,6 +423,7 @@ bool ClientEngine::on_datagram(const EngineTime& now, const Endpoint& from, Byte
             auto m = parse_wireguard(data);
             if (m && m->type == WgType::response && step_ == Step::connected && !handshake_.answered) {
                 handshake_.answered = true;
+                vpn_warned_ = false;  // a later path without an answer is worth a warning again
                 progress("VPN answered the handshake");
             }
             return true;
@@ -437,6 +451,7 @@ void ClientEngine::on_local_datagram(const EngineTime& now, const Endpoint& from
         local_peer_ = from;
         ++counters_.local_relocks;
         handshake_ = {};  // a new WireGuard: watch its handshake afresh
+        vpn_warned_ = false;
         progress("WireGuard source changed to " + from.to_string() + "; following it");
     }
     if (!m) return;
@@ -476,30 +491,31 @@ void ClientEngine::on_connected(const EngineTime& now, bool switched) {
             ++counters_.held_initiations_sent;
             forward_local(now, *m, held.data);
             sent = true;
-            char secs[32];
-            std::snprintf(secs, sizeof secs, "%.1f",
-                          double(std::chrono::duration_cast<milliseconds>(age).count()) / 1000.0);
-            progress(std::string("sent WireGuard's handshake initiation held while no path was up (") + secs + " s old)");
+            progress("sent WireGuard's handshake initiation held while no path was up (" + seconds(age) + " s old)");
         } else {
             ++counters_.local_dropped_not_connected;  // too old: WireGuard has sent or will send a new one
         }
     }
     if (switched)
-        progress(sent ? "new relay: waiting for the VPN to answer WireGuard's handshake through it"
-                      : "new relay: waiting for WireGuard's next handshake initiation (the relay forwards WireGuard's "
-                        "data only once the VPN has answered a handshake through it; WireGuard sends one within "
+        progress(sent ? "new session: waiting for the VPN to answer WireGuard's handshake on it"
+                      : "new session: waiting for WireGuard's next handshake initiation (the relay forwards WireGuard's "
+                        "data only once the VPN has answered a handshake on the session; WireGuard sends one within "
                         "about 15 s of unanswered data)");
 }
 
 void ClientEngine::handshake_tick(const EngineTime& now) {
-    if (step_ != Step::connected || !handshake_.first_initiation || handshake_.answered || handshake_.warned) return;
+    if (step_ != Step::connected || !handshake_.first_initiation || handshake_.answered || vpn_warned_) return;
     if (now.mono - *handshake_.first_initiation < kHandshakeAnswerWait) return;
-    handshake_.warned = true;
+    warn_no_answer(" after " + std::to_string(kHandshakeAnswerWait.count()) +
+                   " s: wrong VPN endpoint or port, wrong key, or the VPN is down");
+}
+
+void ClientEngine::warn_no_answer(const std::string& why) {
+    vpn_warned_ = true;
     EngineEvent e;
     e.level = EngineEvent::Level::warn;
     e.topic = "connect";
-    e.message = "no answer from the VPN to WireGuard's handshake after " + std::to_string(kHandshakeAnswerWait.count()) +
-                " s: wrong VPN endpoint or port, wrong key, or the VPN is down";
+    e.message = "no answer from the VPN to WireGuard's handshake" + why;
     host_.event(e);
 }
 

@@ -43,11 +43,13 @@
 //
 // The VPN's answer: on each connected path the engine watches WireGuard's handshake. The first
 // handshake response back from the relay gives the event "VPN answered the handshake"; if none
-// has come kHandshakeAnswerWait after the first initiation forwarded on the path, one warning
-// names the likely causes (wrong VPN endpoint or port, wrong key, VPN down). A path after a relay
-// switch starts with an event saying what it waits for (the new relay's gate forwards WireGuard's
-// data only after the VPN has answered a handshake through it). A new local source starts the
-// watch again.
+// has come kHandshakeAnswerWait after the first initiation forwarded on the path, a warning names
+// the likely causes (wrong VPN endpoint or port, wrong key, VPN down), and so does a relay that
+// closes the session before the answer (a relay closes a session whose VPN endpoint's port is
+// closed or that answers with something that is not WireGuard). One warning until the VPN
+// answers, however many paths go by. A path after the first starts with an event saying what it
+// waits for (the relay's gate forwards WireGuard's data only after the VPN has answered a
+// handshake on the session). A new local source starts the watch again.
 //
 // Progress: one EngineEvent per line a user sees, topic "connect", level info; the adapter prints
 // each as "pave connect: <message>" (the lab tests match these lines).
@@ -181,6 +183,7 @@ private:
     void forward_local(const EngineTime& now, const WgMessage& m, ByteView data);
     void hold_initiation(const EngineTime& now, ByteView data);
     void handshake_tick(const EngineTime& now);
+    void warn_no_answer(const std::string& why);
 
     ClientEngineHost& host_;
     ClientEngineConfig cfg_;
@@ -212,9 +215,10 @@ private:
     // WireGuard's handshake on the current path.
     struct HandshakeWatch {
         std::optional<Clock::time_point> first_initiation;  // forwarded on this path
-        bool answered = false, warned = false;
+        bool answered = false;
     };
     HandshakeWatch handshake_;
+    bool vpn_warned_ = false;  // since the VPN last answered (or WireGuard's source changed)
     Counters counters_;
 };
 

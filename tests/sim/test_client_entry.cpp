@@ -178,6 +178,40 @@ TEST_CASE("client entry: a VPN that does not answer WireGuard's handshake gets o
         CHECK(c.count_events("no answer from the VPN") == 1);
         CHECK_FALSE(c.saw_event(kAnswered));
     }
+    SUBCASE("the VPN port belongs to a service that answers with something else") {
+        // The relay closes a session whose endpoint answers an initiation with anything but
+        // WireGuard; the client says so at once, and only once however often it reconnects.
+        Swarm s(51);
+        SimWireGuardServer& vpn = s.add_vpn();
+        s.add_relay();
+        SimSocket& dns = s.net.bind("192.0.2.201:53", {});
+        dns.set_receive([&](const Endpoint& from, ByteView) { dns.send(from, Bytes(40, 0x11)); });
+        ClientEngineConfig cfg;
+        cfg.vpn = dns.local();
+        SimClient& c = s.add_client(cfg, &s.add_nat(NatConfig::port_restricted()));
+        c.start();
+        REQUIRE(s.run_until([&] { return settled(c); }, 30s));
+        REQUIRE(c.step() == Step::connected);
+        auto t0 = s.events.now();
+        c.wireguard().send_initiation();
+        REQUIRE(s.run_until([&] { return c.saw_event("no answer from the VPN"); }, 2s));
+        CHECK(s.events.now() - t0 <= 1s);
+        const EngineEvent* e = c.find_event("no answer from the VPN");
+        REQUIRE(e);
+        CHECK(e->level == EngineEvent::Level::warn);
+        CHECK(e->message.rfind("no answer from the VPN to WireGuard's handshake: the relay closed the session ", 0) == 0);
+        CHECK(e->message.find("wrong VPN endpoint or port?") != std::string::npos);
+        // WireGuard retries every 5 s; each retry meets a new session that the relay closes again.
+        for (int i = 0; i < 3; ++i) {
+            REQUIRE(s.run_until([&] { return c.step() == Step::connected; }, 10s));
+            c.wireguard().send_initiation();
+            s.run_for(5s);
+        }
+        CHECK(c.engine().attempts() >= 3);
+        CHECK(c.count_events("no answer from the VPN") == 1);
+        CHECK(vpn.initiations() == 0);
+        s.net.close(dns);
+    }
 }
 
 TEST_CASE("client entry: after a relay switch the client says what it waits for, and reports the answer again") {
@@ -187,7 +221,7 @@ TEST_CASE("client entry: after a relay switch the client says what it waits for,
         round_trip(w.s, c, 2);
         w.relay.shutdown();
         REQUIRE(w.s.run_until([&] { return c.engine().attempts() == 2 && c.step() == Step::connected; }, 30s));
-        const EngineEvent* e = c.find_event("new relay: waiting for WireGuard's next handshake initiation");
+        const EngineEvent* e = c.find_event("new session: waiting for WireGuard's next handshake initiation");
         REQUIRE(e);
         CHECK(e->level == EngineEvent::Level::info);
         // The new session's gate forwards no data before a handshake; no warning for that.
@@ -207,7 +241,7 @@ TEST_CASE("client entry: after a relay switch the client says what it waits for,
         c.wireguard().send_initiation();
         REQUIRE(w.s.run_until([&] { return c.step() == Step::connected; }, 30s));
         CHECK(c.saw_event("sent WireGuard's handshake initiation held while no path was up"));
-        CHECK(c.saw_event("new relay: waiting for the VPN to answer WireGuard's handshake through it"));
+        CHECK(c.saw_event("new session: waiting for the VPN to answer WireGuard's handshake on it"));
         REQUIRE(w.s.run_until([&] { return c.wireguard().has_keypair(); }, 1s));
         CHECK(c.count_events(kAnswered) == 2);
         CHECK(c.engine().counters().held_initiations_sent == 1);

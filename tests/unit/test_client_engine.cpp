@@ -605,6 +605,44 @@ TEST_CASE("client entry: the VPN's handshake answer, or a warning 5 s after the 
     }
 }
 
+TEST_CASE("client entry: a relay that closes the session before the VPN answers gets one warning, however often") {
+    World w;
+    w.engine.start(w.now);
+    FakeRelay& r = w.add_relay(Mode::accept);
+    for (int round = 0; round < 3; ++round) {
+        CAPTURE(round);
+        REQUIRE(w.run_until([&] { return w.engine.step() == Step::connected; }, 8s));
+        w.engine.on_local_datagram(w.now, w.wg_local, wg_initiation());
+        w.run_for(100ms);
+        // As a relay does when the endpoint's port is closed or it is no WireGuard server.
+        r.session->close(0, w.now.mono);
+        REQUIRE(w.run_until([&] { return w.engine.step() != Step::connected; }, 2s));
+        INFO(w.all_events());
+        CHECK(w.count("no answer from the VPN") == 1);
+    }
+    auto it = std::find_if(w.events.begin(), w.events.end(),
+                           [](const std::string& e) { return e.find("no answer from the VPN") != std::string::npos; });
+    REQUIRE(it != w.events.end());
+    CHECK(it->rfind("no answer from the VPN to WireGuard's handshake: the relay closed the session 0.1 s after forwarding it", 0) == 0);
+    CHECK(w.levels[size_t(it - w.events.begin())] == EngineEvent::Level::warn);
+    // A session whose handshake was answered ends without a warning; the next unanswered one warns again.
+    REQUIRE(w.run_until([&] { return w.engine.step() == Step::connected; }, 8s));
+    w.engine.on_local_datagram(w.now, w.wg_local, wg_initiation());
+    CHECK(w.engine.on_datagram(w.now, r.addr, wg_response()));
+    r.session->close(0, w.now.mono);
+    REQUIRE(w.run_until([&] { return w.engine.step() != Step::connected; }, 2s));
+    REQUIRE(w.run_until([&] { return w.engine.step() == Step::connected; }, 8s));
+    CHECK(w.count("no answer from the VPN") == 1);
+    auto sent = w.wg_to_relay.size();
+    w.engine.on_local_datagram(w.now, w.wg_local, wg_initiation());
+    CHECK(w.wg_to_relay.size() == sent + 1);
+    CHECK(w.engine.step() == Step::connected);
+    w.run_for(5100ms, 100ms);
+    CHECK(w.engine.step() == Step::connected);
+    INFO(w.all_events());
+    CHECK(w.count("no answer from the VPN") == 2);
+}
+
 TEST_CASE("client entry: the newest initiation held while no path is up is sent on connect, if fresh") {
     SUBCASE("fresh: sent once, the newest") {
         World w;
@@ -621,7 +659,7 @@ TEST_CASE("client entry: the newest initiation held while no path is up is sent 
         REQUIRE(w.wg_to_relay.size() == 1);
         CHECK(w.wg_to_relay[0].data == newer);
         CHECK(w.saw("sent WireGuard's handshake initiation held while no path was up ("));
-        CHECK(!w.saw("new relay:"));  // the first path: no switch
+        CHECK(!w.saw("new session:"));  // the first path: no switch
         w.run_for(2s);
         CHECK(w.wg_to_relay.size() == 1);
     }
@@ -650,6 +688,6 @@ TEST_CASE("client entry: the newest initiation held while no path is up is sent 
         REQUIRE(w.run_until([&] { return w.engine.step() == Step::connected; }, 8s));
         INFO(w.all_events());
         CHECK(w.wg_to_relay.size() == 1);
-        CHECK(w.saw("new relay: waiting for the VPN to answer WireGuard's handshake through it"));
+        CHECK(w.saw("new session: waiting for the VPN to answer WireGuard's handshake on it"));
     }
 }
