@@ -496,7 +496,7 @@ void ClientEngine::on_connected(const EngineTime& now, bool switched) {
             ++counters_.local_dropped_not_connected;  // too old: WireGuard has sent or will send a new one
         }
     }
-    if (switched)
+    if (switched && local_peer_)  // nothing to say before WireGuard has sent anything
         progress(sent ? "new session: waiting for the VPN to answer WireGuard's handshake on it"
                       : "new session: waiting for WireGuard's next handshake initiation (the relay forwards WireGuard's "
                         "data only once the VPN has answered a handshake on the session; WireGuard sends one within "
