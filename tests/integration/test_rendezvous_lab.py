@@ -10,7 +10,7 @@ import time
 import pytest
 
 from lab.netlab import Lab, wait_until
-from lab.pave_lab import BOOT_IP, DHTNODE_PORT, PaveLab, field
+from lab.pave_lab import BOOT_IP, DHTNODE_PORT, PaveLab
 from lab.swarm import dht_tool_bin
 
 
@@ -22,9 +22,6 @@ def rss_kb(lab, pid):
     return 0
 
 
-def intake(text):
-    line = next(l for l in text.splitlines() if l.startswith("intake:"))
-    return {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", line)}
 
 
 @pytest.fixture
@@ -68,7 +65,7 @@ def test_session_comes_up_and_survives_idle(plab):
     # times out cleanly on missing keepalives
     plab.client.kill()
     plab.client.wait()
-    assert wait_until(lambda: "# 0 relay session(s)" in plab.relay_sessions(), timeout=40)
+    assert wait_until(lambda: plab.relay_sessions_json()["sessions"] == [], timeout=40)
     assert re.search(r"session \w+ ended \(closed: peer silent", plab.log("relay"))
 
 
@@ -93,38 +90,36 @@ def test_symmetric_nat_fails_within_timeout_with_reason():
 def test_replayed_offer_opens_no_second_session(plab):
     plab.start_client()
     plab.wait_connected()
-    status = plab.shell("relay", "relay", "status")
-    inbox = re.search(r"inbox_key (\w+)", status).group(1)
+    inbox = plab.status("relay", "relay")["relay"]["inbox_key"]
     got = plab.shell("boot", "boot", f"dht get {inbox}")
     offers = [l for l in got.splitlines() if l and not l.startswith("#")]
     assert offers, got
     assert all(len(o) == 1024 for o in offers), "every rendezvous value is 512 bytes"
-    before = intake(plab.relay_sessions())
+    before = plab.relay_sessions_json()["intake"]
     for o in offers:
         plab.shell("boot", "boot", f"dht put {inbox} hex:{o}")
-    assert wait_until(lambda: intake(plab.relay_sessions())["replayed"] >= before["replayed"] + 1, timeout=15)
-    after = intake(plab.relay_sessions())
+    assert wait_until(lambda: plab.relay_sessions_json()["intake"]["replayed"] >= before["replayed"] + 1, timeout=15)
+    after = plab.relay_sessions_json()["intake"]
     assert after["accepted"] == before["accepted"] == 1
-    assert "# 1 relay session(s)" in plab.relay_sessions()
+    assert len(plab.relay_sessions_json()["sessions"]) == 1
 
 
 def test_junk_flood_on_inbox_is_bounded(plab):
-    status = plab.shell("relay", "relay", "status")
-    inbox = re.search(r"inbox_key (\w+)", status).group(1)
+    inbox = plab.status("relay", "relay")["relay"]["inbox_key"]
     relay_pid = next(pid for pid, label in plab.lab.processes().items() if label == "pave-relay")
     flood = [dht_tool_bin(), "--network-id", plab.netid, "--bootstrap", f"{BOOT_IP}:{DHTNODE_PORT}",
              "flood-key", inbox, "1000", "512"]
 
     def run_flood():
-        before = intake(plab.relay_sessions())
+        before = plab.relay_sessions_json()["intake"]
         plab.lab.run("boot", flood, timeout=120)
 
         def judged():
-            i = intake(plab.relay_sessions())
+            i = plab.relay_sessions_json()["intake"]
             return (i["not_for_us"] + i["queue_full"]) - (before["not_for_us"] + before["queue_full"]) >= 950
         assert wait_until(judged, timeout=40), plab.relay_sessions()
         time.sleep(1)
-        return before, intake(plab.relay_sessions())
+        return before, plab.relay_sessions_json()["intake"]
 
     rss0 = rss_kb(plab.lab, relay_pid)
     before, after = run_flood()
