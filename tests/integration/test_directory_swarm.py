@@ -1,6 +1,7 @@
 """The relay directory on a real OpenDHT swarm: 8 `pave node` processes and Debian's dhtnode,
 on loopback, private network id, --presence-ttl 30s."""
 
+import os
 import time
 
 import pytest
@@ -105,7 +106,10 @@ def test_flood_of_junk_is_cheap_and_changes_nothing(swarm):
           f"{process_ms:.0f} ms over {time.time() - t0:.1f} s")
     assert after["directory_bad_signature"] - before["directory_bad_signature"] >= 100
     assert after["directory_expired"] - before["directory_expired"] >= 100
-    assert judge_ms + listing_ms < 50, f"directory cost {judge_ms + listing_ms:.1f} ms of CPU"
+    # 50 ms on a release build; AddressSanitizer (the test command exports ASAN_OPTIONS for that
+    # run) makes the same work about three times slower.
+    budget_ms = 150 if os.environ.get("ASAN_OPTIONS") else 50
+    assert judge_ms + listing_ms < budget_ms, f"directory cost {judge_ms + listing_ms:.1f} ms of CPU"
 
 
 def test_stopped_relay_disappears_within_ttl(swarm):
