@@ -78,7 +78,7 @@ def test_forged_records_are_not_listed(swarm):
 def test_flood_of_junk_is_cheap_and_changes_nothing(swarm):
     """500 junk values at the bucket keys: garbage, forged signatures, expired records and
     OpenDHT putEncrypted values. PAVE judges each value once, on its loop thread; the budget of
-    50 ms covers that judging and the listings made during the flood. OpenDHT's own work as a
+    100 ms covers that judging and the listings made during the flood. OpenDHT's own work as a
     storer and listener is measured and printed beside it."""
     node = swarm.nodes[5]
     ids = genuine(swarm)
@@ -106,9 +106,10 @@ def test_flood_of_junk_is_cheap_and_changes_nothing(swarm):
           f"{process_ms:.0f} ms over {time.time() - t0:.1f} s")
     assert after["directory_bad_signature"] - before["directory_bad_signature"] >= 100
     assert after["directory_expired"] - before["directory_expired"] >= 100
-    # 50 ms on a release build; AddressSanitizer (the test command exports ASAN_OPTIONS for that
-    # run) makes the same work about three times slower.
-    budget_ms = 150 if os.environ.get("ASAN_OPTIONS") else 50
+    # Each structurally valid value costs an X25519 (the low-order inbox-key check) and an Ed25519
+    # verification: about 44 ms for ~380 values on a release build, hence 100 ms; AddressSanitizer
+    # (the test command exports ASAN_OPTIONS for that run) makes the same work slower still.
+    budget_ms = 250 if os.environ.get("ASAN_OPTIONS") else 100
     assert judge_ms + listing_ms < budget_ms, f"directory cost {judge_ms + listing_ms:.1f} ms of CPU"
 
 
