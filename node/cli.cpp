@@ -15,6 +15,7 @@
 #include "node/shell.h"
 #include "node/state_dir.h"
 #include "node/stun_probe.h"
+#include "node/wg_command.h"
 #include "crypto/hex.h"
 
 #ifndef PAVE_VERSION
@@ -165,6 +166,9 @@ int run_cli(int argc, char** argv) {
         "Examples:\n"
         "  pave identity create                        create this node's key (once)\n"
         "  pave node                                   relay for others on the public DHT\n"
+        "  pave wg up /etc/wireguard/wg0.conf          your provider's WireGuard file, through a random relay\n"
+        "  pave wg down /etc/wireguard/wg0.conf        take it down again\n"
+        "  pave status                                 what runs: interface, VPN, relay, bytes\n"
         "  pave connect --vpn vpn.example.net:51820    reach your VPN through a random relay;\n"
         "                                              then point WireGuard's Endpoint at 127.0.0.1:51821\n"
         "  pave shell -c status                        ask the running node how it is doing\n"
@@ -222,6 +226,43 @@ int run_cli(int argc, char** argv) {
     connect->add_option("--listen", copts.listen, "where your WireGuard's Endpoint points: a numeric ADDRESS:PORT")->capture_default_str();
     connect->add_option("--timeout", timeout_text, "give up a connection attempt after this long (e.g. 20s, 1m; default: 20s)");
     connect->add_flag("--lan-candidates", lan, lan_help);
+
+    // pave wg ...
+    NodeOptions wopts;
+    std::string wg_config, wg_iface, wg_peer;
+    bool run_hooks = false;
+    auto* wg = app.add_subcommand("wg", "WireGuard through PAVE: a wg-quick file, or an interface already up");
+    wg->require_subcommand(1);
+    auto* wg_up = wg->add_subcommand("up", "bring up a wg-quick file's interface with its peer reached through PAVE");
+    wg_up->footer("Examples:\n"
+                  "  pave wg up /etc/wireguard/wg0.conf          in the foreground; Ctrl-C takes it down\n"
+                  "  systemctl enable --now pave-wg@wg0          the same as a service\n"
+                  "The file is never modified. PAVE resolves its Endpoint first, listens on a free loopback port\n"
+                  "and runs `wg-quick up` on a derived copy (in /run/pave/wg/IFACE/) whose Endpoint is that port,\n"
+                  "with MTU 1420 unless the file sets one and FwMark 51820 unless it sets one; PAVE's own\n"
+                  "sockets carry the same mark, so a full tunnel does not route them into itself.");
+    add_node_flags(wg_up, wopts, cttl);
+    wg_up->remove_option(wg_up->get_option("--fwmark"));
+    wg_up->add_option("CONFIG", wg_config, "the wg-quick file, e.g. /etc/wireguard/wg0.conf (the interface is named after it)")
+        ->required();
+    wg_up->add_flag("--run-hooks", run_hooks, "run the file's PreUp/PostUp/PreDown/PostDown lines (not run by default)");
+    wg_up->add_option("--timeout", timeout_text, "give up a connection attempt after this long (default: 20s)");
+    wg_up->add_flag("--lan-candidates", lan, lan_help);
+    auto* wg_down = wg->add_subcommand("down", "take down what `pave wg up CONFIG` brought up (also after a crash)");
+    wg_down->add_option("CONFIG", wg_config, "the same file as given to `pave wg up`")->required();
+    auto* wg_attach = wg->add_subcommand("attach", "relay an interface that is already up: repoint its VPN peer at PAVE");
+    wg_attach->footer("Examples:\n"
+                      "  pave wg attach wg0                      the interface's only peer\n"
+                      "  pave wg attach wg0 --peer KEY           one of several peers\n"
+                      "The peer's endpoint is restored when this stops (or by `pave wg detach wg0` after a crash).");
+    add_node_flags(wg_attach, wopts, cttl);
+    wg_attach->remove_option(wg_attach->get_option("--fwmark"));
+    wg_attach->add_option("IFACE", wg_iface, "the WireGuard interface")->required();
+    wg_attach->add_option("--peer", wg_peer, "the VPN peer's public key (needed when the interface has several peers)");
+    wg_attach->add_option("--timeout", timeout_text, "give up a connection attempt after this long (default: 20s)");
+    wg_attach->add_flag("--lan-candidates", lan, lan_help);
+    auto* wg_detach = wg->add_subcommand("detach", "stop `pave wg attach IFACE` and restore the peer's endpoint");
+    wg_detach->add_option("IFACE", wg_iface, "the WireGuard interface")->required();
 
     std::string command, socket;
     bool shell_connect = false;
@@ -310,6 +351,24 @@ int run_cli(int argc, char** argv) {
             return 2;
         }
         return run_node(o);
+    }
+    if (*wg_down) return run_wg_down(wg_config);
+    if (*wg_detach) return run_wg_detach(wg_iface);
+    if (*wg_up || *wg_attach) {
+        NodeOptions& o = wopts;
+        o.state_dir = state_dir;
+        auto t = parse_duration(timeout_text);
+        if (!t) {
+            std::cerr << "pave: error: invalid --timeout '" << timeout_text << "' (e.g. 20s)\n";
+            return 2;
+        }
+        o.timeout_s = *t;
+        if (o.bootstrap.empty() && o.network_id == 0) o.bootstrap.push_back(kPublicBootstrap);
+        if (std::string err = check_node_options(o); !err.empty()) {
+            std::cerr << "pave: error: " << err << "\n";
+            return 2;
+        }
+        return *wg_up ? run_wg_up(wg_config, run_hooks, o) : run_wg_attach(wg_iface, wg_peer, o);
     }
     if (*shell) {
         std::string path = !socket.empty() ? socket

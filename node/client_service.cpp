@@ -73,10 +73,18 @@ std::string ClientService::start() {
     uv_fileno(local_.handle(), &fd);
     to_local_.set_fd(fd);
     event({EngineEvent::Level::info, "connect",
-           "listening for WireGuard on " + cfg_.listen.to_string() + " (point its Endpoint here)"});
+           "listening for WireGuard on " + local_address().to_string() + " (point its Endpoint here)"});
     engine_.start(now());
     tick();
     return "";
+}
+
+Endpoint ClientService::local_address() const {
+    sockaddr_storage ss{};
+    int len = sizeof ss;
+    if (uv_udp_getsockname(local_.get(), reinterpret_cast<sockaddr*>(&ss), &len) == 0)
+        if (auto e = Endpoint::from_sockaddr(reinterpret_cast<const sockaddr*>(&ss), socklen_t(len))) return *e;
+    return cfg_.listen;
 }
 
 void ClientService::tick() { arm_timer(engine_.on_tick(now())); }

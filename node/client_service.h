@@ -50,6 +50,8 @@ public:
     ~ClientService() override;
 
     std::string start();  // opens the local WireGuard listener; "" or a one-line error
+    // Where the local listener is bound (its port when --listen asked for port 0).
+    Endpoint local_address() const;
     void tick();          // loop thread, every ~100 ms (the engine's own deadlines have a timer)
     // Datagrams on the client's session socket; false when they are not the client's.
     bool on_control(ByteView wire, const Endpoint& from);

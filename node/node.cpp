@@ -606,6 +606,13 @@ bool Node::start_client() {
             request_stop();
             return false;
         }
+        if (opts_.on_listening)
+            if (std::string e = opts_.on_listening(client_->local_address().to_string()); !e.empty()) {
+                log::error("connect", "{}", e);
+                exit_code_ = 1;
+                request_stop();
+                return false;
+            }
     }
     return true;
 }
@@ -629,7 +636,9 @@ int Node::run() {
     }
     register_commands();
     control_ = std::make_unique<ControlServer>(loop_);
-    std::string sock = opts_.client ? connect_socket_path(opts_.state_dir) : node_socket_path(opts_.state_dir);
+    std::string sock = !opts_.control_socket.empty() ? opts_.control_socket
+                       : opts_.client                ? connect_socket_path(opts_.state_dir)
+                                                     : node_socket_path(opts_.state_dir);
     if (std::string err = control_->open(sock, [this](const std::string& l, ControlServer::Reply r) {
             handle_command(l, std::move(r));
         });

@@ -3,6 +3,7 @@
 // the control socket.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -27,8 +28,15 @@ struct NodeOptions {
     // client role (pave connect)
     bool client = false;
     std::string vpn;                     // HOST:PORT of the WireGuard server
-    std::string listen = "127.0.0.1:51821";
+    std::string listen = "127.0.0.1:51821";  // port 0: any free port (pave wg up)
     uint32_t timeout_s = 20;
+
+    // The control socket; "" for the state directory's (node.sock, or connect.sock).
+    std::string control_socket;
+    // Client role: called once on the loop thread when the local WireGuard listener is bound,
+    // before the loop runs, with its address ("127.0.0.1:PORT"); it may block (pave wg up runs
+    // wg-quick here). A non-empty return is an error: the node stops with exit code 1.
+    std::function<std::string(const std::string& listening)> on_listening;
 };
 
 // Runs until SIGINT/SIGTERM (or, for the client role, a fatal failure). Returns the exit code.

@@ -1,0 +1,34 @@
+// The steps `pave wg up` takes with the real WireGuard tools: write the derived wg-quick file
+// (node/config/wg_quick_file.h) privately, and run `wg-quick up` / `wg-quick down` on it,
+// with wireguard-go as the userspace implementation where there is no kernel module (what
+// wg-quick falls back to; a WG_QUICK_USERSPACE_IMPLEMENTATION already set is kept).
+// Also the `wg` queries and changes of `pave wg attach`.
+#pragma once
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace pave {
+
+// Writes `text` to `path` with mode 0600 (replacing it). "" or a one-line error.
+std::string write_private_file(const std::string& path, const std::string& text);
+
+// Whether wg-quick can apply a DNS line here (it does so through resolvconf).
+bool wg_quick_can_apply_dns();
+
+// `wg-quick up|down FILE`; its "[#] ..." lines go to stderr. "" or a one-line error.
+std::string wg_quick(const std::string& verb, const std::string& file);
+
+struct WgPeerEndpoint {
+    std::string public_key;
+    std::string endpoint;  // "(none)" when WireGuard has none
+};
+
+// `wg show IFACE endpoints`. nullopt and `error` set if wg failed (no such interface, ...).
+std::optional<std::vector<WgPeerEndpoint>> wg_show_endpoints(const std::string& iface, std::string& error);
+// `wg show IFACE fwmark`: the mark, 0 for "off"; nullopt on error.
+std::optional<uint32_t> wg_show_fwmark(const std::string& iface, std::string& error);
+// `wg set IFACE peer KEY endpoint ENDPOINT`. "" or a one-line error.
+std::string wg_set_endpoint(const std::string& iface, const std::string& key, const std::string& endpoint);
+
+}  // namespace pave

@@ -1,0 +1,207 @@
+"""`pave wg up` with a provider-style full-tunnel wg-quick file on the namespace lab (real
+dhtnode, wireguard-go, wg-quick, nftables NAT): traffic through the VPN, MTU 1420, the VPN
+sees only the relay, PAVE's own packets leave by the physical interface, `pave wg down` (and a
+second `up` after `kill -9`) leaves the routing, links and processes as before, `pave status
+--json`, a WireGuard restart under PAVE, and `pave wg attach`/`detach`.
+
+The interface name is unique per run: wireguard-go's socket directory /var/run/wireguard and
+PAVE's /run/pave/wg are shared between namespaces.
+"""
+
+import json
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from lab import wg_lab as W
+from lab.netlab import Lab, LabError, wait_until
+from lab.pave_lab import BOOT_IP, BOOT_PAVE_PORT, CLIENT_PORT, CLIENT_PRIVATE, CLIENT_PUBLIC, RELAY_PUBLIC, VPN_IP
+from lab.swarm import pave_bin
+
+TUN_V4 = "10.99.0.2"
+TUN_V6 = "fd99::2"
+FWMARK = 51820
+
+
+class WgUpLab:
+    """The standard lab with the swarm, a VPN server (wireguard-go) and a provider-style
+    full-tunnel file for the client."""
+
+    def __init__(self, lab: Lab):
+        self.lab = lab
+        self.pl = W.LabPave(lab)
+        self.pl.start_swarm()
+        self.iface = f"pw{os.getpid() % 100000}"
+        c_priv, self.client_pub = lab.wg_keypair()
+        v_priv, self.vpn_pub = lab.wg_keypair()
+        psk = lab.run("client", ["wg", "genpsk"]).stdout.strip()
+        self.vpn_if = lab.wireguard("vpn", "wgv", v_priv, W.VPN_WG_PORT, f"{W.VPN_TUNNEL_IP}/24")
+        lab.run("vpn", ["wg", "set", self.vpn_if, "peer", self.client_pub, "allowed-ips", f"{TUN_V4}/32",
+                        "preshared-key", "/dev/stdin"], input=psk + "\n")
+        lab.count_from("vpn", CLIENT_PUBLIC)
+        # The client host has IPv6 (the file has an IPv6 address and ::/0).
+        lab.run("client", ["sysctl", "-q", "-w", "net.ipv6.conf.all.disable_ipv6=0",
+                           "net.ipv6.conf.default.disable_ipv6=0", "net.ipv6.conf.lo.disable_ipv6=0"])
+        wait_until(lambda: "local fe80::" in lab.run("client", ["ip", "-6", "route", "show", "table", "local"]).stdout,
+                   10, what="the client's IPv6 link-local address")
+        # Packets of PAVE's session/DHT port that leave by the tunnel instead of the physical link.
+        lab.run("client", ["nft", "-f", "-"], input=f"""
+table inet pavecheck {{
+    counter into_tunnel {{ }}
+    counter out_physical {{ }}
+    chain out {{
+        type filter hook output priority 0; policy accept;
+        oifname "{self.iface}" udp sport {CLIENT_PORT} counter name "into_tunnel"
+        oifname "{lab.ifname('client')}" udp sport {CLIENT_PORT} meta mark {FWMARK} counter name "out_physical"
+    }}
+}}
+""")
+        self.conf = self.pl.tmp / f"{self.iface}.conf"
+        self.conf.write_text(f"""# Provider-style file: full tunnel, DNS, several addresses, a preshared key
+[Interface]
+PrivateKey = {c_priv}
+Address = {TUN_V4}/32
+Address = {TUN_V6}/128
+DNS = 10.99.0.1, fd99::1
+
+[Peer]
+PublicKey = {self.vpn_pub}
+PresharedKey = {psk}
+AllowedIPs = 0.0.0.0/0, ::/0
+Endpoint = {VPN_IP}:{W.VPN_WG_PORT}
+PersistentKeepalive = 25
+""")
+        self.conf.chmod(0o600)
+        self.conf_text = self.conf.read_text()
+        self.proc = None
+        self.runtime = Path("/run/pave/wg") / self.iface
+
+    def node_args(self):
+        return ["--bind", CLIENT_PRIVATE, "--port", CLIENT_PORT, "--bootstrap", f"{BOOT_IP}:{BOOT_PAVE_PORT}",
+                "--network-id", self.pl.netid]
+
+    def up(self, conf=None):
+        self.proc = self.lab.spawn("client", [pave_bin(), "--state-dir", self.pl.state("client"), "wg", "up",
+                                              conf or self.conf, *self.node_args()],
+                                   "pave wg up", stdout_path=self.pl.tmp / "wgup.log")
+        return self.proc
+
+    def log(self):
+        return self.pl.log("wgup")
+
+    def down(self):
+        return self.lab.run("client", [pave_bin(), "wg", "down", self.conf], check=False, timeout=40)
+
+    def wait_up(self, timeout=40):
+        wait_until(lambda: ("VPN answered the handshake" in self.log() and
+                            W.ping(self.lab, "client", W.VPN_TUNNEL_IP, count=1, wait=1).received > 0)
+                   or self.proc.poll() is not None, timeout, interval=0.2, what="a ping through pave wg up")
+        assert self.proc.poll() is None, self.log()[-3000:]
+
+    def snapshot(self):
+        """Routing, links and the namespace's processes (the counters' values left out)."""
+        run = lambda *a: self.lab.run("client", list(a)).stdout
+        links = [l.split("@")[0] for l in run("ip", "-o", "link").splitlines()]
+        return {
+            "rules4": run("ip", "-4", "rule"),
+            "rules6": run("ip", "-6", "rule"),
+            "routes4": run("ip", "-4", "route", "show", "table", "all"),
+            "routes6": run("ip", "-6", "route", "show", "table", "all"),
+            "links": "\n".join(l.split(":")[1].strip() for l in links if ":" in l),
+            "pids": sorted(self.lab.ns_pids("client")),
+            "nft_tables": run("nft", "list", "tables"),
+        }
+
+    def status_json(self):
+        out = self.lab.run("client", [pave_bin(), "--state-dir", self.pl.state("client"), "status", "--json"]).stdout
+        return json.loads(out)
+
+
+def assert_as_before(w, before):
+    """Within 10 s, the namespace's routing, links, nftables and processes are as ``before``."""
+    try:
+        wait_until(lambda: w.snapshot() == before, 10, what="the namespace as before up")
+    except LabError:
+        now = w.snapshot()
+        diff = {k: (before[k], now[k]) for k in before if before[k] != now[k]}
+        raise AssertionError(f"left behind: {diff}\n{w.log()[-2000:]}")
+
+
+@pytest.fixture
+def wlab():
+    with Lab() as lab:
+        lab.build_standard()
+        w = WgUpLab(lab)
+        yield w
+        if w.proc and w.proc.poll() is None:
+            w.down()
+
+
+def test_wg_up_full_tunnel_and_down_leaves_nothing(wlab):
+    w, lab = wlab, wlab.lab
+    before = w.snapshot()
+    t0 = time.monotonic()
+    w.up()
+    w.wait_up()
+    t_up = time.monotonic() - t0
+    log = w.log()
+    assert "DNS left alone" in log, log[-2000:]
+    # MTU 1420 on the interface, fwmark 51820, the peer pointed at PAVE's loopback port.
+    link = lab.run("client", ["ip", "-o", "link", "show", w.iface]).stdout
+    assert " mtu 1420 " in link, link
+    assert lab.run("client", ["wg", "show", w.iface, "fwmark"]).stdout.strip() == "0xca6c"
+    ep = lab.run("client", ["wg", "show", w.iface, "endpoints"]).stdout
+    assert "127.0.0.1:" in ep, ep
+    # The file was not modified; the derived one is private.
+    assert w.conf.read_text() == w.conf_text
+    derived = w.runtime / f"{w.iface}.conf"
+    assert (derived.stat().st_mode & 0o777) == 0o600 and (w.runtime.stat().st_mode & 0o777) == 0o700
+    # Traffic through the VPN: ping and a TCP transfer.
+    ping = W.ping(lab, "client", W.VPN_TUNNEL_IP, count=5, interval=0.2)
+    assert ping.received == 5, ping
+    tr = W.tcp_transfer(lab, w.pl.tmp, 2_000_000)
+    assert tr.ok, tr
+    # The VPN sees the relay, never the client.
+    vpn_sees = lab.wg_endpoints("vpn", w.vpn_if)[w.client_pub]
+    assert vpn_sees and vpn_sees[0] == RELAY_PUBLIC, vpn_sees
+    assert lab.counter_value("vpn", CLIENT_PUBLIC) == 0
+    # PAVE's own packets (DHT, STUN, session) left by the physical link with the mark, none by the tunnel.
+    nft = json.loads(lab.run("client", ["nft", "-j", "list", "counters", "table", "inet", "pavecheck"]).stdout)
+    counters = {i["counter"]["name"]: i["counter"]["packets"] for i in nft["nftables"] if "counter" in i}
+    assert counters["into_tunnel"] == 0 and counters["out_physical"] > 0, counters
+    print(f"\nup and answering {t_up:.1f} s after start; TCP {tr.mbit_s:.0f} Mbit/s")
+
+    r = w.down()
+    assert r.returncode == 0, r.stderr
+    assert w.proc.wait(10) == 0
+    assert_as_before(w, before)
+    assert not w.runtime.exists()
+
+
+def test_kill_9_then_second_up_and_down(wlab):
+    w, lab = wlab, wlab.lab
+    before = w.snapshot()
+    w.up()
+    w.wait_up()
+    os.kill(w.proc.pid, signal.SIGKILL)
+    w.proc.wait()
+    assert (w.runtime / "state").exists()
+    # A second up cleans the leftovers (interface, rules, wireguard-go) first.
+    w.up()
+    w.wait_up()
+    assert "did not stop cleanly" in w.log()
+    assert W.ping(lab, "client", W.VPN_TUNNEL_IP, count=3, interval=0.2).received == 3
+    r = w.down()
+    assert r.returncode == 0, r.stderr
+    assert_as_before(w, before)
+    # down after a kill -9, with nothing running: cleans up from the record.
+    w.up()
+    w.wait_up()
+    os.kill(w.proc.pid, signal.SIGKILL)
+    w.proc.wait()
+    r = w.down()
+    assert r.returncode == 0 and "cleaned up after pid" in r.stdout, r.stdout + r.stderr
+    assert_as_before(w, before)
