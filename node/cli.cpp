@@ -14,6 +14,7 @@
 #include "node/node.h"
 #include "node/shell.h"
 #include "node/state_dir.h"
+#include "node/status_command.h"
 #include "node/stun_probe.h"
 #include "node/wg_command.h"
 #include "crypto/hex.h"
@@ -264,6 +265,10 @@ int run_cli(int argc, char** argv) {
     auto* wg_detach = wg->add_subcommand("detach", "stop `pave wg attach IFACE` and restore the peer's endpoint");
     wg_detach->add_option("IFACE", wg_iface, "the WireGuard interface")->required();
 
+    bool status_json = false;
+    auto* status = app.add_subcommand("status", "what PAVE runs here: interfaces, VPN, relay, handshake, bytes");
+    status->add_flag("--json", status_json, "machine-readable (schema pave.overview.v1, documented in README)");
+
     std::string command, socket;
     bool shell_connect = false;
     auto* shell = app.add_subcommand("shell", "debug shell attached to the running node");
@@ -352,6 +357,7 @@ int run_cli(int argc, char** argv) {
         }
         return run_node(o);
     }
+    if (*status) return run_status(state_dir, status_json);
     if (*wg_down) return run_wg_down(wg_config);
     if (*wg_detach) return run_wg_detach(wg_iface);
     if (*wg_up || *wg_attach) {

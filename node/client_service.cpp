@@ -1,5 +1,7 @@
 #include "node/client_service.h"
 
+#include "relay/wire/endpoint_policy.h"
+
 #include "node/json_writer.h"
 
 #include <sys/socket.h>
@@ -200,6 +202,7 @@ void ClientService::sessions_json(JsonWriter& j) const {
     const ClientEngine& e = engine_;
     const auto& c = e.counters();
     j.key("client").begin_object().field("step", to_string(e.step())).field("attempts", uint64_t(e.attempts()));
+    j.field("vpn", cfg_.vpn.to_string()).field("vpn_answered", e.vpn_answered());
     if (const RelayChoice* ch = e.choice()) {
         j.field("offers", uint64_t(ch->asked())).field("relays_asked", uint64_t(ch->distinct_asked()));
         j.field("answered", uint64_t(ch->answered())).field("silent", uint64_t(ch->silent()));
@@ -214,8 +217,12 @@ void ClientService::sessions_json(JsonWriter& j) const {
         j.key("session").begin_object().field("id", to_hex(s->conn_id())).field("state", pave::to_string(s->state()));
         if (e.relay()) j.field("relay", node_id(e.relay()->node_pub));
         else j.key("relay").null();
-        if (s->peer()) j.field("peer", s->peer()->to_string());
-        else j.key("peer").null();
+        if (s->peer()) {
+            EndpointVerdict v = classify_address(*s->peer());
+            j.field("peer", s->peer()->to_string()).field("peer_class", v == EndpointVerdict::ok ? "public" : pave::to_string(v));
+        } else {
+            j.key("peer").null().key("peer_class").null();
+        }
         if (s->rtt()) j.field("rtt_us", uint64_t(s->rtt()->count()));
         else j.key("rtt_us").null();
         j.field("frames_in", s->frames_in()).field("frames_out", s->frames_out()).field("rebinds", s->rebinds());

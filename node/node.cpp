@@ -318,9 +318,11 @@ void Node::refresh_stun_servers(Clock::time_point now) {
 //                   frames_in, frames_out, rebinds, wg_to_vpn_packets/bytes, wg_to_client_packets/
 //                   bytes, unlocked, drops {name: number}}, intake {name: number}, slots
 //                   {established, capacity, pending, pending_budget, probe_bytes_unanswered,
-//                   probe_limited}}), client (null, or {step, attempts, offers..., counters,
-//                   session (null or {id, state, relay, peer, rtt_us, frames_in, frames_out,
-//                   rebinds, drops})})
+//                   probe_limited}}), client (null, or {step, attempts, vpn ("addr:port"),
+//                   vpn_answered (bool: the VPN answered WireGuard's handshake on this path),
+//                   offers..., counters, session (null or {id, state, relay, peer, peer_class
+//                   ("public", or the address class: private_rfc1918, cgnat, loopback, ...),
+//                   rtt_us, frames_in, frames_out, rebinds, drops})})
 std::string Node::cmd_status(bool json) {
     auto st = dht_->status();
     // The client's engine learns the client's public address; the node's reflector the relay's.

@@ -172,6 +172,20 @@ def test_wg_up_full_tunnel_and_down_leaves_nothing(wlab):
     nft = json.loads(lab.run("client", ["nft", "-j", "list", "counters", "table", "inet", "pavecheck"]).stdout)
     counters = {i["counter"]["name"]: i["counter"]["packets"] for i in nft["nftables"] if "counter" in i}
     assert counters["into_tunnel"] == 0 and counters["out_physical"] > 0, counters
+    # pave status --json
+    st = w.status_json()
+    assert st["schema"] == "pave.overview.v1", st
+    tun = [t for t in st["tunnels"] if t["interface"] == w.iface]
+    assert len(tun) == 1, st
+    tun = tun[0]
+    assert tun["vpn"]["endpoint"] == f"{VPN_IP}:{W.VPN_WG_PORT}" and tun["vpn"]["answered"] is True, tun
+    assert tun["relay"]["address"] == f"{RELAY_PUBLIC}:4500" and tun["relay"]["address_class"] == "public", tun
+    assert tun["relay"]["rtt_us"] > 0 and tun["running"] is True and tun["local"].startswith("127.0.0.1:"), tun
+    assert tun["wireguard"]["tx_bytes"] > 2_000 and tun["wireguard"]["rx_bytes"] > 2_000_000, tun
+    assert tun["wireguard"]["latest_handshake_age_s"] is not None, tun
+    text = lab.run("client", [pave_bin(), "status"]).stdout
+    print(text)
+    assert f"interface: {w.iface}" in text and "answered the handshake" in text and "latest handshake:" in text, text
     print(f"\nup and answering {t_up:.1f} s after start; TCP {tr.mbit_s:.0f} Mbit/s")
 
     r = w.down()
