@@ -227,6 +227,8 @@ int run_cli(int argc, char** argv) {
     connect->add_option("--listen", copts.listen, "where your WireGuard's Endpoint points: a numeric ADDRESS:PORT")->capture_default_str();
     connect->add_option("--timeout", timeout_text, "give up a connection attempt after this long (e.g. 20s, 1m; default: 20s)");
     connect->add_flag("--lan-candidates", lan, lan_help);
+    connect->add_option("--standby", copts.standby, "standby sessions to other relays, for failover (default: 1)")
+        ->check(CLI::Range(0, 4));
 
     // pave wg ...
     NodeOptions wopts;

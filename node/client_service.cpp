@@ -30,6 +30,7 @@ ClientEngineConfig engine_config(const ClientConfig& c, const UdpPort& port) {
     e.stun_servers = c.stun_servers;
     e.family = port.bound().family();
     e.lan_candidates = lan_candidates();
+    e.standby = c.standby;
     e.timers = c.timers;
     return e;
 }
@@ -112,8 +113,11 @@ void ClientService::on_local_recv(uv_udp_t* h, ssize_t n, const uv_buf_t* buf, c
     auto* self = static_cast<ClientService*>(h->data);
     if (!self || n <= 0 || !addr || (flags & UV_UDP_PARTIAL)) return;
     auto from = Endpoint::from_sockaddr(addr, addr->sa_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in));
-    if (from)
-        self->engine_.on_local_datagram(now(), *from, ByteView(reinterpret_cast<const uint8_t*>(buf->base), size_t(n)));
+    if (!from) return;
+    const bool watching = self->engine_.watching();
+    self->engine_.on_local_datagram(now(), *from, ByteView(reinterpret_cast<const uint8_t*>(buf->base), size_t(n)));
+    // Data went to the relay with nothing heard since: the engine's PathWatch wants a tick soon.
+    if (!watching && self->engine_.watching()) self->tick();
 }
 
 // --- ClientEngineHost ---
@@ -195,6 +199,16 @@ std::string ClientService::sessions_text() const {
         o << " local_other_source=" << c.local_other_source << " local_not_connected=" << c.local_dropped_not_connected
           << "\n";
     }
+    for (const auto& sb : e.standbys()) {
+        const Session& ss = *sb.session;
+        o << "standby " << to_hex(ss.conn_id()) << " state=" << pave::to_string(ss.state())
+          << " relay=" << node_id(sb.relay.node_pub) << " peer=" << (ss.peer() ? ss.peer()->to_string() : std::string("-"))
+          << " rtt_ms=" << (ss.rtt() ? std::to_string(double(ss.rtt()->count()) / 1000.0) : std::string("-")) << "\n";
+    }
+    if (const auto& f = e.last_failover())
+        o << "last failover: " << f->from << " -> " << f->to << " (" << f->cause << ") gap_ms="
+          << (f->gap ? std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(*f->gap).count()) : std::string("-"))
+          << " keypair_moved=" << (f->keypair_moved ? 1 : 0) << " failovers=" << c.failovers << "\n";
     return o.str();
 }
 
@@ -232,6 +246,30 @@ void ClientService::sessions_json(JsonWriter& j) const {
         j.end_object().end_object();
     } else {
         j.key("session").null();
+    }
+    // Standby sessions and the last failover.
+    j.field("failovers", c.failovers).field("standbys_made", c.standbys_made).field("standbys_lost", c.standbys_lost);
+    j.field("watch_probes", c.watch_probes).field("keypair_frames", c.keypair_frames);
+    j.key("standbys").begin_array();
+    for (const auto& sb : e.standbys()) {
+        const Session& ss = *sb.session;
+        j.begin_object().field("id", to_hex(ss.conn_id())).field("state", pave::to_string(ss.state()));
+        j.field("relay", node_id(sb.relay.node_pub));
+        if (ss.peer()) j.field("peer", ss.peer()->to_string());
+        else j.key("peer").null();
+        if (ss.rtt()) j.field("rtt_us", uint64_t(ss.rtt()->count()));
+        else j.key("rtt_us").null();
+        j.field("frames_in", ss.frames_in()).field("frames_out", ss.frames_out()).end_object();
+    }
+    j.end_array();
+    if (const auto& f = e.last_failover()) {
+        j.key("last_failover").begin_object().field("cause", f->cause).field("from", f->from).field("to", f->to);
+        j.field("keypair_moved", f->keypair_moved).field("ago_ms", uint64_t(std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - f->at).count()));
+        if (f->gap) j.field("gap_ms", uint64_t(std::chrono::duration_cast<std::chrono::milliseconds>(*f->gap).count()));
+        else j.key("gap_ms").null();
+        j.end_object();
+    } else {
+        j.key("last_failover").null();
     }
     j.end_object();
 }

@@ -32,6 +32,7 @@ struct ClientConfig {
     Endpoint vpn;
     Endpoint listen;
     std::chrono::seconds timeout{20};
+    unsigned standby = 1;
     std::vector<Endpoint> stun_servers;
     SessionTimers timers;
 };

@@ -595,6 +595,7 @@ bool Node::start_client() {
         cc.vpn = *vpn;
         cc.listen = *listen;
         cc.timeout = std::chrono::seconds(opts_.timeout_s);
+        cc.standby = opts_.standby;
         for (const auto& s : opts_.stun_servers)
             if (auto e = resolve_host_port(s, err)) cc.stun_servers.push_back(*e);
         client_ = std::make_unique<ClientService>(loop_, *dht_, queue_, session_port(), cc,

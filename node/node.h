@@ -37,6 +37,7 @@ struct NodeOptions {
     // before the loop runs, with its address ("127.0.0.1:PORT"); it may block (pave wg up runs
     // wg-quick here). A non-empty return is an error: the node stops with exit code 1.
     std::function<std::string(const std::string& listening)> on_listening;
+    unsigned standby = 1;  // connect: standby sessions (--standby)
 };
 
 // Runs until SIGINT/SIGTERM (or, for the client role, a fatal failure). Returns the exit code.

@@ -223,7 +223,8 @@ void RelayService::sessions_json(JsonWriter& j) const {
         j.field("frames_in", ss.frames_in()).field("frames_out", ss.frames_out()).field("rebinds", ss.rebinds());
         j.field("wg_to_vpn_packets", g.packets_to_endpoint()).field("wg_to_vpn_bytes", g.bytes_to_endpoint());
         j.field("wg_to_client_packets", g.packets_to_client()).field("wg_to_client_bytes", g.bytes_to_client());
-        j.field("unlocked", g.unlocked());
+        j.field("unlocked", g.unlocked()).field("unlocked_by_claim", g.unlocked_by_claim());
+        j.field("claim_bytes", g.claim_bytes()).field("claim_packets", uint64_t(g.claim_packets()));
         j.key("drops").begin_object();
         for (size_t d = 0; d < size_t(SessionDrop::count_); ++d)
             j.field(pave::to_string(SessionDrop(d)), ss.drops(SessionDrop(d)));

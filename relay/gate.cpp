@@ -93,6 +93,19 @@ void Gate::endpoint_refused(time_point) {
     if (!closed_) note_endpoint_junk();
 }
 
+Gate::Claim Gate::claim_keypair(uint32_t client_index, uint32_t vpn_index, time_point now) {
+    if (closed_) return Claim::closed;
+    if (unlocked_) return Claim::unlocked;
+    if (client_index == vpn_index) return Claim::same_index;
+    if (claim_ && claim_->client_index == client_index && claim_->vpn_index == vpn_index) return Claim::accepted;
+    if (claims_ >= kMaxClaims) return Claim::too_many;
+    if (!destinations_.take(vpn_, now)) return Claim::rate_destination;
+    ++claims_;
+    claim_ = KeypairClaim{client_index, vpn_index};
+    claim_sent_.reset();
+    return Claim::accepted;
+}
+
 void Gate::note_endpoint_junk() {
     if (unlocked_) return;
     if (++endpoint_junk_ >= kMaxEndpointJunk) closed_ = true;
@@ -151,7 +164,17 @@ Gate::Verdict Gate::decide_client(ByteView pkt, time_point now) {
         sent_by_client_.add(msg->sender_index, WgType::initiation, now);
         return Verdict::forward;
     }
-    if (!unlocked_) return Verdict::drop_locked;
+    if (!unlocked_) {
+        // A claimed keypair's data, under the budget, until the endpoint answers on it.
+        if (msg->type != WgType::transport || !claim_ || msg->receiver_index != claim_->vpn_index)
+            return Verdict::drop_locked;
+        if (claim_packets_ >= kClaimBudgetPackets || claim_bytes_ + pkt.size() > kClaimBudgetBytes)
+            return Verdict::drop_claim_budget;
+        claim_bytes_ += pkt.size();
+        ++claim_packets_;
+        claim_sent_ = now;
+        return Verdict::forward;
+    }
     switch (msg->type) {
     case WgType::response: {
         // The client answers a rekey the endpoint started.
@@ -210,7 +233,18 @@ Gate::Verdict Gate::decide_endpoint(ByteView pkt, time_point now) {
         sent_by_endpoint_.add(msg->sender_index, WgType::initiation, now);
         return Verdict::forward;
     case WgType::transport:
-        if (!unlocked_) return Verdict::drop_locked;
+        if (!unlocked_) {
+            // The endpoint answers on a claimed keypair, soon after a claimed datagram reached it.
+            if (!claim_ || msg->receiver_index != claim_->client_index || !claim_sent_ ||
+                (now > *claim_sent_ && now - *claim_sent_ > limits_.answer_window))
+                return Verdict::drop_locked;
+            unlocked_ = true;
+            unlocked_by_claim_ = true;
+            client_data_.add(claim_->vpn_index);
+            endpoint_data_.add(claim_->client_index);
+            endpoint_heard_ = std::max(endpoint_heard_, now);
+            return Verdict::forward;
+        }
         if (!endpoint_data_.contains(msg->receiver_index)) return Verdict::drop_unknown_index;
         if (!take_share(pkt.size(), now)) return Verdict::drop_share;
         endpoint_heard_ = std::max(endpoint_heard_, now);
@@ -231,6 +265,7 @@ const char* to_string(Gate::Verdict v) {
     case Gate::Verdict::drop_unknown_index: return "drop_unknown_index";
     case Gate::Verdict::drop_late_answer: return "drop_late_answer";
     case Gate::Verdict::drop_no_return: return "drop_no_return";
+    case Gate::Verdict::drop_claim_budget: return "drop_claim_budget";
     }
     return "?";
 }

@@ -68,6 +68,33 @@
 //     15-minute idle timeout), unless the attacker keeps forging the service's transport data
 //     to the found port (at least one datagram per 15 s); and the session's transport data is
 //     held to its fair share of the relay's capacity (ForwardShare).
+// Keypair migration (a client moving a live tunnel from a relay that died to this one).
+// This gate never saw the keypair's handshake, so by the rules above it would drop the
+// keypair's transport data until WireGuard re-handshakes (up to ~15 s later). Instead:
+//  - the client names the live keypair in an authenticated KEYPAIR control frame (claim_keypair):
+//    the index the VPN's transport data carries (the client's) and the one its own carries (the
+//    VPN's); the two must differ, so a service that echoes what it receives can never send back
+//    a message addressed to the client's index;
+//  - while locked, client transport data addressed to the named VPN index crosses under a small
+//    budget, kClaimBudgetBytes and kClaimBudgetPackets for the whole session, however many
+//    claims it makes (at most kMaxClaims, each distinct claim taking one initiation from the
+//    destination's budget of DestinationLimiter, so claims from many sessions together are
+//    paced like initiations: a destination gets at most (10 + 2/s) x the budget from all
+//    sessions of this relay, and every session's share of it ends with that session);
+//  - the session unlocks, as on a handshake, when the endpoint sends a transport message
+//    addressed to the named client index within answer_window of a claimed datagram forwarded
+//    to it (or a handshake response answering an initiation, as before). Then both indices are
+//    the keypair's, and the endpoint counts as heard.
+// What a non-WireGuard target gets: at most the budget (16 KiB, 32 datagrams) per session,
+// WireGuard-shaped (type 4 with the named index), and, as for a handshake, a locked session
+// closes on the first datagram from the endpoint that is not WireGuard or on port unreachable.
+// A target that answers nothing, or echoes, never unlocks the session: an echo carries the VPN
+// index, not the client's. Forging the unlocking message takes what forging a handshake
+// response takes (points 1 and 4 above: the relay's secret port towards the endpoint), and
+// gives what that gives: nothing an attacker able to spoof lacks. Amplification while locked:
+// the one unlocking datagram answers at least one datagram forwarded within answer_window, so
+// packets_to_client <= packets_to_endpoint still holds; bytes may exceed by that one datagram.
+//
 // A real WireGuard server meets every one of these: it answers an initiation within a round
 // trip, never sends anything that is not WireGuard, and while it receives data it sends
 // something back within 10 s (a passive keepalive if nothing else). The one honest case that
@@ -144,8 +171,9 @@ public:
         drop_unknown_index,     // response or cookie reply answering no pending initiation
         drop_late_answer,       // response or cookie reply after the answer window
         drop_no_return,         // client data while the endpoint is silent, over the lapse bucket
+        drop_claim_budget,      // client data on a claimed keypair while locked, over the budget
     };
-    static constexpr size_t kVerdictCount = 10;
+    static constexpr size_t kVerdictCount = 11;
     // Handshake messages remembered per direction for matching answers; older ones are forgotten.
     static constexpr size_t kPendingHandshakes = 16;
     // While locked, this many datagrams from the endpoint that are not WireGuard (or ICMP port
@@ -165,6 +193,21 @@ public:
     static constexpr double kShareBurstSeconds = 0.25;
     static constexpr double kShareMinBurst = 64 * 1024;
 
+    // Keypair migration: what a locked session may carry on a claimed keypair before the
+    // endpoint answers on it, and how many distinct claims a session may make.
+    static constexpr uint64_t kClaimBudgetBytes = 16 * 1024;
+    static constexpr uint32_t kClaimBudgetPackets = 32;
+    static constexpr uint32_t kMaxClaims = 4;
+
+    enum class Claim {
+        accepted,          // the keypair is claimed (or was already, with these indices)
+        unlocked,          // the session is unlocked already: nothing to do
+        same_index,        // client and VPN index equal (an echo would unlock it): refused
+        too_many,          // kMaxClaims distinct claims made already
+        rate_destination,  // the destination's initiation budget is spent
+        closed,
+    };
+
     // `destinations` is shared between sessions and must outlive the gate.
     Gate(const GateLimits& limits, DestinationLimiter& destinations, const Endpoint& vpn, time_point now);
     Gate(const Gate&) = delete;
@@ -177,6 +220,13 @@ public:
 
     // The socket towards the endpoint reported ICMP port unreachable.
     void endpoint_refused(time_point now);
+    // The client names the live keypair (see "Keypair migration" above).
+    Claim claim_keypair(uint32_t client_index, uint32_t vpn_index, time_point now);
+    // Claimed-keypair datagrams forwarded before unlock (bytes, packets), and whether the
+    // session was unlocked by the endpoint's transport data on a claimed keypair.
+    uint64_t claim_bytes() const { return claim_bytes_; }
+    uint32_t claim_packets() const { return claim_packets_; }
+    bool unlocked_by_claim() const { return unlocked_by_claim_; }
 
     bool unlocked() const { return unlocked_; }
     void close() { closed_ = true; }
@@ -259,6 +309,15 @@ private:
     bool unlocked_ = false;
     bool closed_ = false;
     time_point endpoint_heard_{};  // transport data from the endpoint last forwarded
+    struct KeypairClaim {
+        uint32_t client_index = 0, vpn_index = 0;
+    };
+    std::optional<KeypairClaim> claim_;
+    uint32_t claims_ = 0;
+    uint64_t claim_bytes_ = 0;
+    uint32_t claim_packets_ = 0;
+    std::optional<time_point> claim_sent_;  // a claimed datagram last forwarded to the endpoint
+    bool unlocked_by_claim_ = false;
     TokenBucket lapse_;
     double share_tokens_ = 0;
     time_point share_last_{};

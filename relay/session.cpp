@@ -47,6 +47,7 @@ const char* to_string(SessionDrop d) {
 Session::Session(SessionRole role, const SessionKeys& keys, const std::vector<Endpoint>& peer_candidates,
                  Clock::time_point now, const SessionTimers& timers, Send send)
     : timers_(timers),
+      role_(role),
       send_(std::move(send)),
       codec_(role == SessionRole::client ? client_frame_keys(keys) : relay_frame_keys(keys)),
       conn_id_(keys.conn_id),
@@ -153,8 +154,15 @@ void Session::on_control(ByteView wire, const Endpoint& from, Clock::time_point 
                        if (!from_validated) challenge(from, now, 0);
                    },
                    [&](const PongFrame& p) {
-                       if (p.id == ping_id_ && p.echoed_sent_us <= mono_us(now))
+                       if (p.id == ping_id_ && p.echoed_sent_us <= mono_us(now)) {
                            rtt_ = std::chrono::microseconds(mono_us(now) - p.echoed_sent_us);
+                           srtt_ = srtt_ ? (*srtt_ * 7 + *rtt_) / 8 : *rtt_;
+                       }
+                   },
+                   [&](const KeypairFrame& k) {
+                       if (role_ == SessionRole::relay && state_ == SessionState::established && peer_ &&
+                           *peer_ == from)
+                           keypair_ = k;
                    },
                    [&](const CloseFrame& c) {
                        state_ = SessionState::closed;
@@ -201,6 +209,20 @@ void Session::schedule(Clock::time_point now) {
     } else if (state_ == SessionState::established) {
         next_deadline_ = std::min(last_ping_ + timers_.keepalive, last_heard_ + timers_.dead_after);
     }
+}
+
+bool Session::probe(Clock::time_point now) {
+    if (state_ != SessionState::established || !peer_) return false;
+    last_ping_ = now;
+    send_frame(PingFrame{++ping_id_, mono_us(now)}, *peer_, now);
+    schedule(now);
+    return true;
+}
+
+bool Session::send_keypair(const KeypairFrame& k, Clock::time_point now) {
+    if (state_ != SessionState::established || !peer_) return false;
+    send_frame(k, *peer_, now);
+    return true;
 }
 
 void Session::close(uint8_t reason, Clock::time_point now) {

@@ -7,6 +7,7 @@
 // PathValidator. WireGuard packets do not pass through here: the owner forwards them to and
 // from the bound peer address.
 #pragma once
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <functional>
@@ -55,7 +56,19 @@ public:
     void on_timer(Clock::time_point now);
     Clock::time_point next_deadline() const { return next_deadline_; }
     // The owner saw a WireGuard packet from the bound peer: the path is alive.
-    void on_data_from_peer(Clock::time_point now) { last_heard_ = now; }
+    void on_data_from_peer(Clock::time_point now) { last_heard_ = std::max(last_heard_, now); }
+    // A keepalive probe now (a PING to the bound peer, answered by the peer's session itself);
+    // false when there is no established path.
+    bool probe(Clock::time_point now);
+    // Client: names the live WireGuard keypair to the relay (a KEYPAIR frame); false when there
+    // is no established path.
+    bool send_keypair(const KeypairFrame& k, Clock::time_point now);
+    // Relay: the last KEYPAIR frame the client sent, once (nullopt if none came since).
+    std::optional<KeypairFrame> take_keypair() {
+        auto k = keypair_;
+        keypair_.reset();
+        return k;
+    }
     void close(uint8_t reason, Clock::time_point now);
     // Unsolicited probes (drawn from the punch credit) also take from this limiter, shared by
     // every session of the node (nullptr: none). It must outlive the session.
@@ -65,6 +78,11 @@ public:
     const std::string& failure() const { return failure_; }
     const std::optional<Endpoint>& peer() const { return peer_; }  // the validated, bound address
     std::optional<std::chrono::microseconds> rtt() const { return rtt_; }
+    // The smoothed RTT (RFC 6298: 7/8 old + 1/8 new sample), nullopt before the first PONG.
+    std::optional<std::chrono::microseconds> srtt() const { return srtt_; }
+    // When an authenticated frame or the owner's WireGuard from the peer last arrived.
+    Clock::time_point last_heard() const { return last_heard_; }
+    Clock::time_point started() const { return started_; }
     std::optional<Endpoint> reflexive() const { return reflexive_; }  // our address as the peer sees it
     const ByteArray<8>& conn_id() const { return conn_id_; }
     uint64_t frames_in() const { return frames_in_; }
@@ -89,6 +107,7 @@ private:
     void fail(std::string why);
 
     SessionTimers timers_;
+    SessionRole role_;
     Send send_;
     FrameCodec codec_;
     ByteArray<8> conn_id_;
@@ -101,7 +120,8 @@ private:
     std::string failure_;
     std::optional<Endpoint> peer_;
     std::optional<Endpoint> reflexive_;
-    std::optional<std::chrono::microseconds> rtt_;
+    std::optional<std::chrono::microseconds> rtt_, srtt_;
+    std::optional<KeypairFrame> keypair_;
     Clock::time_point started_, last_heard_, last_ping_{}, next_deadline_;
     uint64_t ping_id_ = 0;
     uint64_t frames_in_ = 0, frames_out_ = 0, rebinds_ = 0;

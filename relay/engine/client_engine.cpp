@@ -73,6 +73,7 @@ void ClientEngine::close(const EngineTime& now) {
     closed_ = true;
     // Tell the relay at once (CLOSE frame), so it stops forwarding for our address.
     if (session_) session_->close(0, now.mono);
+    close_standbys(now);
     cancel_asks();
     held_initiation_.reset();
     for (const auto& [token, b] : bucket_listens_) host_.dht_cancel_listen(relay_bucket_key(b), token);
@@ -103,6 +104,10 @@ void ClientEngine::begin_attempt(const EngineTime& now) {
     attempt_start_ = step_start_ = now.mono;
     step_ = Step::finding_relays;
     relay_.reset();
+    close_standbys(now);
+    standby_search_ = false;
+    watch_.reset();
+    keypair_sent_.reset();
     progress("finding relays");
 }
 
@@ -130,14 +135,21 @@ ClientEngine::Clock::time_point ClientEngine::on_tick(const EngineTime& now) {
         directory_.expire(now.unix_s());
     }
     if (session_ && session_->next_deadline() <= now.mono) session_->on_timer(now.mono);
+    for (auto& sb : standbys_)
+        if (sb.session->next_deadline() <= now.mono) sb.session->on_timer(now.mono);
     step_tick(now);
     if (closed_) return now.mono + std::chrono::hours(1);
+    if (step_ == Step::punching || step_ == Step::connected) standby_tick(now);
     handshake_tick(now);
     Clock::time_point next = now.mono + std::chrono::seconds(kExpireEverySecs);
     if (step_ != Step::connected && step_ != Step::failed) next = std::min(next, now.mono + kStepPoll);
     if (step_ == Step::connected && handshake_.first_initiation && !handshake_.answered && !vpn_warned_)
         next = std::min(next, std::max(*handshake_.first_initiation + kHandshakeAnswerWait, now.mono));
     if (session_) next = std::min(next, std::max(session_->next_deadline(), now.mono));
+    for (const auto& sb : standbys_) next = std::min(next, std::max(sb.session->next_deadline(), now.mono));
+    if (standby_search_) next = std::min(next, now.mono + kStepPoll);
+    if (step_ == Step::connected && session_)
+        next = std::min(next, std::max(watch_.deadline(session_->srtt()), now.mono));
     return next;
 }
 
@@ -202,14 +214,18 @@ void ClientEngine::step_tick(const EngineTime& now) {
                               double(std::chrono::duration_cast<milliseconds>(t - attempt_start_).count()) / 1000.0);
                 progress("path validated; connected via relay " + short_id(relay_->node_pub) + " (RTT " + rtt + " ms); " +
                          took + " s after the attempt began");
+                backoff_.succeeded(relay_->node_pub);
+                watch_.reset();
                 on_connected(now, switched);
             } else if (session_ && session_->state() == SessionState::failed) {
+                backoff_.failed(relay_->node_pub, t);
                 fail(now, "punching", session_->failure());
             } else if (session_ && session_->state() == SessionState::closed) {
                 // The relay accepted the offer but closed the session when the path validated:
                 // a full relay (or one carrying enough sessions from our address) says so in
                 // the CLOSE frame, and another may have room; any other close ends the attempt.
                 const uint8_t code = session_->peer_close_reason();
+                backoff_.failed(relay_->node_pub, t);
                 if (code == kRefuseCapacity || code == kRefuseAddressLimit) {
                     ++counters_.refused_at_validation;
                     progress("relay " + short_id(relay_->node_pub) + " refused at validation: " +
@@ -226,13 +242,34 @@ void ClientEngine::step_tick(const EngineTime& now) {
             }
             break;
         case Step::connected:
+            if (session_ && session_->state() == SessionState::established) {
+                // While WireGuard's data flows: a relay that stopped answering is dead.
+                auto p = watch_.poll(t, session_->last_heard(), session_->srtt());
+                if (p.probe && session_->probe(t)) ++counters_.watch_probes;
+                if (p.dead) {
+                    char why[96];
+                    std::snprintf(why, sizeof why, "relay silent for %.0f ms while WireGuard's data went unanswered",
+                                  double(std::chrono::duration_cast<std::chrono::microseconds>(
+                                             watch_.unanswered_for(t).value_or(Clock::duration::zero()))
+                                             .count()) / 1000.0);
+                    session_->close(0, t);  // if it is only slow, it frees the slot
+                    if (!fail_over(now, why)) {
+                        if (relay_) backoff_.failed(relay_->node_pub, t);
+                        fail(now, "session", why);
+                    }
+                    break;
+                }
+            }
             if (session_ && session_->state() != SessionState::established) {
+                const std::string why = session_->failure().empty() ? "relay closed the session" : session_->failure();
+                if (fail_over(now, why)) break;
                 if (handshake_.first_initiation && !handshake_.answered && !vpn_warned_ &&
                     session_->state() == SessionState::closed)
                     warn_no_answer(": the relay closed the session " + seconds(t - *handshake_.first_initiation) +
                                    " s after forwarding it, as a relay does when the VPN endpoint's port is closed "
                                    "or it answers with something that is not WireGuard: wrong VPN endpoint or port?");
-                fail(now, "session", session_->failure().empty() ? "relay closed the session" : session_->failure());
+                if (relay_) backoff_.failed(relay_->node_pub, t);
+                fail(now, "session", why);
             }
             break;
         case Step::failed: break;
@@ -253,15 +290,17 @@ void ClientEngine::rendezvous_tick(const EngineTime& now) {
             drop_ask(it->first);
             break;
         }
+        backoff_.failed(pub, t);
     }
     // New offers as the pace allows (a few per tick at most: the tick runs every ~100 ms).
-    auto live = directory_.live(now.unix_s());
-    for (int i = 0; i < 4 && step_ == Step::rendezvous; ++i) {
+    auto live = choosable(now);
+    for (int i = 0; i < 4 && wants_offers(); ++i) {
         auto relay = choice_->next(live, t);
         if (!relay) break;
         if (!send_offer(now, *relay)) choice_->on_cancel(relay->node_pub);
     }
     if (step_ == Step::rendezvous && t - last_summary_ >= std::chrono::seconds(2) && choice_->asked() > kVerboseAsks) {
+        live = directory_.live(now.unix_s());
         last_summary_ = t;
         progress("still looking: " + std::to_string(choice_->distinct_asked()) + " of " + std::to_string(live.size()) +
                  " relay(s) asked, " + std::to_string(choice_->waiting()) + " waiting, " +
@@ -339,7 +378,7 @@ void ClientEngine::on_answer(const EngineTime& now, uint64_t ask_id, const Bytes
         return;
     }
     Ask& ask = it->second;
-    if (step_ != Step::rendezvous || !ask.eph || !choice_) return;
+    if ((step_ != Step::rendezvous && !standby_search_) || !ask.eph || !choice_) return;
     auto a = open_answer(value, *ask.eph, ask.answer_material);
     if (!a || a->session_id != ask.session_id) return;  // not the answer to this offer
     const RelayInfo relay = ask.relay;
@@ -354,6 +393,7 @@ void ClientEngine::on_answer(const EngineTime& now, uint64_t ask_id, const Bytes
     if (!a->accepted) {
         ++counters_.answers_refused;
         drop_ask(ask_id);
+        backoff_.failed(relay.node_pub, now.mono);
         // A full relay says so, as does one that carries enough sessions from our address;
         // another may have room. Any other refusal (e.g. the VPN endpoint is not allowed) would
         // be the same everywhere.
@@ -387,14 +427,30 @@ void ClientEngine::on_answer(const EngineTime& now, uint64_t ask_id, const Bytes
         fail(now, "rendezvous", "session key derivation failed");
         return;
     }
-    // This relay wins: the other offers are withdrawn (their listens cancelled; a relay that
-    // accepts one of them later frees its slot when nobody punches).
-    cancel_asks();
+    if (step_ == Step::rendezvous)
+        adopt_active(now, relay, *keys, relay_cands);
+    else
+        adopt_standby(now, relay, *keys, relay_cands);
+}
+
+void ClientEngine::adopt_active(const EngineTime& now, const RelayInfo& relay, const SessionKeys& keys,
+                                const std::vector<Endpoint>& relay_cands) {
+    const std::string who = "relay " + short_id(relay.node_pub);
+    // This relay wins. Without standbys the other offers are withdrawn (their listens
+    // cancelled; a relay that accepts one of them later frees its slot when nobody punches);
+    // with standbys they go on, and their answers become standbys.
+    if (cfg_.standby == 0 || standbys_.size() >= cfg_.standby) {
+        cancel_asks();
+    } else {
+        standby_search_ = true;
+        next_standby_search_ = now.mono;
+    }
     relay_ = relay;
+    active_addrs_ = relay_cands;
     SessionTimers timers = cfg_.timers;
     auto left = cfg_.timeout - std::chrono::duration_cast<milliseconds>(now.mono - attempt_start_);
     timers.punch_timeout = std::max<milliseconds>(left, milliseconds(1000));
-    session_ = std::make_unique<Session>(SessionRole::client, *keys, relay_cands, now.mono, timers,
+    session_ = std::make_unique<Session>(SessionRole::client, keys, relay_cands, now.mono, timers,
                                          [this](const Endpoint& to, ByteView d) { host_.send(to, d); });
     step_ = Step::punching;
     step_start_ = now.mono;
@@ -407,11 +463,18 @@ bool ClientEngine::on_datagram(const EngineTime& now, const Endpoint& from, Byte
     switch (classify(data)) {
         case PacketKind::stun: return reflector_.on_stun(data, from);
         case PacketKind::control: {
-            if (!session_) return false;
             auto id = peek_conn_id(data);
-            if (!id || *id != session_->conn_id()) return false;
-            session_->on_control(data, from, now.mono);
-            return true;
+            if (!id) return false;
+            if (session_ && *id == session_->conn_id()) {
+                session_->on_control(data, from, now.mono);
+                return true;
+            }
+            for (auto& sb : standbys_)
+                if (*id == sb.session->conn_id()) {
+                    sb.session->on_control(data, from, now.mono);
+                    return true;
+                }
+            return false;
         }
         case PacketKind::wireguard: {
             if (!session_ || !session_->peer() || !(*session_->peer() == from) || !local_peer_) return false;
@@ -421,6 +484,20 @@ bool ClientEngine::on_datagram(const EngineTime& now, const Endpoint& from, Byte
             // The VPN answered one of WireGuard's initiations (the relay's gate lets a response
             // through only when it answers an initiation that crossed it).
             auto m = parse_wireguard(data);
+            if (m && m->type == WgType::transport) client_index_ = m->receiver_index;
+            if (m && m->type == WgType::response) {
+                client_index_ = m->receiver_index;
+                vpn_index_ = m->sender_index;
+            }
+            keypair_sent_.reset();  // the VPN answers through this relay
+            if (gap_from_ && last_failover_) {
+                last_failover_->gap = now.mono - *gap_from_;
+                gap_from_.reset();
+                progress("WireGuard's data flows through relay " + last_failover_->to + " (gap " +
+                         std::to_string(std::chrono::duration_cast<milliseconds>(*last_failover_->gap).count()) +
+                         " ms)");
+            }
+            last_wg_in_ = now.mono;
             if (m && m->type == WgType::response && step_ == Step::connected && !handshake_.answered) {
                 handshake_.answered = true;
                 vpn_warned_ = false;  // a later path without an answer is worth a warning again
@@ -468,6 +545,12 @@ void ClientEngine::on_local_datagram(const EngineTime& now, const Endpoint& from
 
 void ClientEngine::forward_local(const EngineTime& now, const WgMessage& m, ByteView data) {
     if (m.type == WgType::initiation && !handshake_.first_initiation) handshake_.first_initiation = now.mono;
+    if (m.type == WgType::transport) {
+        vpn_index_ = m.receiver_index;
+        // Migrating a keypair: the KEYPAIR frame again now and then until the VPN answers.
+        if (keypair_sent_ && now.mono - *keypair_sent_ >= kKeypairResend) send_keypair(now);
+        watch_.on_sent(now.mono, session_->last_heard());
+    }
     ++counters_.wg_to_relay;
     host_.send_wireguard(*session_->peer(), data);
 }
@@ -517,6 +600,165 @@ void ClientEngine::warn_no_answer(const std::string& why) {
     e.topic = "connect";
     e.message = "no answer from the VPN to WireGuard's handshake" + why;
     host_.event(e);
+}
+
+}  // namespace pave
+
+namespace pave {
+
+// ---- standbys and failover
+
+bool ClientEngine::wants_offers() const {
+    if (step_ == Step::rendezvous) return true;
+    // In the background: a couple of offers at a time, and only as many standbys as wanted.
+    return standby_search_ && asks_.size() < 2 && standbys_.size() < cfg_.standby;
+}
+
+std::vector<RelayInfo> ClientEngine::choosable(const EngineTime& now) {
+    auto live = backoff_.filter(directory_.live(now.unix_s()), now.mono);
+    if (step_ == Step::rendezvous) return live;
+    // A standby: not the active relay nor another standby; another bucket if there is one.
+    std::erase_if(live, [&](const RelayInfo& r) {
+        if (relay_ && r.node_pub == relay_->node_pub) return true;
+        for (const auto& sb : standbys_)
+            if (sb.relay.node_pub == r.node_pub) return true;
+        return false;
+    });
+    if (relay_) {
+        std::vector<RelayInfo> other;
+        for (const auto& r : live)
+            if (r.bucket != relay_->bucket) other.push_back(r);
+        if (!other.empty()) return other;
+    }
+    return live;
+}
+
+void ClientEngine::adopt_standby(const EngineTime& now, const RelayInfo& relay, const SessionKeys& keys,
+                                 const std::vector<Endpoint>& relay_cands) {
+    const std::string who = "relay " + short_id(relay.node_pub);
+    // Never the active relay's public address, nor another standby's: one machine's death
+    // would take both.
+    auto shares = [&](const std::vector<Endpoint>& a) {
+        for (const auto& x : a)
+            for (const auto& y : relay_cands)
+                if (x.canonical_ip() == y.canonical_ip()) return true;
+        return false;
+    };
+    bool same = (relay_ && relay_->node_pub == relay.node_pub) || shares(active_addrs_);
+    for (const auto& sb : standbys_) same = same || sb.relay.node_pub == relay.node_pub || shares(sb.addrs);
+    if (same) {
+        ++counters_.standby_same_address;
+        progress(who + " shares a public address with a relay in use; not taken as standby");
+        backoff_.failed(relay.node_pub, now.mono);
+        return;
+    }
+    SessionTimers timers = cfg_.timers;
+    timers.punch_timeout = std::min<milliseconds>(timers.punch_timeout, milliseconds(10000));
+    Standby sb;
+    sb.relay = relay;
+    sb.addrs = relay_cands;
+    sb.since = now.mono;
+    sb.session = std::make_unique<Session>(SessionRole::client, keys, relay_cands, now.mono, timers,
+                                           [this](const Endpoint& to, ByteView d) { host_.send(to, d); });
+    standbys_.push_back(std::move(sb));
+    ++counters_.standbys_made;
+    if (standbys_.size() >= cfg_.standby) {
+        standby_search_ = false;
+        cancel_asks();
+    }
+}
+
+void ClientEngine::close_standbys(const EngineTime& now) {
+    for (auto& sb : standbys_) sb.session->close(0, now.mono);
+    standbys_.clear();
+}
+
+void ClientEngine::standby_tick(const EngineTime& now) {
+    const auto t = now.mono;
+    for (auto it = standbys_.begin(); it != standbys_.end();) {
+        Session& ss = *it->session;
+        const std::string who = "standby relay " + short_id(it->relay.node_pub);
+        if (ss.state() == SessionState::failed || ss.state() == SessionState::closed) {
+            ++counters_.standbys_lost;
+            backoff_.failed(it->relay.node_pub, t);
+            progress(who + " lost (" + (ss.failure().empty() ? std::string("closed") : ss.failure()) +
+                     "); looking for another");
+            it = standbys_.erase(it);
+            continue;
+        }
+        if (ss.state() == SessionState::established && !it->announced && (ss.rtt() || t - it->since > std::chrono::seconds(2))) {
+            it->announced = true;
+            backoff_.succeeded(it->relay.node_pub);
+            char rtt[32] = "?";
+            if (ss.rtt()) std::snprintf(rtt, sizeof rtt, "%.2f", double(ss.rtt()->count()) / 1000.0);
+            progress(who + " ready (RTT " + rtt + " ms)");
+        }
+        if (t - it->since >= kStandbyMaxAge) {
+            ++counters_.standbys_renewed;
+            ss.close(0, t);
+            it = standbys_.erase(it);
+            continue;
+        }
+        ++it;
+    }
+    if (step_ != Step::connected) {
+        if (standby_search_ && wants_offers()) rendezvous_tick(now);
+        return;
+    }
+    if (!standby_search_ && standbys_.size() < cfg_.standby && t >= next_standby_search_) {
+        standby_search_ = true;
+        next_standby_search_ = t + std::chrono::seconds(1);  // no busier than this if relays keep failing
+        if (!choice_) choice_.emplace(t, cfg_.choice);
+    }
+    if (standby_search_) {
+        if (standbys_.size() >= cfg_.standby) {
+            standby_search_ = false;
+            cancel_asks();
+        } else {
+            rendezvous_tick(now);
+        }
+    }
+}
+
+bool ClientEngine::fail_over(const EngineTime& now, const std::string& cause) {
+    const auto t = now.mono;
+    auto it = std::find_if(standbys_.begin(), standbys_.end(), [](const Standby& sb) {
+        return sb.session->state() == SessionState::established && sb.session->peer();
+    });
+    if (it == standbys_.end()) return false;
+    Failover f;
+    f.at = t;
+    f.cause = cause;
+    f.from = relay_ ? short_id(relay_->node_pub) : "?";
+    f.to = short_id(it->relay.node_pub);
+    if (relay_) backoff_.failed(relay_->node_pub, t);
+    if (session_ && session_->state() == SessionState::established) session_->close(0, t);
+    session_ = std::move(it->session);
+    relay_ = it->relay;
+    active_addrs_ = it->addrs;
+    standbys_.erase(it);
+    ++counters_.failovers;
+    watch_.reset();
+    handshake_ = {};
+    handshake_.answered = true;  // the VPN answered this keypair; a new handshake is watched again
+    gap_from_ = last_wg_in_.value_or(t);
+    keypair_sent_.reset();
+    f.keypair_moved = client_index_ && vpn_index_ && *client_index_ != *vpn_index_;
+    if (f.keypair_moved) send_keypair(now);
+    last_failover_ = f;
+    progress("relay " + f.from + " lost (" + cause + "); moved to standby relay " + f.to +
+             (f.keypair_moved ? "; WireGuard's keypair named to it"
+                              : "; waiting for WireGuard's next handshake (no live keypair seen)"));
+    next_standby_search_ = t;
+    return true;
+}
+
+void ClientEngine::send_keypair(const EngineTime& now) {
+    if (!session_ || !client_index_ || !vpn_index_) return;
+    if (session_->send_keypair(KeypairFrame{*client_index_, *vpn_index_}, now.mono)) {
+        ++counters_.keypair_frames;
+        keypair_sent_ = now.mono;
+    }
 }
 
 }  // namespace pave

@@ -23,6 +23,25 @@
 // begins at once (the local WireGuard keeps its endpoint, the client's listener, while the
 // engine finds another relay).
 //
+// Standby relays and failover: besides the active session the engine keeps `standby` (default
+// 1) standby sessions to other relays, punched, validated and kept alive by the session's
+// keepalive. The offers of the first rendezvous that did not win go on and their answers
+// become standbys; when one is lost (closed, failed, silent) another is looked for in the
+// background (at most two offers waiting at a time). A standby never shares a public address
+// with the active relay or another standby, and relays of another bucket are asked first.
+// Relays that failed us (refused, silent, failed to punch, died) are avoided for a while with
+// backoff (relay/engine/relay_backoff.h). The active relay is judged dead by the session
+// (CLOSE frame, 20 s of silence) or, while WireGuard's data flows, by the PathWatch
+// (relay/engine/path_watch.h: no answer within max(3 x SRTT, 250 ms) of a keepalive PING sent
+// when data went unanswered for max(2 x SRTT, 100 ms)). Then the first validated standby
+// becomes active at once: WireGuard keeps its endpoint (our local port) and the VPN roams to
+// the new relay on the first authenticated packet through it. The new relay's gate never saw
+// the keypair's handshake, so the engine names the live keypair (the indices it saw in
+// WireGuard's transport data both ways) in a KEYPAIR frame and the gate carries that keypair
+// under its migration budget until the VPN answers on it (relay/gate.h), re-sent every 100 ms
+// with data until the VPN's data comes back. A standby is renewed after kStandbyMaxAge (a
+// relay keeps a session without a WireGuard handshake for 5 minutes).
+//
 // Rendezvous sends several sealed offers at once (dht/relay_choice.h decides which relays and
 // when), each with its own ephemeral key, session id and answer listen; the first accepted
 // answer wins and the other offers are withdrawn.
@@ -74,6 +93,8 @@
 #include "dht/directory.h"
 #include "dht/relay_choice.h"
 #include "relay/engine/client_engine_host.h"
+#include "relay/engine/path_watch.h"
+#include "relay/engine/relay_backoff.h"
 #include "relay/reflector.h"
 #include "relay/session.h"
 #include "relay/wire/wireguard_shape.h"
@@ -92,6 +113,12 @@ inline constexpr std::chrono::seconds kHeldInitiationMaxAge{5};
 // How long after the first initiation forwarded on a path the VPN's handshake response may take
 // before the engine warns (WireGuard's own retry interval; a VPN answers within a round trip).
 inline constexpr std::chrono::seconds kHandshakeAnswerWait{5};
+// A standby is replaced after this long: a relay closes a session whose gate saw no WireGuard
+// handshake after 5 minutes (RelayEngineConfig::gate.handshake_timeout).
+inline constexpr std::chrono::seconds kStandbyMaxAge{240};
+// While the VPN has not answered on a migrated keypair, the KEYPAIR frame goes again with data
+// at most this often (a lost frame would hold the data back).
+inline constexpr std::chrono::milliseconds kKeypairResend{100};
 
 struct ClientEngineConfig {
     Endpoint vpn;                          // the WireGuard server the relay forwards to
@@ -99,6 +126,7 @@ struct ClientEngineConfig {
     std::vector<Endpoint> stun_servers;    // reflectors besides the DHT peers (--stun)
     sa_family_t family = AF_INET;          // the family of the client's session socket
     bool lan_candidates = false;           // accept a relay's private candidates (--lan-candidates)
+    unsigned standby = 1;                  // standby sessions to other relays (--standby)
     SessionTimers timers;
     RelayChoice::Params choice;
 };
@@ -119,6 +147,27 @@ public:
         uint64_t initiations_held = 0, held_initiations_sent = 0;  // held while no path was up; sent on connect
         uint64_t wg_to_relay = 0, wg_from_relay = 0;
         uint64_t directory_values = 0;  // relay records judged
+        uint64_t failovers = 0;         // the active session moved to a standby
+        uint64_t standbys_made = 0, standbys_lost = 0, standbys_renewed = 0;
+        uint64_t standby_same_address = 0;  // answers naming the active relay's address: not used
+        uint64_t watch_probes = 0;          // keepalive PINGs of the PathWatch
+        uint64_t keypair_frames = 0;        // KEYPAIR frames sent
+    };
+    // The last failover: when, why, from and to which relay, and the gap in WireGuard's data
+    // from the relays (last packet from the old relay to the first from the new one).
+    struct Failover {
+        Clock::time_point at{};
+        std::string cause, from, to;
+        bool keypair_moved = false;
+        std::optional<Clock::duration> gap;
+    };
+    // A standby session.
+    struct Standby {
+        RelayInfo relay;
+        std::vector<Endpoint> addrs;  // the relay's candidates (public addresses)
+        std::unique_ptr<Session> session;
+        Clock::time_point since{};
+        bool announced = false;  // "standby ready" said
     };
 
     ClientEngine(ClientEngineHost& host, ClientEngineConfig cfg);
@@ -159,6 +208,10 @@ public:
     const std::optional<Endpoint>& local_peer() const { return local_peer_; }
     bool holds_initiation() const { return held_initiation_.has_value(); }
     bool vpn_answered() const { return handshake_.answered; }  // on the current path
+    const std::vector<Standby>& standbys() const { return standbys_; }
+    const std::optional<Failover>& last_failover() const { return last_failover_; }
+    const RelayBackoff& backoff() const { return backoff_; }
+    bool watching() const { return watch_.watching(); }
 
 private:
     // One sealed offer waiting for its answer.
@@ -184,6 +237,17 @@ private:
     void hold_initiation(const EngineTime& now, ByteView data);
     void handshake_tick(const EngineTime& now);
     void warn_no_answer(const std::string& why);
+    // Standbys and failover.
+    void standby_tick(const EngineTime& now);
+    bool wants_offers() const;
+    std::vector<RelayInfo> choosable(const EngineTime& now);
+    void adopt_active(const EngineTime& now, const RelayInfo& relay, const SessionKeys& keys,
+                      const std::vector<Endpoint>& relay_cands);
+    void adopt_standby(const EngineTime& now, const RelayInfo& relay, const SessionKeys& keys,
+                       const std::vector<Endpoint>& relay_cands);
+    bool fail_over(const EngineTime& now, const std::string& cause);
+    void send_keypair(const EngineTime& now);
+    void close_standbys(const EngineTime& now);
 
     ClientEngineHost& host_;
     ClientEngineConfig cfg_;
@@ -220,6 +284,20 @@ private:
     HandshakeWatch handshake_;
     bool vpn_warned_ = false;  // since the VPN last answered (or WireGuard's source changed)
     Counters counters_;
+
+    std::vector<Endpoint> active_addrs_;  // the active relay's candidates
+    std::vector<Standby> standbys_;
+    bool standby_search_ = false;
+    Clock::time_point next_standby_search_{};
+    RelayBackoff backoff_;
+    PathWatch watch_;
+    // The live WireGuard keypair as seen in transport data: the index the VPN's data carries
+    // (ours) and the one our data carries (the VPN's).
+    std::optional<uint32_t> client_index_, vpn_index_;
+    std::optional<Clock::time_point> keypair_sent_;  // migrating: KEYPAIR last sent, no VPN data back yet
+    std::optional<Clock::time_point> last_wg_in_;    // WireGuard last received from the active relay
+    std::optional<Clock::time_point> gap_from_;      // failover: the last packet from the old relay
+    std::optional<Failover> last_failover_;
 };
 
 }  // namespace pave

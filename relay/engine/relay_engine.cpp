@@ -393,8 +393,17 @@ bool RelayEngine::on_datagram(const EngineTime& now, const Endpoint& from, ByteV
 }
 
 void RelayEngine::on_control(const EngineTime& now, const ConnId& id, Entry& e, ByteView wire, const Endpoint& from) {
+    const uint64_t heard_before = e.session.frames_in();
     e.session.on_control(wire, from, now.mono);
+    if (e.session.frames_in() != heard_before) admission_.heard(id, from);
     update_admission(id, e, now.mono);
+    // The client moves a live WireGuard keypair here (its previous relay is gone): the gate
+    // carries it under the migration budget until the VPN answers on it.
+    if (auto k = e.session.take_keypair(); k && e.vpn_open) {
+        const Gate::Claim c = e.gate.claim_keypair(k->client_index, k->vpn_index, now.mono);
+        if (c == Gate::Claim::accepted) ++claims_accepted_;
+        else if (c != Gate::Claim::unlocked) ++claims_refused_;
+    }
 }
 
 bool RelayEngine::on_wireguard(const EngineTime& now, const Endpoint& from, ByteView pkt) {

@@ -129,6 +129,9 @@ public:
     const SessionAdmission& admission() const { return admission_; }
     const ProbeLimiter& probe_limiter() const { return probe_limiter_; }
     const StunAnswerer& stun() const { return stun_; }
+    // KEYPAIR claims (keypair migration, relay/gate.h) the gates accepted and refused.
+    uint64_t claims_accepted() const { return claims_accepted_; }
+    uint64_t claims_refused() const { return claims_refused_; }
     const RelayEngineConfig& config() const { return cfg_; }
 
 private:
@@ -180,6 +183,7 @@ private:
     uint64_t unsolicited_ended_ = 0;  // bytes of unanswered probes of sessions that ended
     std::array<uint64_t, size_t(Intake::count_)> intake_{};
     uint64_t decrypt_cpu_ns_ = 0;
+    uint64_t claims_accepted_ = 0, claims_refused_ = 0;
 
     SessionMap sessions_;
     std::unordered_map<Endpoint, Entry*, EndpointHash> by_peer_;  // data path lookup

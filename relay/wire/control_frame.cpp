@@ -17,6 +17,7 @@ constexpr size_t kProbeAckBody = 16 + 18;
 constexpr size_t kPingBody = 8 + 8;
 constexpr size_t kCloseBody = 1;
 constexpr size_t kRebindBody = 16;
+constexpr size_t kKeypairBody = 4 + 4;
 constexpr size_t kMaxPlaintext = kMaxFrameSize - kFrameHeader - kAeadTag;
 
 void make_nonce(uint64_t counter, uint8_t nonce[kAeadNonce]) {
@@ -38,6 +39,7 @@ FrameType frame_type(const Frame& f) {
         FrameType operator()(const PongFrame&) const { return FrameType::pong; }
         FrameType operator()(const CloseFrame&) const { return FrameType::close; }
         FrameType operator()(const RebindFrame&) const { return FrameType::rebind; }
+        FrameType operator()(const KeypairFrame&) const { return FrameType::keypair; }
     };
     return std::visit(V{}, f);
 }
@@ -51,6 +53,7 @@ const char* frame_type_name(FrameType t) {
         case FrameType::close: return "close";
         case FrameType::rebind: return "rebind";
         case FrameType::payment: return "payment";
+        case FrameType::keypair: return "keypair";
     }
     return "unknown";
 }
@@ -68,6 +71,7 @@ Bytes encode_frame_plaintext(const Frame& f) {
         void operator()(const PongFrame& b) const { w.u64be(b.id) && w.u64be(b.echoed_sent_us); }
         void operator()(const CloseFrame& b) const { w.u8(b.reason); }
         void operator()(const RebindFrame& b) const { w.put(b.challenge); }
+        void operator()(const KeypairFrame& b) const { w.u32be(b.client_index) && w.u32be(b.vpn_index); }
     };
     std::visit(V{w}, f);
     return out;
@@ -106,6 +110,11 @@ std::optional<Frame> decode_frame_plaintext(ByteView pt) {
         case uint8_t(FrameType::rebind): {
             RebindFrame f;
             if (!body_is(r, kRebindBody) || !r.array(f.challenge)) return std::nullopt;
+            return f;
+        }
+        case uint8_t(FrameType::keypair): {
+            KeypairFrame f;
+            if (!body_is(r, kKeypairBody) || !r.u32be(f.client_index) || !r.u32be(f.vpn_index)) return std::nullopt;
             return f;
         }
         default:

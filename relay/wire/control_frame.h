@@ -36,6 +36,7 @@ enum class FrameType : uint8_t {
     close = 5,
     rebind = 6,
     payment = 7,  // reserved; not decodable yet
+    keypair = 8,
 };
 
 // Path challenge / punch.
@@ -71,7 +72,17 @@ struct RebindFrame {
     bool operator==(const RebindFrame&) const = default;
 };
 
-using Frame = std::variant<ProbeFrame, ProbeAckFrame, PingFrame, PongFrame, CloseFrame, RebindFrame>;
+// Client -> relay: "the live WireGuard keypair is this one": the receiver index the VPN's
+// transport data carries (the client's index) and the one the client's carries (the VPN's), so
+// a relay that did not see its handshake may carry it under the gate's migration budget
+// (relay/gate.h). The relay ignores it from a relay peer.
+struct KeypairFrame {
+    uint32_t client_index = 0;
+    uint32_t vpn_index = 0;
+    bool operator==(const KeypairFrame&) const = default;
+};
+
+using Frame = std::variant<ProbeFrame, ProbeAckFrame, PingFrame, PongFrame, CloseFrame, RebindFrame, KeypairFrame>;
 
 FrameType frame_type(const Frame& f);
 const char* frame_type_name(FrameType t);

@@ -74,6 +74,7 @@ void SimWireGuardServer::on_datagram(const Endpoint& from, ByteView data) {
             return;
         }
         ++transport_in_;
+        last_data_peer_ = from;
         if (silent_) return;
         Keypair& k = it->second;
         uint8_t tag = data.size() > kWgTransportMinSize ? data[kWgTransportHeaderSize] : 0;

@@ -46,6 +46,8 @@ public:
     size_t keypairs() const { return keypairs_.size(); }
     // Where the last initiation came from (the relay's address, never the client's).
     const std::optional<Endpoint>& last_peer() const { return last_peer_; }
+    // Where the last transport message on a known keypair came from (WireGuard's roaming endpoint).
+    const std::optional<Endpoint>& last_data_peer() const { return last_data_peer_; }
 
 private:
     void on_datagram(const Endpoint& from, ByteView data);
@@ -59,7 +61,7 @@ private:
         uint64_t counter = 0;
     };
     std::map<uint32_t, Keypair> keypairs_;  // by our index
-    std::optional<Endpoint> last_peer_;
+    std::optional<Endpoint> last_peer_, last_data_peer_;
     uint64_t initiations_ = 0, responses_ = 0, transport_in_ = 0, transport_out_ = 0, ignored_ = 0;
 };
 

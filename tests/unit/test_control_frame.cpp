@@ -38,6 +38,7 @@ std::vector<Frame> sample_frames() {
         PongFrame{42, 1'700'000'000'000'000ull},
         CloseFrame{3},
         RebindFrame{pattern16(9)},
+        KeypairFrame{0xdeadbeef, 7},
     };
 }
 
@@ -60,7 +61,7 @@ using OE = FrameCodec::OpenError;
 }  // namespace
 
 TEST_CASE("control frame: plaintext round trip and exact sizes") {
-    const size_t body_len[] = {17, 34, 16, 16, 1, 16};
+    const size_t body_len[] = {17, 34, 16, 16, 1, 16, 8};
     const auto frames = sample_frames();
     for (size_t i = 0; i < frames.size(); ++i) {
         const Bytes pt = encode_frame_plaintext(frames[i]);
@@ -82,7 +83,7 @@ TEST_CASE("control frame: plaintext round trip and exact sizes") {
 }
 
 TEST_CASE("control frame: unknown and reserved types are malformed") {
-    for (int t : {0, 7, 8, 0x50, 0xff}) {
+    for (int t : {0, 7, 9, 0x50, 0xff}) {
         for (size_t n = 0; n < 40; ++n) {
             Bytes pt(1 + n, 0);
             pt[0] = uint8_t(t);
@@ -219,6 +220,8 @@ TEST_CASE("control frame: authentic frames with bad contents are malformed and s
         Bytes{uint8_t(FrameType::close)},
         Bytes{uint8_t(FrameType::close), 1, 2},
         Bytes(16, uint8_t(FrameType::rebind)),
+        Bytes(8, uint8_t(FrameType::keypair)),
+        Bytes(10, uint8_t(FrameType::keypair)),
     };
     for (const Bytes& pt : bad_pts) {
         const Bytes w = seal_raw(k.client_to_relay, k.conn_id, ctr++, pt);

@@ -607,6 +607,9 @@ TEST_CASE("gate: every verdict is reachable and named") {
     unlock(n, T0);
     for (int i = 0; i < 50; ++i) n.from_client(data(0x2000), T0);
     CHECK(n.count(V::drop_no_return) >= 1);
+    Gate m(GateLimits{}, open_destinations(), vpn(), T0);
+    REQUIRE(m.claim_keypair(1, 2, T0) == Gate::Claim::accepted);
+    for (int i = 0; i < 40; ++i) m.from_client(data(2), T0);
     g.close();
     CHECK(g.from_client(data(5), T0) == V::drop_closed);
     for (size_t i = 0; i < Gate::kVerdictCount; ++i) {
@@ -614,6 +617,8 @@ TEST_CASE("gate: every verdict is reachable and named") {
         INFO(to_string(v));
         if (v == V::drop_rate_session)
             CHECK(r.count(v) == 1);
+        else if (v == V::drop_claim_budget)
+            CHECK(m.count(v) >= 1);
         else if (v == V::drop_no_return)
             CHECK(n.count(v) >= 1);
         else
@@ -684,4 +689,84 @@ TEST_CASE("gate: transport data only on keypairs a handshake through the gate se
     CHECK(g.from_client(data(0x3000), T0) == V::forward);
     CHECK(g.from_endpoint(data(0x4000), T0) == V::forward);
     CHECK(g.from_client(data(0x2000), T0) == V::forward);  // the previous keypair still works
+}
+
+TEST_CASE("gate: a claimed keypair crosses under the budget and unlocks when the VPN answers on it") {
+    Gate g(GateLimits{}, open_destinations(), vpn(), T0);
+    // Data on a keypair this gate never saw a handshake of: dropped, until it is claimed.
+    CHECK(g.from_client(data(0x2000), T0) == V::drop_locked);
+    CHECK(g.claim_keypair(0x1000, 0x2000, T0) == Gate::Claim::accepted);
+    CHECK(g.claim_keypair(0x1000, 0x2000, T0) == Gate::Claim::accepted);  // the same claim again: free
+    CHECK(g.from_client(data(0x2001), T0) == V::drop_locked);  // another keypair
+    CHECK(g.from_client(data(0x2000, 96), T0) == V::forward);
+    CHECK(g.from_client(init(7), T0) == V::forward);  // handshakes go on as before
+    // The endpoint's data to another index, or an echo of ours, does not unlock.
+    CHECK(g.from_endpoint(data(0x2000, 96), T0 + 1ms) == V::drop_locked);
+    CHECK(g.from_endpoint(data(0x1001, 96), T0 + 1ms) == V::drop_locked);
+    CHECK_FALSE(g.unlocked());
+    // Its transport data to the claimed client index does.
+    CHECK(g.from_endpoint(data(0x1000, 96), T0 + 2ms) == V::forward);
+    CHECK(g.unlocked());
+    CHECK(g.unlocked_by_claim());
+    for (int i = 0; i < 100; ++i) CHECK(g.from_client(data(0x2000), T0 + 3ms) == V::forward);
+    CHECK(g.from_endpoint(data(0x1000, 96), T0 + 4ms) == V::forward);
+    CHECK(g.claim_keypair(5, 6, T0) == Gate::Claim::unlocked);
+}
+
+TEST_CASE("gate: a non-WireGuard target gets at most the claim budget") {
+    SUBCASE("a silent target") {
+        Gate g(GateLimits{}, open_destinations(), vpn(), T0);
+        REQUIRE(g.claim_keypair(1, 2, T0) == Gate::Claim::accepted);
+        uint64_t bytes = 0, packets = 0;
+        for (int i = 0; i < 10000; ++i) {
+            Bytes d = data(2, 32 + 16 * size_t(i % 90));
+            if (g.from_client(d, T0 + std::chrono::milliseconds(i)) == V::forward) {
+                bytes += d.size();
+                ++packets;
+            }
+        }
+        CHECK(bytes <= Gate::kClaimBudgetBytes);
+        CHECK(packets <= Gate::kClaimBudgetPackets);
+        CHECK(g.count(V::drop_claim_budget) > 9000);
+        // More claims do not refill it, and there are at most kMaxClaims distinct ones.
+        for (uint32_t k = 0; k < 10; ++k) g.claim_keypair(100 + k, 200 + k, T0 + 20s);
+        CHECK(g.claim_keypair(300, 400, T0 + 20s) == Gate::Claim::too_many);
+        for (uint32_t k = 0; k < 10; ++k) CHECK(g.from_client(data(200 + k % 3, 32), T0 + 20s) != V::forward);
+        CHECK(g.claim_bytes() <= Gate::kClaimBudgetBytes);
+    }
+    SUBCASE("an echo never unlocks; equal indices are refused") {
+        Gate g(GateLimits{}, open_destinations(), vpn(), T0);
+        CHECK(g.claim_keypair(5, 5, T0) == Gate::Claim::same_index);
+        REQUIRE(g.claim_keypair(1, 2, T0) == Gate::Claim::accepted);
+        for (int i = 0; i < 50; ++i) {
+            Bytes d = data(2, 64);
+            if (g.from_client(d, T0) == V::forward) g.from_endpoint(d, T0);  // echoed back
+        }
+        CHECK_FALSE(g.unlocked());
+        CHECK(g.packets_to_client() == 0);
+    }
+    SUBCASE("a target that answers with something else closes the session") {
+        Gate g(GateLimits{}, open_destinations(), vpn(), T0);
+        REQUIRE(g.claim_keypair(1, 2, T0) == Gate::Claim::accepted);
+        CHECK(g.from_client(data(2, 64), T0) == V::forward);
+        CHECK(g.from_endpoint(Bytes(40, 0x55), T0) == V::drop_not_wireguard);
+        CHECK(g.closed());
+        CHECK(g.from_client(data(2, 64), T0) == V::drop_closed);
+    }
+    SUBCASE("the answer must come within the window of a claimed datagram") {
+        Gate g(GateLimits{}, open_destinations(), vpn(), T0);
+        REQUIRE(g.claim_keypair(1, 2, T0) == Gate::Claim::accepted);
+        CHECK(g.from_endpoint(data(1, 64), T0) == V::drop_locked);  // nothing claimed crossed yet
+        CHECK(g.from_client(data(2, 64), T0) == V::forward);
+        CHECK(g.from_endpoint(data(1, 64), T0 + 3s) == V::drop_locked);
+        CHECK_FALSE(g.unlocked());
+    }
+    SUBCASE("claims take from the destination's initiation budget") {
+        DestinationLimiter dest(2, 0.001, 16);
+        Gate a(GateLimits{}, dest, vpn(), T0), b(GateLimits{}, dest, vpn(), T0), c(GateLimits{}, dest, vpn(), T0);
+        CHECK(a.claim_keypair(1, 2, T0) == Gate::Claim::accepted);
+        CHECK(b.claim_keypair(1, 2, T0) == Gate::Claim::accepted);
+        CHECK(c.claim_keypair(1, 2, T0) == Gate::Claim::rate_destination);
+        CHECK(c.from_client(data(2, 64), T0) == V::drop_locked);
+    }
 }
