@@ -557,6 +557,7 @@ void Node::shutdown() {
     if (stopping_) return;
     stopping_ = true;
     log::info("node", "stopping");
+    if (relay_) relay_->close_sessions();  // clients learn at once, before the DHT's slow stop
     if (dht_) dht_->stop();  // joins OpenDHT's threads: no callback runs after this
     queue_.close();
     client_.reset();

@@ -42,6 +42,11 @@ RelayService::~RelayService() {
     timer_.close();
 }
 
+void RelayService::close_sessions() {
+    engine_->shutdown(now());
+    flush_batches();
+}
+
 EngineTime RelayService::now() {
     EngineTime t;
     t.mono = std::chrono::steady_clock::now();

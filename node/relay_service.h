@@ -63,6 +63,9 @@ public:
     void sessions_json(JsonWriter& j) const;
     // End of a loop iteration: send what the data path queued.
     void flush_batches();
+    // Closes every session now (CLOSE frames sent at once), so clients move to their standby
+    // without waiting for the rest of the node's shutdown (the DHT's stop takes a while).
+    void close_sessions();
 
 private:
     // RelayEngineHost
