@@ -170,6 +170,7 @@ Gate::Verdict Gate::decide_client(ByteView pkt, time_point now) {
             return Verdict::drop_locked;
         if (claim_packets_ >= kClaimBudgetPackets || claim_bytes_ + pkt.size() > kClaimBudgetBytes)
             return Verdict::drop_claim_budget;
+        if (!take_share(pkt.size(), now)) return Verdict::drop_share;
         claim_bytes_ += pkt.size();
         ++claim_packets_;
         claim_sent_ = now;
@@ -238,6 +239,7 @@ Gate::Verdict Gate::decide_endpoint(ByteView pkt, time_point now) {
             if (!claim_ || msg->receiver_index != claim_->client_index || !claim_sent_ ||
                 (now > *claim_sent_ && now - *claim_sent_ > limits_.answer_window))
                 return Verdict::drop_locked;
+            if (!take_share(pkt.size(), now)) return Verdict::drop_share;
             unlocked_ = true;
             unlocked_by_claim_ = true;
             client_data_.add(claim_->vpn_index);

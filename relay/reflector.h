@@ -32,6 +32,12 @@ public:
     // A STUN datagram arrived: true if it answered one of our requests.
     bool on_stun(ByteView data, const Endpoint& from);
 
+    // Forgets every answer and pending request (our address may have changed: learn it anew).
+    void reset() {
+        pending_.clear();
+        observations_.clear();
+    }
+
     std::optional<Endpoint> mapped() const;  // the address most reflectors agree on
     NatMapping mapping() const { return classify_nat_mapping(observations_); }
     size_t answers() const { return observations_.size(); }

@@ -93,6 +93,10 @@ void ClientEngine::fail(const EngineTime& now, const std::string& step, const st
         return;
     }
     // The tunnel was up before: keep WireGuard's endpoint and look for another relay.
+    if (step == "session") {
+        lost_cause_ = why;
+        gap_from_ = last_wg_in_.value_or(now.mono);
+    }
     begin_attempt(now);
 }
 
@@ -108,6 +112,8 @@ void ClientEngine::begin_attempt(const EngineTime& now) {
     standby_search_ = false;
     watch_.reset();
     keypair_sent_.reset();
+    // Our public address may be what changed: learn it anew (a reflector answers in a round trip).
+    if (ever_connected_) reflector_.reset();
     progress("finding relays");
 }
 
@@ -253,7 +259,13 @@ void ClientEngine::step_tick(const EngineTime& now) {
                                              watch_.unanswered_for(t).value_or(Clock::duration::zero()))
                                              .count()) / 1000.0);
                     session_->close(0, t);  // if it is only slow, it frees the slot
-                    if (!fail_over(now, why)) {
+                    if (last_failover_ && t - last_failover_->at < kOwnChangeWindow) {
+                        // The relay we just moved to is silent too: our own address likely
+                        // changed. Neither relay is to blame; a new attempt learns the address.
+                        if (relay_) backoff_.succeeded(relay_->node_pub);
+                        if (failed_over_from_) backoff_.succeeded(*failed_over_from_);
+                        fail(now, "session", std::string(why) + "; so was the relay before it: our address may have changed");
+                    } else if (!fail_over(now, why)) {
                         if (relay_) backoff_.failed(relay_->node_pub, t);
                         fail(now, "session", why);
                     }
@@ -579,6 +591,21 @@ void ClientEngine::on_connected(const EngineTime& now, bool switched) {
             ++counters_.local_dropped_not_connected;  // too old: WireGuard has sent or will send a new one
         }
     }
+    if (switched && !sent && client_index_ && vpn_index_ && *client_index_ != *vpn_index_ && relay_) {
+        // A new attempt after the tunnel was up: name WireGuard's live keypair to the new relay,
+        // as a failover does, so the data goes on without waiting for a new handshake.
+        Failover f;
+        f.at = now.mono;
+        f.cause = lost_cause_.empty() ? "session ended" : lost_cause_;
+        f.to = short_id(relay_->node_pub);
+        f.from = "-";
+        f.keypair_moved = true;
+        last_failover_ = f;
+        handshake_.answered = true;
+        send_keypair(now);
+        progress("new session: WireGuard's keypair named to relay " + f.to);
+        return;
+    }
     if (switched && local_peer_)  // nothing to say before WireGuard has sent anything
         progress(sent ? "new session: waiting for the VPN to answer WireGuard's handshake on it"
                       : "new session: waiting for WireGuard's next handshake initiation (the relay forwards WireGuard's "
@@ -732,6 +759,7 @@ bool ClientEngine::fail_over(const EngineTime& now, const std::string& cause) {
     f.from = relay_ ? short_id(relay_->node_pub) : "?";
     f.to = short_id(it->relay.node_pub);
     if (relay_) backoff_.failed(relay_->node_pub, t);
+    failed_over_from_ = relay_ ? std::optional<Ed25519Public>(relay_->node_pub) : std::nullopt;
     if (session_ && session_->state() == SessionState::established) session_->close(0, t);
     session_ = std::move(it->session);
     relay_ = it->relay;

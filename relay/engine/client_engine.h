@@ -113,6 +113,10 @@ inline constexpr std::chrono::seconds kHeldInitiationMaxAge{5};
 // How long after the first initiation forwarded on a path the VPN's handshake response may take
 // before the engine warns (WireGuard's own retry interval; a VPN answers within a round trip).
 inline constexpr std::chrono::seconds kHandshakeAnswerWait{5};
+// The relay a failover moved to is found dead this soon after it: both relays at once is more
+// likely our own address (a NAT rebinding, a new network) than two relays dying, so neither is
+// avoided and a new attempt learns our public address afresh.
+inline constexpr std::chrono::seconds kOwnChangeWindow{3};
 // A standby is replaced after this long: a relay closes a session whose gate saw no WireGuard
 // handshake after 5 minutes (RelayEngineConfig::gate.handshake_timeout).
 inline constexpr std::chrono::seconds kStandbyMaxAge{240};
@@ -298,6 +302,8 @@ private:
     std::optional<Clock::time_point> last_wg_in_;    // WireGuard last received from the active relay
     std::optional<Clock::time_point> gap_from_;      // failover: the last packet from the old relay
     std::optional<Failover> last_failover_;
+    std::optional<Ed25519Public> failed_over_from_;  // the relay the last failover left
+    std::string lost_cause_;                         // why the last connected session ended
 };
 
 }  // namespace pave

@@ -64,6 +64,13 @@ struct Model {
     Clock::time_point endpoint_heard_at{};
     uint64_t lapse_bytes = 0;      // client transport forwarded while the endpoint was not heard
     uint64_t transport_bytes = 0;  // transport forwarded, both ways
+    // Keypair claims (migration): accepted distinct claims, their client indices, and what the
+    // locked gate forwarded on them.
+    bool claimed = false;
+    uint32_t claims = 0;
+    std::pair<uint32_t, uint32_t> last_claim{};
+    std::set<uint32_t> claimed_client_indices;
+    uint64_t claim_bytes = 0, claim_packets = 0;
 };
 
 // The latest time a handshake message with this index crossed (clocks may step back).
@@ -135,6 +142,26 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         } else if (mode == 15) {
             g.close();
             continue;
+        } else if (mode == 13 && !(op & 1)) {
+            // The client names a keypair: arbitrary, or the latest senders of each side.
+            const bool aim = in.u8() & 1;
+            const uint32_t ci = aim ? m.last_client_sender : in.u32();
+            const uint32_t vi = aim ? m.last_endpoint_sender : in.u32();
+            const bool locked = !g.unlocked() && !g.closed();
+            const Gate::Claim c = g.claim_keypair(ci, vi, now);
+            if (c == Gate::Claim::accepted) {
+                check(locked && ci != vi);
+                if (!m.claimed || m.last_claim != std::pair{ci, vi}) {
+                    ++m.claims;
+                    if (locked_client_inits++ == 0) first_locked_init = now;  // a destination token
+                }
+                m.claimed = true;
+                m.last_claim = {ci, vi};
+                m.claimed_client_indices.insert(ci);
+            }
+            check(m.claims <= Gate::kMaxClaims);
+            if (c == Gate::Claim::same_index) check(ci == vi);
+            continue;
         } else if (mode == 14 && (op & 1)) {
             const bool locked = !g.unlocked(), was_closed = g.closed();
             const uint32_t junk = g.endpoint_junk();
@@ -158,7 +185,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         if (v == V::forward) {
             check(msg.has_value());  // never forward a packet that is not WireGuard-shaped
             if (from_client) {
-                if (!was_unlocked) check(msg->type == WgType::initiation);
+                if (!was_unlocked) {
+                    check(msg->type == WgType::initiation || (msg->type == WgType::transport && m.claimed));
+                    if (msg->type == WgType::transport) {
+                        check(msg->receiver_index == m.last_claim.second);
+                        m.claim_bytes += pkt.size();
+                        ++m.claim_packets;
+                        // The migration budget: a target that never answers gets no more.
+                        check(m.claim_bytes <= Gate::kClaimBudgetBytes);
+                        check(m.claim_packets <= Gate::kClaimBudgetPackets);
+                    }
+                }
                 if (msg->type == WgType::initiation) {
                     if (m.client_inits_forwarded++ == 0) m.first_client_init = now;
                     m.client_inits.insert(msg->sender_index);
@@ -182,7 +219,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                           Gate::kLapseBurst + Gate::kLapseRate * std::chrono::duration<double>(latest - t0).count() + 1);
                 }
             } else {
-                if (!was_unlocked) {
+                if (!was_unlocked && msg->type == WgType::transport) {
+                    // Unlocked by the endpoint's data on a claimed keypair, after claimed data.
+                    check(m.claimed && m.claim_packets > 0 && g.unlocked() && g.unlocked_by_claim());
+                    check(m.claimed_client_indices.count(msg->receiver_index) == 1);
+                } else if (!was_unlocked) {
                     check(msg->type == WgType::response || msg->type == WgType::cookie_reply);
                     check(m.client_inits.count(msg->receiver_index) == 1);
                 }
@@ -212,18 +253,26 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         if (!from_client && v == V::drop_not_wireguard && !was_unlocked) check(g.endpoint_junk() == junk_before + 1);
         if (!was_unlocked && g.endpoint_junk() >= Gate::kMaxEndpointJunk) check(g.closed());
         if (v == V::drop_late_answer) check(msg && (msg->type == WgType::response || msg->type == WgType::cookie_reply));
-        if (v == V::drop_no_return || v == V::drop_share) check(msg && msg->type == WgType::transport && was_unlocked);
-        // The gate unlocks only on a forwarded endpoint response answering a client initiation.
+        if (v == V::drop_no_return) check(msg && msg->type == WgType::transport && was_unlocked);
+        if (v == V::drop_share) check(msg && msg->type == WgType::transport && (was_unlocked || m.claimed));
+        if (v == V::drop_claim_budget) check(from_client && !was_unlocked && m.claimed);
+        // The gate unlocks only on a forwarded endpoint response answering a client initiation,
+        // or on the endpoint's data on a claimed keypair.
         if (!was_unlocked && g.unlocked()) {
-            check(v == V::forward && !from_client && msg && msg->type == WgType::response);
-            check(m.client_inits.count(msg->receiver_index) == 1);
+            check(v == V::forward && !from_client && msg);
+            if (msg->type == WgType::transport)
+                check(m.claimed_client_indices.count(msg->receiver_index) == 1);
+            else
+                check(msg->type == WgType::response && m.client_inits.count(msg->receiver_index) == 1);
         }
         check(!(was_unlocked && !g.unlocked()));
         // No amplification while locked (the unlocking response included).
+        // With a claim, the one unlocking datagram may be larger than what crossed before it.
         if (!was_unlocked) {
             check(g.packets_to_client() <= g.packets_to_endpoint());
-            check(g.bytes_to_client() <= g.bytes_to_endpoint());
-            if (g.packets_to_client() > 0) check(g.bytes_to_client() < g.bytes_to_endpoint());
+            const bool by_claim = g.unlocked_by_claim() && v == V::forward;
+            check(g.bytes_to_client() <= g.bytes_to_endpoint() + (by_claim ? pkt.size() : 0));
+            if (g.packets_to_client() > 0 && !by_claim) check(g.bytes_to_client() < g.bytes_to_endpoint());
         }
         // Every packet got exactly one verdict.
         uint64_t total = 0;

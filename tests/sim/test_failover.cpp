@@ -198,3 +198,20 @@ TEST_CASE("failover: full relays refuse at intake with a reason, and the client 
     CHECK(refused <= 10);
     CHECK(cs[2]->engine().backoff().size() == 2);
 }
+
+TEST_CASE("failover: a NAT rebinding under a 10/s ping is recovered within 2 s, keypair and all") {
+    for (uint64_t seed : {151, 152, 153}) {
+        CAPTURE(seed);
+        World w(seed);
+        SimClient& c = w.client;
+        const uint64_t responses = w.vpn.responses();
+        Duration gap = w.ping(5s, [&](Duration t) {
+            if (t == 500ms) w.nat.rebind(c.socket().local());  // conntrack flushed: a new public port
+        });
+        MESSAGE("seed " << seed << ": NAT rebinding, longest gap " << ms(gap) << " ms; failovers "
+                        << c.engine().counters().failovers << ", attempts " << c.engine().attempts());
+        CHECK(gap <= 2s);
+        CHECK(c.step() == Step::connected);
+        CHECK(w.vpn.responses() == responses);  // no new WireGuard handshake was needed
+    }
+}
