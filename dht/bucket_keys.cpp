@@ -25,7 +25,9 @@ unsigned relay_bucket_of(const Ed25519Public& node_pub) {
     return d[0] % kRelayBuckets;
 }
 
-DhtKey relay_bucket_key(unsigned bucket) { return dht_key_of("pave/v1/relays/" + std::to_string(bucket)); }
+DhtKey relay_directory_key(unsigned bucket, unsigned replica) {
+    return dht_key_of("pave/v1/relays/" + std::to_string(bucket) + "/" + std::to_string(replica));
+}
 
 DhtKey inbox_key(unsigned bucket, uint32_t period_secs, uint64_t period) {
     return dht_key_of("pave/v1/inbox/" + std::to_string(bucket) + "/" + std::to_string(period_secs) + "/" +

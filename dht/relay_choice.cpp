@@ -53,6 +53,13 @@ std::optional<RelayInfo> RelayChoice::next(const std::vector<RelayInfo>& live, C
     return r;
 }
 
+bool RelayChoice::cycle_over(const std::vector<RelayInfo>& live) const {
+    if (!waiting_.empty() || tried_.empty()) return false;
+    for (const auto& r : live)
+        if (!tried_.count(r.node_pub)) return false;
+    return true;
+}
+
 std::vector<Ed25519Public> RelayChoice::take_silent(Clock::time_point now) {
     std::vector<Ed25519Public> out;
     for (auto it = waiting_.begin(); it != waiting_.end();) {

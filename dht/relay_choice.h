@@ -51,6 +51,9 @@ public:
     // The relay to ask now, if the pace allows one and a live relay is left to ask; it is
     // then counted as waiting until on_answer, on_silent or on_cancel.
     std::optional<RelayInfo> next(const std::vector<RelayInfo>& live, Clock::time_point now);
+    // Every live relay has been asked in this cycle and none is waiting: the next next() starts
+    // a new cycle (a caller may first look for relays it does not know yet).
+    bool cycle_over(const std::vector<RelayInfo>& live) const;
     // Relays whose offer has waited answer_wait: each is counted silent and no longer waiting.
     std::vector<Ed25519Public> take_silent(Clock::time_point now);
     void on_answer(const Ed25519Public& relay);  // any answer, accepted or not

@@ -146,6 +146,25 @@ DhtListenToken ClientService::dht_listen(const DhtKey& key) {
     return token;
 }
 
+DhtListenToken ClientService::dht_get(const DhtKey& key) {
+    const DhtListenToken token = next_token_++;
+    dht_.get(
+        key,
+        [this, key, token](std::vector<Bytes> values, bool) {
+            queue_.post([this, key, token, values = std::move(values)] {
+                engine_.on_dht_values(now(), key, token, values, false);
+                tick();
+            });
+        },
+        [this, key, token](bool ok) {
+            queue_.post([this, key, token, ok] {
+                engine_.on_dht_done(now(), key, token, ok);
+                tick();
+            });
+        });
+    return token;
+}
+
 void ClientService::dht_cancel_listen(const DhtKey& key, DhtListenToken token) {
     auto it = listens_.find(token);
     if (it == listens_.end()) return;

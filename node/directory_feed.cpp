@@ -4,6 +4,7 @@
 
 #include <chrono>
 
+#include "crypto/random.h"
 #include "node/log.h"
 #include "node/loop_queue.h"
 
@@ -26,8 +27,10 @@ DirectoryFeed::DirectoryFeed(DhtNode& dht, LoopQueue& queue, std::optional<Ed255
     : dht_(dht), queue_(queue), directory_(self) {}
 
 void DirectoryFeed::start() {
+    // Every replica key of a bucket holds the whole bucket: one, chosen at random, is enough.
     for (unsigned b = 0; b < kRelayBuckets; ++b) {
-        dht_.listen(relay_bucket_key(b), [this, b](std::vector<Bytes> values, bool expired) {
+        unsigned replica = unsigned(random_u64() % kBucketReplicas);
+        dht_.listen(relay_directory_key(b, replica), [this, b](std::vector<Bytes> values, bool expired) {
             if (expired) return;  // expiry is judged by the signed time inside each record
             queue_.post([this, b, values = std::move(values)] {
                 uint64_t now = unix_now();

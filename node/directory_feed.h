@@ -1,5 +1,8 @@
-// Keeps a Directory filled from the DHT: listens on every relay bucket key and judges each
-// value on the loop thread (never on OpenDHT's thread).
+// Keeps a `pave node`'s Directory filled from the DHT (for `relays` and the shell): listens on
+// one replica key of every relay bucket, chosen at random, and judges each value on the loop
+// thread (never on OpenDHT's thread). A relay's address is public anyway (clients reach it);
+// the client role (`pave connect`) never listens on directory keys: it reads them with short
+// gets (dht/directory_reads.h).
 #pragma once
 #include <optional>
 

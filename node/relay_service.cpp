@@ -5,6 +5,8 @@
 #include <time.h>
 
 #include <algorithm>
+#include <atomic>
+#include <memory>
 #include <sstream>
 
 #include "crypto/hex.h"
@@ -116,6 +118,24 @@ bool RelayService::send_reply(const Endpoint& to, ByteView data) {
 }
 
 void RelayService::dht_put(const DhtKey& key, Bytes value) { dht_.put(key, std::move(value)); }
+
+uint64_t RelayService::dht_announce(const DhtKey& key, Bytes value) {
+    // The id is known only once announce returns: the callback (OpenDHT's thread, possibly
+    // before that) posts to the loop, which runs it after this call has stored the id.
+    auto id = std::make_shared<std::atomic<uint64_t>>(0);
+    uint64_t v = dht_.announce(key, std::move(value), [this, key, id](bool ok) {
+        queue_.post([this, key, id, ok] {
+            engine_->on_announce_done(now(), key, id->load(), ok);
+            arm_timer();
+        });
+    });
+    id->store(v);
+    return v;
+}
+
+void RelayService::dht_withdraw(const DhtKey& key, uint64_t id) { dht_.cancel_announce(key, id); }
+
+bool RelayService::dht_connected() { return dht_.connected(); }
 
 DhtListenToken RelayService::dht_listen(const DhtKey& key) {
     DhtListenToken token = ++next_listen_;

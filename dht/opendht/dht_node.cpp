@@ -154,6 +154,23 @@ void DhtNode::put(const DhtKey& key, Bytes value, DoneCallback done) {
     });
 }
 
+uint64_t DhtNode::announce(const DhtKey& key, Bytes value, DoneCallback done) {
+    dht::Value v(value.data(), value.size());
+    v.id = random_u64();
+    uint64_t id = v.id;
+    impl_->runner.put(
+        to_hash(key), std::move(v),
+        [done = std::move(done)](bool ok) {
+            if (done) done(ok);
+        },
+        dht::time_point::max(), /*permanent=*/true);
+    return id;
+}
+
+void DhtNode::cancel_announce(const DhtKey& key, uint64_t value_id) {
+    if (!impl_->stopped) impl_->runner.cancelPut(to_hash(key), value_id);
+}
+
 void DhtNode::get(const DhtKey& key, ValuesCallback values, DoneCallback done) {
     impl_->runner.get(
         to_hash(key),
@@ -192,6 +209,11 @@ DhtStatus DhtNode::status() const {
     if (impl_->has4) impl_->runner.getNodesStats(AF_INET, &s.good4, &s.dubious4, &cached, &incoming);
     if (impl_->has6) impl_->runner.getNodesStats(AF_INET6, &s.good6, &s.dubious6, &cached, &incoming);
     return s;
+}
+
+bool DhtNode::connected() const {
+    auto up = [](int s) { return dht::NodeStatus(s) == dht::NodeStatus::Connected; };
+    return (impl_->has4 && up(impl_->status4.load())) || (impl_->has6 && up(impl_->status6.load()));
 }
 
 std::string DhtNode::node_id_hex() const { return impl_->runner.getNodeId().toString(); }

@@ -68,12 +68,21 @@ public:
     // "host:port" entries; names are resolved by OpenDHT. Safe to call again (retry).
     void bootstrap(const std::vector<std::string>& nodes);
     void put(const DhtKey& key, Bytes value, DoneCallback done = {});
+    // A permanent put (OpenDHT's put(..., permanent = true)): OpenDHT keeps the value and sends it
+    // again to whichever nodes are the closest to `key` as its routing table changes, refreshing
+    // it before it expires at the storers, until cancel_announce. done(ok) reports the first
+    // round: ok when at least one storer acknowledged it. Returns the value id (fresh, random).
+    uint64_t announce(const DhtKey& key, Bytes value, DoneCallback done = {});
+    // OpenDHT's cancelPut: stops re-sending the value; storers keep it until it expires there.
+    void cancel_announce(const DhtKey& key, uint64_t value_id);
     void get(const DhtKey& key, ValuesCallback values, DoneCallback done = {});
     // Never blocks (OpenDHT may hold the operation until connected). Returns a token for cancel_listen.
     size_t listen(const DhtKey& key, ValuesCallback values);
     void cancel_listen(const DhtKey& key, size_t token);
 
     DhtStatus status() const;
+    // status().connected() without asking OpenDHT's thread (its last status callback).
+    bool connected() const;
     std::string node_id_hex() const;  // the DHT routing id (random per run)
     std::vector<DhtStoredValue> export_values() const;
     // Addresses of DHT peers in the routing table (candidate STUN reflectors), at most max.

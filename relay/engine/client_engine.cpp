@@ -30,6 +30,10 @@ std::string seconds(std::chrono::steady_clock::duration d) {
 // Before the client is connected its steps poll their own state this often (directory growth,
 // reflector answers, the pace of offers); the node's adapter always did.
 constexpr milliseconds kStepPoll{100};
+// A new cycle of offers (every relay known asked) reads the directory again, at most this often,
+// and waits at most kCycleReadWait for that read before asking the relays it knows again.
+constexpr std::chrono::seconds kRereadOnNewCycle{2};
+constexpr milliseconds kCycleReadWait{1000};
 // How often expired relay records leave the directory.
 constexpr uint64_t kExpireEverySecs = 1;
 
@@ -49,7 +53,8 @@ const char* ClientEngine::to_string(Step s) {
 
 ClientEngine::ClientEngine(ClientEngineHost& host, ClientEngineConfig cfg)
     : host_(host), cfg_(std::move(cfg)), directory_(std::nullopt),
-      reflector_(cfg_.family, [this](const Endpoint& to, ByteView d) { host_.send_probe(to, d); }) {}
+      reflector_(cfg_.family, [this](const Endpoint& to, ByteView d) { host_.send_probe(to, d); }),
+      reads_(cfg_.reads) {}
 
 ClientEngine::~ClientEngine() = default;
 
@@ -64,7 +69,11 @@ void ClientEngine::progress(const std::string& msg) {
 void ClientEngine::start(const EngineTime& now) {
     if (started_) return;
     started_ = true;
-    for (unsigned b = 0; b < kRelayBuckets; ++b) bucket_listens_[host_.dht_listen(relay_bucket_key(b))] = b;
+    if (cfg_.listen_directory) {
+        for (unsigned b = 0; b < kRelayBuckets; ++b) bucket_listens_[host_.dht_listen(relay_directory_key(b, 0))] = b;
+    } else {
+        reads_.want_all(now.mono, std::chrono::seconds(0));
+    }
     begin_attempt(now);
 }
 
@@ -76,8 +85,9 @@ void ClientEngine::close(const EngineTime& now) {
     close_standbys(now);
     cancel_asks();
     held_initiation_.reset();
-    for (const auto& [token, b] : bucket_listens_) host_.dht_cancel_listen(relay_bucket_key(b), token);
+    for (const auto& [token, b] : bucket_listens_) host_.dht_cancel_listen(relay_directory_key(b, 0), token);
     bucket_listens_.clear();
+    read_tokens_.clear();  // gets end by themselves; what they still bring is ignored
 }
 
 void ClientEngine::fail(const EngineTime& now, const std::string& step, const std::string& why) {
@@ -104,6 +114,7 @@ void ClientEngine::begin_attempt(const EngineTime& now) {
     ++attempts_;
     cancel_asks();
     choice_.reset();
+    cycle_read_at_.reset();
     asks_in_attempt_ = 0;
     attempt_start_ = step_start_ = now.mono;
     step_ = Step::finding_relays;
@@ -114,7 +125,25 @@ void ClientEngine::begin_attempt(const EngineTime& now) {
     keypair_sent_.reset();
     // Our public address may be what changed: learn it anew (a reflector answers in a round trip).
     if (ever_connected_) reflector_.reset();
+    // A later attempt reads the directory again (records name the inbox keys of their period).
+    if (attempts_ > 1 && !cfg_.listen_directory) reads_.want_all(now.mono);
     progress("finding relays");
+}
+
+void ClientEngine::directory_tick(const EngineTime& now) {
+    if (cfg_.listen_directory) return;
+    // While no relay is known, every bucket again every few seconds (the first gets may have
+    // run before the DHT was bootstrapped).
+    if (step_ == Step::finding_relays && directory_.live(now.unix_s()).empty())
+        reads_.want_all(now.mono, std::chrono::seconds(1));
+    issue_reads(now);
+}
+
+void ClientEngine::issue_reads(const EngineTime& now) {
+    for (const auto& r : reads_.take_due(now.mono)) {
+        ++counters_.directory_reads;
+        read_tokens_[host_.dht_get(r.key)] = r;
+    }
 }
 
 void ClientEngine::drop_ask(uint64_t ask_id) {
@@ -143,6 +172,7 @@ ClientEngine::Clock::time_point ClientEngine::on_tick(const EngineTime& now) {
     if (session_ && session_->next_deadline() <= now.mono) session_->on_timer(now.mono);
     for (auto& sb : standbys_)
         if (sb.session->next_deadline() <= now.mono) sb.session->on_timer(now.mono);
+    directory_tick(now);
     step_tick(now);
     if (closed_) return now.mono + std::chrono::hours(1);
     if (step_ == Step::punching || step_ == Step::connected) standby_tick(now);
@@ -156,6 +186,7 @@ ClientEngine::Clock::time_point ClientEngine::on_tick(const EngineTime& now) {
     if (standby_search_) next = std::min(next, now.mono + kStepPoll);
     if (step_ == Step::connected && session_)
         next = std::min(next, std::max(watch_.deadline(session_->srtt()), now.mono));
+    if (!cfg_.listen_directory) next = std::min(next, std::max(reads_.next_deadline(), now.mono));
     return next;
 }
 
@@ -304,9 +335,21 @@ void ClientEngine::rendezvous_tick(const EngineTime& now) {
         }
         backoff_.failed(pub, t);
     }
-    // New offers as the pace allows (a few per tick at most: the tick runs every ~100 ms).
     auto live = choosable(now);
-    for (int i = 0; i < 4 && wants_offers(); ++i) {
+    // Every relay known has been asked in this cycle: before asking them again, read the
+    // directory for relays not known yet (and wait for that read, briefly).
+    bool hold = false;
+    if (!cfg_.listen_directory && choice_->cycle_over(live)) {
+        if (!cycle_read_at_ || t >= *cycle_read_at_ + kRereadOnNewCycle) {
+            cycle_read_at_ = t;
+            reads_.want_all(t, std::chrono::seconds(0));
+            issue_reads(now);
+            live = choosable(now);
+        }
+        hold = !read_tokens_.empty() && t < *cycle_read_at_ + kCycleReadWait;
+    }
+    // New offers as the pace allows (a few per tick at most: the tick runs every ~100 ms).
+    for (int i = 0; i < 4 && wants_offers() && !hold; ++i) {
         auto relay = choice_->next(live, t);
         if (!relay) break;
         if (!send_offer(now, *relay)) choice_->on_cancel(relay->node_pub);
@@ -359,14 +402,27 @@ bool ClientEngine::send_offer(const EngineTime& now, const RelayInfo& relay) {
     return true;
 }
 
+void ClientEngine::on_dht_done(const EngineTime&, const DhtKey& key, DhtListenToken token, bool) {
+    auto r = read_tokens_.find(token);
+    if (r != read_tokens_.end() && r->second.key == key) read_tokens_.erase(r);
+}
+
 void ClientEngine::on_dht_values(const EngineTime& now, const DhtKey& key, DhtListenToken token,
                                  const std::vector<Bytes>& values, bool expired) {
     if (!started_ || closed_ || expired) return;  // expiry is judged by the signed time inside each record
     if (auto b = bucket_listens_.find(token); b != bucket_listens_.end()) {
-        if (relay_bucket_key(b->second) != key) return;
+        if (relay_directory_key(b->second, 0) != key) return;
         for (const auto& v : values) {
             ++counters_.directory_values;
             directory_.ingest(v, b->second, now.unix_s());
+        }
+        return;
+    }
+    if (auto r = read_tokens_.find(token); r != read_tokens_.end()) {
+        if (r->second.key != key) return;
+        for (const auto& v : values) {
+            ++counters_.directory_values;
+            directory_.ingest(v, r->second.bucket, now.unix_s());
         }
         return;
     }

@@ -46,10 +46,12 @@
 // when), each with its own ephemeral key, session id and answer listen; the first accepted
 // answer wins and the other offers are withdrawn.
 //
-// The directory: the engine owns the Directory it chooses relays from. start() asks the host to
-// listen on every relay bucket key (dht/bucket_keys.h); the values arrive via on_dht_values and
-// are judged there (signatures, expiry, field ranges). Answer keys are listened on the same way,
-// one listen per offer, cancelled when the offer is answered, silent or withdrawn.
+// The directory: the engine owns the Directory it chooses relays from. It reads it with short
+// gets at one random replica key per bucket (dht/directory_reads.h: every bucket at start and
+// while it knows no relay, again when a new attempt begins or every relay known has been asked,
+// and one random key now and then in the background), never with a listen; the values arrive via on_dht_values and are judged
+// there (signatures, expiry, field ranges). Answer keys are listened on, one listen per offer,
+// cancelled when the offer is answered, silent or withdrawn.
 //
 // The local WireGuard: the first WireGuard-shaped datagram on the local listener fixes the
 // source the engine serves; datagrams from other sources are dropped and counted, except a
@@ -91,6 +93,7 @@
 
 #include "crypto/x25519.h"
 #include "dht/directory.h"
+#include "dht/directory_reads.h"
 #include "dht/relay_choice.h"
 #include "relay/engine/client_engine_host.h"
 #include "relay/engine/path_watch.h"
@@ -133,6 +136,11 @@ struct ClientEngineConfig {
     unsigned standby = 1;                  // standby sessions to other relays (--standby)
     SessionTimers timers;
     RelayChoice::Params choice;
+    DirectoryReads::Params reads;
+    // Listen on one fixed replica key of every bucket for as long as the engine runs instead of
+    // reading with gets: how clients read before the directory reads; the simulator keeps it to
+    // measure what a storer learned then (tests/sim/test_directory_reads.cpp).
+    bool listen_directory = false;
 };
 
 class ClientEngine {
@@ -151,6 +159,7 @@ public:
         uint64_t initiations_held = 0, held_initiations_sent = 0;  // held while no path was up; sent on connect
         uint64_t wg_to_relay = 0, wg_from_relay = 0;
         uint64_t directory_values = 0;  // relay records judged
+        uint64_t directory_reads = 0;   // gets at directory keys
         uint64_t failovers = 0;         // the active session moved to a standby
         uint64_t standbys_made = 0, standbys_lost = 0, standbys_renewed = 0;
         uint64_t standby_same_address = 0;  // answers naming the active relay's address: not used
@@ -195,6 +204,8 @@ public:
     // Values of listens already cancelled are ignored (answers: counted late).
     void on_dht_values(const EngineTime& now, const DhtKey& key, DhtListenToken token, const std::vector<Bytes>& values,
                        bool expired);
+    // A get (ClientEngineHost::dht_get) ended.
+    void on_dht_done(const EngineTime& now, const DhtKey& key, DhtListenToken token, bool ok);
     // Timers and step progress; returns when it wants to be called next.
     Clock::time_point on_tick(const EngineTime& now);
 
@@ -257,7 +268,12 @@ private:
     ClientEngineConfig cfg_;
     Directory directory_;
     Reflector reflector_;
-    std::map<DhtListenToken, unsigned> bucket_listens_;  // token -> bucket
+    void directory_tick(const EngineTime& now);
+    void issue_reads(const EngineTime& now);
+    DirectoryReads reads_;
+    std::map<DhtListenToken, DirectoryReads::Read> read_tokens_;  // gets in flight
+    std::optional<Clock::time_point> cycle_read_at_;  // the read made when choice_'s cycle was over
+    std::map<DhtListenToken, unsigned> bucket_listens_;  // token -> bucket (listen_directory only)
     bool started_ = false, closed_ = false;
     std::optional<uint64_t> last_expire_s_;
 

@@ -27,6 +27,11 @@ public:
     // it through the port's amplification guard (as a request) and may drop it.
     virtual void send_probe(const Endpoint& to, ByteView data) = 0;
 
+    // A short read of the DHT (a get, never a listen): the values stored at `key` arrive through
+    // ClientEngine::on_dht_values with the returned token (a token never used by dht_listen), then
+    // ClientEngine::on_dht_done(now, key, token, ok).
+    virtual DhtListenToken dht_get(const DhtKey& key) = 0;
+
     // Up to `max` DHT peers this node knows (every PAVE node answers STUN).
     virtual std::vector<Endpoint> known_nodes(size_t max) = 0;
     // Whether the DHT has a peer (for the reason a client gives when it finds no relay).

@@ -89,6 +89,7 @@ void RelayEngine::shutdown(const EngineTime& now) {
     }
     sessions_.clear();
     by_peer_.clear();
+    withdraw_presence();
 }
 
 // ---- time
@@ -117,13 +118,12 @@ RelayEngine::Clock::time_point RelayEngine::on_tick(const EngineTime& now) {
 void RelayEngine::housekeeping(const EngineTime& now) {
     const uint64_t now_s = now.unix_s();
     uint64_t cur = period_of(now_s);
-    if (cur != published_period_) {
+    if (cur != rotated_period_) {
         rotate(now_s);
         listen_inboxes(now_s);
-        publish(now_s);
-    } else if (now_s >= last_publish_ + std::max<uint32_t>(ttl_s_ / 3, 1)) {
-        publish(now_s);  // three chances per TTL to be seen before the record expires
+        rotated_period_ = cur;
     }
+    if (presence_due(now)) publish(now);
     admission_.prune(now.unix_ms);
     destinations_.prune(now.mono);
     probe_limiter_.prune(now.mono);
@@ -168,7 +168,18 @@ void RelayEngine::rotate(uint64_t now_s) {
         it = (it->first + 1 < cur || it->first > cur + 1) ? inbox_keys_.erase(it) : std::next(it);
 }
 
-void RelayEngine::publish(uint64_t now_s) {
+bool RelayEngine::presence_due(const EngineTime& now) const {
+    // Before bootstrap a put reaches nobody, or only the few nodes known at cold start, which are
+    // not the closest once the routing table fills: wait for the DHT.
+    if (!host_.dht_connected()) return false;
+    const uint64_t now_s = now.unix_s();
+    if (period_of(now_s) != published_period_) return true;
+    if (now_s >= last_publish_ + std::max<uint32_t>(ttl_s_ / 3, 1)) return true;  // three chances per TTL
+    return announce_retry_at_ && now.mono >= *announce_retry_at_;
+}
+
+void RelayEngine::publish(const EngineTime& now) {
+    const uint64_t now_s = now.unix_s();
     uint64_t cur = period_of(now_s);
     PresenceRecord r;
     r.inbox_pub = inbox_keys_.at(cur).pub;
@@ -176,12 +187,40 @@ void RelayEngine::publish(uint64_t now_s) {
     r.period = cur;
     r.capacity = cfg_.capacity;
     r.expires = now_s + ttl_s_;
-    host_.dht_put(relay_bucket_key(bucket_), encode_presence(r, key_));
+    Bytes value = encode_presence(r, key_);
+    // The new record replaces the old one on every replica key: the old announcement is
+    // withdrawn (OpenDHT would otherwise keep re-sending it), the new one made.
+    for (unsigned replica = 0; replica < kBucketReplicas; ++replica) {
+        DhtKey key = relay_directory_key(bucket_, replica);
+        if (auto it = announced_.find(key); it != announced_.end()) host_.dht_withdraw(key, it->second);
+        announced_[key] = host_.dht_announce(key, value);
+    }
+    announce_retry_at_.reset();
     last_publish_ = now_s;
     published_period_ = cur;
     ++publications_;
-    emit(EngineEvent::Level::debug, "presence published in bucket " + std::to_string(bucket_) + " (period " +
+    emit(EngineEvent::Level::debug, "presence announced in bucket " + std::to_string(bucket_) + " (period " +
                                         std::to_string(cur) + ", expires in " + std::to_string(ttl_s_) + " s)");
+}
+
+void RelayEngine::on_announce_done(const EngineTime& now, const DhtKey& key, uint64_t id, bool ok) {
+    auto it = announced_.find(key);
+    if (it == announced_.end() || it->second != id) return;  // replaced or withdrawn since
+    if (ok) {
+        announce_backoff_ = kAnnounceBackoffMin;
+        return;
+    }
+    ++announces_failed_;
+    if (announce_retry_at_) return;  // another replica's failure already scheduled the retry
+    announce_retry_at_ = now.mono + announce_backoff_;
+    emit(EngineEvent::Level::debug, "presence announcement reached no storer; again in " +
+                                        std::to_string(announce_backoff_.count()) + " s");
+    announce_backoff_ = std::min<std::chrono::seconds>(announce_backoff_ * 2, kAnnounceBackoffMax);
+}
+
+void RelayEngine::withdraw_presence() {
+    for (const auto& [key, id] : announced_) host_.dht_withdraw(key, id);
+    announced_.clear();
 }
 
 void RelayEngine::listen_inboxes(uint64_t now_s) {

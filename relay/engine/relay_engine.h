@@ -3,8 +3,11 @@
 // time, and talks to the world only through its RelayEngineHost (relay/engine/relay_engine_host.h);
 // node/relay_service.h adapts it to libuv and OpenDHT, tests/sim/ drives it in memory.
 //
-// Presence: a signed record re-published before it expires (three chances per TTL); the
-// inbox keys it names rotate every period, the previous, current and next periods' keys are
+// Presence: a signed record announced (a permanent put: the DHT re-sends it to whichever nodes
+// become the closest) on every replica key of the relay's bucket once the DHT is connected,
+// replaced (the previous announcement withdrawn) three times per TTL and at every period; a
+// first round nobody acknowledged is announced again after a backoff (2 s, doubling, at most
+// 60 s). The inbox keys it names rotate every period, the previous, current and next periods' keys are
 // held and older ones erased, so a later leak exposes no past client.
 // Inbox: values on the bucket's inbox keys of those three periods are queued (bounded) and
 // trial-decrypted at a bounded rate. What is admitted (timestamps, replay, VPN endpoint and
@@ -80,6 +83,9 @@ public:
 
     // Housekeeping (presence, key rotation, pruning, reaping) runs at most this often.
     static constexpr auto kHousekeeping = std::chrono::seconds(1);
+    // A presence announcement nobody acknowledged is made again after this, doubling up to the max.
+    static constexpr auto kAnnounceBackoffMin = std::chrono::seconds(2);
+    static constexpr auto kAnnounceBackoffMax = std::chrono::seconds(60);
     // A queue left waiting for decryption budget is drained again this soon.
     static constexpr auto kDrainRetry = std::chrono::milliseconds(20);
 
@@ -99,6 +105,9 @@ public:
     // Values of one of the engine's DHT listens (see EngineHost::dht_listen).
     void on_dht_values(const EngineTime& now, const DhtKey& key, DhtListenToken token, std::vector<Bytes> values,
                        bool expired);
+    // The first round of an announcement (RelayEngineHost::dht_announce) ended: ok when a storer
+    // acknowledged it. Outcomes of replaced announcements are ignored.
+    void on_announce_done(const EngineTime& now, const DhtKey& key, uint64_t id, bool ok);
     // Runs what is due; returns next_deadline().
     Clock::time_point on_tick(const EngineTime& now);
     Clock::time_point next_deadline() const;
@@ -121,6 +130,8 @@ public:
     uint64_t period_of(uint64_t unix_s) const { return unix_s / period_secs_; }
     DhtKey current_inbox_key(uint64_t unix_s) const { return inbox_key(bucket_, period_secs_, period_of(unix_s)); }
     uint64_t publications() const { return publications_; }
+    uint64_t announces_failed() const { return announces_failed_; }
+    bool presence_announced() const { return !announced_.empty(); }
     uint64_t intake(Intake i) const { return intake_[size_t(i)]; }
     uint64_t decrypt_cpu_ns() const { return decrypt_cpu_ns_; }
     size_t queued_offers() const { return offers_.size(); }
@@ -142,7 +153,9 @@ private:
     };
     void housekeeping(const EngineTime& now);
     void rotate(uint64_t now_s);
-    void publish(uint64_t now_s);
+    bool presence_due(const EngineTime& now) const;
+    void publish(const EngineTime& now);
+    void withdraw_presence();
     void listen_inboxes(uint64_t now_s);
     void enqueue(const EngineTime& now, Bytes value, uint64_t period);
     void drain_offers(const EngineTime& now);
@@ -170,7 +183,11 @@ private:
     unsigned bucket_;
     std::map<uint64_t, X25519Key> inbox_keys_;
     std::map<uint64_t, DhtListenToken> inbox_listens_;  // period -> listen token
-    uint64_t last_publish_ = 0, published_period_ = UINT64_MAX, publications_ = 0;
+    uint64_t last_publish_ = 0, published_period_ = UINT64_MAX, rotated_period_ = UINT64_MAX, publications_ = 0;
+    std::map<DhtKey, uint64_t> announced_;  // replica key -> the value id announced there
+    std::optional<Clock::time_point> announce_retry_at_;
+    std::chrono::seconds announce_backoff_{kAnnounceBackoffMin};
+    uint64_t announces_failed_ = 0;
     std::optional<Clock::time_point> next_housekeeping_;
 
     std::deque<QueuedOffer> offers_;

@@ -38,6 +38,17 @@ public:
     // candidates. Asked at most every 10 s.
     virtual std::vector<Endpoint> host_addresses() = 0;
 
+    // Presence: a permanent put of `value` at `key`. The DHT keeps sending it to whichever nodes
+    // are the closest to the key as they change, refreshed before it expires there, until
+    // dht_withdraw. Returns the value id; whether the first round reached a storer comes back
+    // through RelayEngine::on_announce_done(now, key, id, ok).
+    virtual uint64_t dht_announce(const DhtKey& key, Bytes value) = 0;
+    // Stops re-sending an announced value (storers keep it until it expires there).
+    virtual void dht_withdraw(const DhtKey& key, uint64_t id) = 0;
+    // Whether the DHT knows a peer: the relay announces only then (a put made before the node
+    // has bootstrapped is acknowledged by nobody, or by the few nodes known at cold start).
+    virtual bool dht_connected() = 0;
+
     // CPU time of the calling thread in nanoseconds, for the trial-decryption cost figure
     // (0 when the host does not measure it).
     virtual uint64_t thread_cpu_ns() { return 0; }

@@ -67,6 +67,13 @@ struct Host : RelayEngineHost {
     void dht_put(const DhtKey& k, Bytes v) override {
         if (puts.size() < 256) puts.emplace_back(k, std::move(v));
     }
+    std::vector<std::pair<DhtKey, Bytes>> announced;
+    uint64_t dht_announce(const DhtKey& k, Bytes v) override {
+        if (announced.size() < 256) announced.emplace_back(k, std::move(v));
+        return ++next;
+    }
+    void dht_withdraw(const DhtKey&, uint64_t) override {}
+    bool dht_connected() override { return true; }
     DhtListenToken dht_listen(const DhtKey& k) override {
         listens[++next] = k;
         return next;
@@ -129,9 +136,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         switch (r.u8() % 10) {
             case 0: {  // a genuine offer, fuzzed fields
                 if (clients.size() >= 6) break;
-                const DhtKey bucket = relay_bucket_key(engine.bucket());
+                const DhtKey bucket = relay_directory_key(engine.bucket(), 0);
                 std::optional<PresenceRecord> rec;
-                for (auto it = host.puts.rbegin(); it != host.puts.rend() && !rec; ++it)
+                for (auto it = host.announced.rbegin(); it != host.announced.rend() && !rec; ++it)
                     if (it->first == bucket) rec = decode_presence(it->second).record;
                 if (!rec) break;
                 Client c;

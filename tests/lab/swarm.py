@@ -62,6 +62,21 @@ class PaveNode:
             raise RuntimeError(f"{self.name}: shell {command!r} failed: {r.stderr.strip()}")
         return r.stdout
 
+    def query(self, command, timeout=10):
+        """One command over the node's control socket (node.sock: a line in, text and a NUL back),
+        without starting a `pave shell` process: for polling many nodes."""
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as c:
+            c.settimeout(timeout)
+            c.connect(os.path.join(self.state_dir, "node.sock"))
+            c.sendall(command.encode() + b"\n")
+            buf = b""
+            while not buf.endswith(b"\0"):
+                chunk = c.recv(65536)
+                if not chunk:
+                    break
+                buf += chunk
+        return buf.rstrip(b"\0").decode()
+
     def shell_json(self, command, timeout=20):
         """The JSON object a `COMMAND --json` replies with (see the schemas in node/node.cpp)."""
         return json.loads(self.shell(command + " --json", timeout=timeout))
@@ -150,6 +165,28 @@ class Swarm:
         node.node_id = node_id
         self.nodes.append(node)
         return node
+
+    def add_nodes(self, bootstrap, count, extra=(), log_level="warn"):
+        """`count` relays started at once: identities first, then every process in one go."""
+        prepared = []
+        for _ in range(count):
+            name = f"n{len(self.nodes) + len(prepared)}"
+            state = os.path.join(self.tmp, name)
+            r = subprocess.run([pave_bin(), "--state-dir", state, "identity", "create"],
+                               capture_output=True, text=True, check=True)
+            prepared.append((name, state, r.stdout.split("id ")[1].split()[0]))
+        started = []
+        for name, state, node_id in prepared:
+            port = free_udp_port()
+            argv = [pave_bin(), "--state-dir", state, "--log-level", log_level, "node", "--bind", "127.0.0.1",
+                    "--port", str(port), "--network-id", str(self.network_id), "--lan-candidates",
+                    "--bootstrap", bootstrap, *extra]
+            proc, log_path = self._spawn(argv, f"{name}.log")
+            node = PaveNode(self, name, port, proc, state, log_path)
+            node.node_id = node_id
+            self.nodes.append(node)
+            started.append(node)
+        return started
 
     def wait_ready(self, node, timeout=10):
         """Until the node's control socket answers."""

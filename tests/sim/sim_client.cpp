@@ -62,12 +62,27 @@ void SimClient::send(const Endpoint& to, ByteView data) { sock_.send(to, data); 
 
 void SimClient::dht_put(const DhtKey& key, Bytes value) { world_.dht.put(key, std::move(value)); }
 
+DhtListenToken SimClient::dht_get(const DhtKey& key) {
+    return world_.dht.get(
+        key, opts_.address,
+        [this](SimDht::Token token, const DhtKey& k, const std::vector<Bytes>& values, bool) {
+            if (closed_) return;
+            engine_.on_dht_values(world_.now(), k, token, values, false);
+            after(engine_.on_tick(world_.now()));
+        },
+        [this, key](SimDht::Token token) {
+            if (closed_) return;
+            engine_.on_dht_done(world_.now(), key, token, true);
+            after(engine_.on_tick(world_.now()));
+        });
+}
+
 DhtListenToken SimClient::dht_listen(const DhtKey& key) {
     return world_.dht.listen(key, [this](SimDht::Token token, const DhtKey& k, const std::vector<Bytes>& values, bool expired) {
         if (closed_) return;
         engine_.on_dht_values(world_.now(), k, token, values, expired);
         after(engine_.on_tick(world_.now()));
-    });
+    }, opts_.address);
 }
 
 void SimClient::dht_cancel_listen(const DhtKey&, DhtListenToken token) { world_.dht.cancel(token); }

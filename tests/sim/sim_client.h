@@ -55,6 +55,7 @@ public:
     void dht_put(const DhtKey& key, Bytes value) override;
     DhtListenToken dht_listen(const DhtKey& key) override;
     void dht_cancel_listen(const DhtKey& key, DhtListenToken token) override;
+    DhtListenToken dht_get(const DhtKey& key) override;
     void event(const EngineEvent& e) override;
     void send_wireguard(const Endpoint& to, ByteView data) override;
     void send_local(const Endpoint& to, ByteView data) override;

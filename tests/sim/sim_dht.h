@@ -6,13 +6,23 @@
 //  - listen(key): the values already stored reach the new listener after the delivery delay,
 //    new ones later; cancel() stops deliveries, including those already on their way;
 //  - values expire value_ttl after they were stored; listeners then get them again with
-//    expired = true (as OpenDHT's listen callback does).
+//    expired = true (as OpenDHT's listen callback does);
+//  - announce(key, value): a permanent put: stored after the put delay (done(true)), or lost
+//    with put_loss (done(false)); it does not expire until withdrawn, then value_ttl later (the
+//    storers keep the last copy they were sent); nothing is stored while the DHT is down
+//    (done(false));
+//  - get(key): the values stored now reach the reader after the delivery delay, then its done.
+// Every listen and get names its reader (an address): readers(key) is what the storers of that
+// key learn about who reads it.
 // Delays are drawn in [delay, delay + jitter] from the simulator's seeded randomness.
 #pragma once
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <map>
+#include <set>
+#include <string>
 #include <vector>
 
 #include "crypto/bytes.h"
@@ -40,8 +50,18 @@ public:
     DhtParams& params() { return params_; }
 
     void put(const DhtKey& key, Bytes value);
-    Token listen(const DhtKey& key, Listener fn);
+    Token listen(const DhtKey& key, Listener fn, const std::string& reader = {});
     void cancel(Token token);
+    uint64_t announce(const DhtKey& key, Bytes value, std::function<void(bool ok)> done);
+    void withdraw(const DhtKey& key, uint64_t id);
+    // The values reach `fn` (with the returned token, expired = false), then `done` is called.
+    Token get(const DhtKey& key, const std::string& reader, Listener fn, std::function<void(Token)> done);
+
+    // Whether nodes can reach the DHT (false: announcements fail, as before bootstrap).
+    bool up = true;
+    // The distinct readers (listen or get) of `key` so far.
+    const std::set<std::string>& readers(const DhtKey& key) const;
+    uint64_t reads() const { return reads_; }
 
     // Stored, unexpired values at `key` now.
     size_t values_at(const DhtKey& key) const;
@@ -66,7 +86,7 @@ private:
         Listener fn;
     };
     Duration draw(std::chrono::milliseconds base);
-    void store(const DhtKey& key, Bytes value);
+    void store(const DhtKey& key, Bytes value, std::optional<uint64_t> announced = std::nullopt);
     void deliver(Token token, const DhtKey& key, std::vector<Bytes> values, bool expired);
     void expire(const DhtKey& key, uint64_t id);
 
@@ -77,6 +97,9 @@ private:
     std::map<Token, Listening> listeners_;
     Token next_token_ = 1;
     uint64_t next_value_id_ = 1;
+    std::map<DhtKey, std::set<std::string>> readers_;
+    std::set<uint64_t> announced_;  // ids of announced values not withdrawn
+    uint64_t reads_ = 0;
     uint64_t puts_ = 0, puts_lost_ = 0, deliveries_ = 0, deliveries_lost_ = 0, expired_ = 0;
 };
 

@@ -1,5 +1,7 @@
 #include "tests/sim/sim_relay.h"
 
+#include <memory>
+
 namespace pave::sim {
 
 SimRelay::SimRelay(SimWorld& world, SimRelayOptions opts)
@@ -56,6 +58,18 @@ DhtListenToken SimRelay::dht_listen(const DhtKey& key) {
 }
 
 void SimRelay::dht_cancel_listen(const DhtKey&, DhtListenToken token) { world_.dht.cancel(token); }
+
+uint64_t SimRelay::dht_announce(const DhtKey& key, Bytes value) {
+    auto id = std::make_shared<uint64_t>(0);
+    *id = world_.dht.announce(key, std::move(value), [this, key, id](bool ok) {
+        if (silent_) return;
+        engine_.on_announce_done(world_.now(), key, *id, ok);
+        after_call();
+    });
+    return *id;
+}
+
+void SimRelay::dht_withdraw(const DhtKey& key, uint64_t id) { world_.dht.withdraw(key, id); }
 
 void SimRelay::event(const EngineEvent& e) { events_.push_back(e); }
 

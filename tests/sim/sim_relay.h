@@ -54,6 +54,9 @@ public:
     void dht_put(const DhtKey& key, Bytes value) override;
     DhtListenToken dht_listen(const DhtKey& key) override;
     void dht_cancel_listen(const DhtKey& key, DhtListenToken token) override;
+    uint64_t dht_announce(const DhtKey& key, Bytes value) override;
+    void dht_withdraw(const DhtKey& key, uint64_t id) override;
+    bool dht_connected() override { return world_.dht.up; }
     void event(const EngineEvent& e) override;
     std::string vpn_open(const ConnId& id, const Endpoint& vpn, uint32_t fwmark) override;
     void vpn_send(const ConnId& id, ByteView data) override;

@@ -563,7 +563,7 @@ TEST_CASE("swarm: offers that name a victim as their only candidate get it no mo
     SimRelay& r = s.add_relay();
     // The attacker reads the relay's presence record like any client.
     std::optional<PresenceRecord> rec;
-    s.dht.listen(relay_bucket_key(r.engine().bucket()), [&](SimDht::Token, const DhtKey&, const std::vector<Bytes>& vs, bool) {
+    s.dht.listen(relay_directory_key(r.engine().bucket(), 0), [&](SimDht::Token, const DhtKey&, const std::vector<Bytes>& vs, bool) {
         for (const auto& v : vs)
             if (auto p = decode_and_verify_presence(v); p.record) rec = p.record;
     });

@@ -1,15 +1,15 @@
 // Test tool: writes hostile values into a private PAVE swarm's relay directory.
 //
 //   pave-dht-tool --network-id N --bootstrap HOST:PORT forge badsig|wrongkey|expired|farfuture
-//       puts one forged presence record on the bucket key its claimed node key maps to and
+//       puts one forged presence record on the replica keys of the bucket its claimed node key maps to and
 //       prints the node id it claims (which no honest listing may show).
 //   pave-dht-tool --network-id N --bootstrap HOST:PORT fake-relays COUNT
 //       puts COUNT validly signed presence records of fresh keys (free Sybil relays that never
-//       answer), each on its own bucket key, living 10 minutes.
+//       answer), each on the replica keys of its bucket, living 10 minutes.
 //   pave-dht-tool --network-id N --bootstrap HOST:PORT flood-key KEYHEX COUNT SIZE
 //       puts COUNT random values of SIZE bytes at one key (e.g. junk rendezvous blobs on an inbox key).
 //   pave-dht-tool --network-id N --bootstrap HOST:PORT flood COUNT
-//       puts COUNT junk values spread over every bucket key: garbage bytes, records with forged
+//       puts COUNT junk values spread over every bucket (each on all its replica keys): garbage bytes, records with forged
 //       signatures, validly signed but expired records, and OpenDHT putEncrypted values.
 //   pave-dht-tool --network-id N --bootstrap HOST:PORT offers RELAY_ID RATE SECONDS VPN CAND...
 //       reads the presence record of the relay whose node id starts with RELAY_ID and puts
@@ -81,15 +81,21 @@ struct Pending {
 };
 
 void put_plain(dht::DhtRunner& r, const DhtKey& key, const Bytes& v, Pending& p) {
-    // At most 50 puts a second: each put is a search and a few requests to every storer, and
-    // PAVE nodes answer at most 128 requests a second from one peer (dht/opendht/dht_node.h).
+    // At most 150 puts a second: each put is a search and a few requests to every storer, and
+    // PAVE nodes answer at most 512 requests a second from one peer (dht/opendht/dht_node.h).
     static auto next = std::chrono::steady_clock::now();
     std::this_thread::sleep_until(next);
-    next = std::max(next, std::chrono::steady_clock::now() - std::chrono::seconds(1)) + std::chrono::milliseconds(20);
+    next = std::max(next, std::chrono::steady_clock::now() - std::chrono::seconds(1)) + std::chrono::microseconds(6667);
     dht::Value val(v.data(), v.size());
     val.id = random_u64();
     p.add();
     r.put(dht::InfoHash(key.data(), key.size()), std::move(val), [&p](bool ok) { p.done(ok); });
+}
+
+// A directory value goes on every replica key of its bucket: a reader reads (or a node listens
+// on) one of them, chosen at random.
+void put_bucket(dht::DhtRunner& r, unsigned bucket, const Bytes& v, Pending& p) {
+    for (unsigned i = 0; i < kBucketReplicas; ++i) put_plain(r, relay_directory_key(bucket, i), v, p);
 }
 
 uint64_t now_ms() {
@@ -101,7 +107,7 @@ uint64_t now_ms() {
 std::optional<PresenceRecord> find_relay(dht::DhtRunner& r, const std::string& prefix) {
     std::optional<PresenceRecord> best;
     for (unsigned b = 0; b < kRelayBuckets; ++b) {
-        DhtKey key = relay_bucket_key(b);
+        DhtKey key = relay_directory_key(b, unsigned(random_below(kBucketReplicas)));
         auto values = r.get(dht::InfoHash(key.data(), key.size())).get();
         for (const auto& v : values) {
             auto p = decode_and_verify_presence(ByteView(v->data.data(), v->data.size()));
@@ -214,39 +220,41 @@ int main(int argc, char** argv) {
             std::cerr << "unknown forge kind " << arg << "\n";
             return 2;
         }
-        put_plain(runner, relay_bucket_key(relay_bucket_of(claimed.public_key())), v, pending);
+        put_bucket(runner, relay_bucket_of(claimed.public_key()), v, pending);
         std::cout << node_id(claimed.public_key()) << std::endl;
     } else if (cmd == "flood") {
         size_t count = std::stoul(arg);
         auto pk = runner.getPublicKey();
         for (size_t n = 0; n < count; ++n) {
-            DhtKey key = relay_bucket_key(unsigned(n % kRelayBuckets));
+            const unsigned bucket = unsigned(n % kRelayBuckets);
             switch (n % 4) {
                 case 0: {  // garbage of random size
                     Bytes v(1 + random_below(400));
                     random_bytes(v);
-                    put_plain(runner, key, v, pending);
+                    put_bucket(runner, bucket, v, pending);
                     break;
                 }
                 case 1: {  // well-formed record, forged signature, right bucket
                     Ed25519Key k = Ed25519Key::generate();
                     Bytes v = record_for(k, now_s() + 300);
                     v[v.size() - 5] ^= 0x40;
-                    put_plain(runner, relay_bucket_key(relay_bucket_of(k.public_key())), v, pending);
+                    put_bucket(runner, relay_bucket_of(k.public_key()), v, pending);
                     break;
                 }
                 case 2: {  // validly signed, expired
                     Ed25519Key k = Ed25519Key::generate();
-                    put_plain(runner, relay_bucket_key(relay_bucket_of(k.public_key())), record_for(k, now_s() - 60),
-                              pending);
+                    put_bucket(runner, relay_bucket_of(k.public_key()), record_for(k, now_s() - 60), pending);
                     break;
                 }
                 case 3: {  // OpenDHT's own encrypted form (RSA), which PAVE never decrypts
                     Bytes v(64);
                     random_bytes(v);
-                    pending.add();
-                    runner.putEncrypted(dht::InfoHash(key.data(), key.size()), pk, dht::Value(v.data(), v.size()),
-                                        [&pending](bool ok) { pending.done(ok); });
+                    for (unsigned i = 0; i < kBucketReplicas; ++i) {
+                        DhtKey key = relay_directory_key(bucket, i);
+                        pending.add();
+                        runner.putEncrypted(dht::InfoHash(key.data(), key.size()), pk, dht::Value(v.data(), v.size()),
+                                            [&pending](bool ok) { pending.done(ok); });
+                    }
                     break;
                 }
             }
@@ -256,8 +264,7 @@ int main(int argc, char** argv) {
         size_t count = std::stoul(arg);
         for (size_t n = 0; n < count; ++n) {
             Ed25519Key k = Ed25519Key::generate();
-            put_plain(runner, relay_bucket_key(relay_bucket_of(k.public_key())), record_for(k, now_s() + 600, 600),
-                      pending);
+            put_bucket(runner, relay_bucket_of(k.public_key()), record_for(k, now_s() + 600, 600), pending);
         }
         std::cout << "published " << count << std::endl;
     } else if (cmd == "flood-key" && i + 3 < argc) {

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <deque>
 #include <map>
+#include <set>
 #include <memory>
 #include <string>
 #include <vector>
@@ -105,6 +106,24 @@ struct World : ClientEngineHost {
         listens[next_token] = key;
         return next_token++;
     }
+    // The directory as the DHT stores it (every replica key of a bucket holds the bucket); gets
+    // are answered at the next step of the world with what is stored then.
+    std::map<DhtKey, std::vector<Bytes>> stored;
+    std::vector<std::pair<DhtListenToken, DhtKey>> gets;
+    std::vector<DhtKey> keys_read;
+    DhtListenToken dht_get(const DhtKey& key) override {
+        gets.emplace_back(next_token, key);
+        keys_read.push_back(key);
+        return next_token++;
+    }
+    void answer_gets() {
+        auto pending = std::move(gets);
+        gets.clear();
+        for (const auto& [t, k] : pending) {
+            if (auto it = stored.find(k); it != stored.end()) engine.on_dht_values(now, k, t, it->second, false);
+            engine.on_dht_done(now, k, t, true);
+        }
+    }
     void dht_cancel_listen(const DhtKey& key, DhtListenToken token) override {
         auto it = listens.find(token);
         REQUIRE(it != listens.end());
@@ -160,7 +179,9 @@ struct World : ClientEngineHost {
             if (k == key) tokens.push_back(t);
         for (auto t : tokens) engine.on_dht_values(now, key, t, values, false);
     }
-    void publish_relay(const FakeRelay& r) { deliver_values(relay_bucket_key(r.bucket()), {record_of(r)}); }
+    void publish_relay(const FakeRelay& r) {
+        for (unsigned i = 0; i < kBucketReplicas; ++i) stored[relay_directory_key(r.bucket(), i)].push_back(record_of(r));
+    }
 
     // Relays of one bucket share its inbox key: each tries the offer, as a real relay does.
     bool relay_takes_offer(FakeRelay& r, const Bytes& value) {
@@ -249,6 +270,7 @@ struct World : ClientEngineHost {
             for (auto& r : relays)
                 if (r->session && r->session->next_deadline() <= now.mono) r->session->on_timer(now.mono);
             engine.on_tick(now);
+            answer_gets();
             pump();
         }
     }
@@ -287,7 +309,16 @@ ClientEngineConfig one_at_a_time() {
 TEST_CASE("client engine: every step to connected, then WireGuard both ways") {
     World w;
     w.engine.start(w.now);
-    CHECK(w.listens.size() == kRelayBuckets);  // the directory's bucket keys
+    // The directory is read with gets, one random replica key of every bucket, never a listen.
+    CHECK(w.listens.empty());
+    w.run_for(20ms);
+    REQUIRE(w.keys_read.size() == kRelayBuckets);
+    std::set<unsigned> buckets;
+    for (const auto& k : w.keys_read)
+        for (unsigned b = 0; b < kRelayBuckets; ++b)
+            for (unsigned r = 0; r < kBucketReplicas; ++r)
+                if (relay_directory_key(b, r) == k) buckets.insert(b);
+    CHECK(buckets.size() == kRelayBuckets);
     CHECK(w.engine.step() == Step::finding_relays);
     CHECK(w.events.back() == "finding relays");
 
@@ -311,7 +342,7 @@ TEST_CASE("client engine: every step to connected, then WireGuard both ways") {
     CHECK(w.saw("path validated; connected via relay " + w.short_id(r) + " (RTT "));
     CHECK(w.engine.reflector().mapped() == w.client_pub);
     CHECK(w.engine.offers_waiting() == 0);
-    CHECK(w.listens.size() == kRelayBuckets);  // the answer listen is gone
+    CHECK(w.listens.empty());  // the answer listen is gone
     CHECK(r.session->state() == SessionState::established);
     CHECK(w.engine.relay()->node_pub == r.pub());
     CHECK(!w.gave_up_why);
@@ -427,7 +458,7 @@ TEST_CASE("client engine: a refusal that would be the same everywhere fails the 
     CHECK(w.events.back() == line);
     REQUIRE(w.gave_up_why);
     CHECK(*w.gave_up_why == line);
-    CHECK(w.listens.size() == kRelayBuckets);  // no answer listen left
+    CHECK(w.listens.empty());  // no answer listen left
     // The engine does nothing more.
     size_t n = w.events.size();
     w.run_for(30s, 200ms);
@@ -475,7 +506,7 @@ TEST_CASE("client engine: timeouts fail with the step and the reason") {
         REQUIRE(w.run_until([&] { return w.engine.step() == Step::failed; }, 25s));
         INFO(w.all_events());
         CHECK(w.events.back().rfind("failed at step 'rendezvous': no relay accepted within 20 s (1 relay(s) asked, ", 0) == 0);
-        CHECK(w.listens.size() == kRelayBuckets);
+        CHECK(w.listens.empty());
     }
     SUBCASE("punching finds no path") {
         World w;
@@ -509,10 +540,15 @@ TEST_CASE("client engine: answers that are late or not for the offer are not use
     auto before = w.engine.counters().answers_late;
     w.engine.on_dht_values(w.now, DhtKey{}, 99999, {Bytes(kRendezvousValueSize, 1)}, false);
     CHECK(w.engine.counters().answers_late == before + 1);
-    // Garbage of another size at a bucket key is judged and refused by the directory.
+    // Values at a directory key from a read the engine did not make are not judged.
     auto values = w.engine.counters().directory_values;
-    w.deliver_values(relay_bucket_key(0), {Bytes(7, 0)});
-    CHECK(w.engine.counters().directory_values == values + 1);
+    w.stored[relay_directory_key(0, 0)].push_back(Bytes(7, 0));
+    w.engine.on_dht_values(w.now, relay_directory_key(0, 0), w.next_token, {Bytes(7, 0)}, false);  // no such read
+    CHECK(w.engine.counters().directory_values == values);
+    DhtListenToken t = w.dht_get(relay_directory_key(0, 0));  // a read the engine did not ask for is ignored too
+    w.gets.clear();
+    w.engine.on_dht_values(w.now, relay_directory_key(0, 0), t, {Bytes(7, 0)}, false);
+    CHECK(w.engine.counters().directory_values == values);
     CHECK(w.engine.directory().live(w.now.unix_s()).size() == 1);
     CHECK(w.engine.step() == Step::rendezvous);
 }

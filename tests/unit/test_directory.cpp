@@ -76,21 +76,23 @@ TEST_CASE("bucket keys: DHT keys are SHA-1 of the documented strings") {
     // Digests computed independently with sha1sum.
     CHECK(hex_of(dht_key_of("")) == "da39a3ee5e6b4b0d3255bfef95601890afd80709");
     CHECK(hex_of(dht_key_of("abc")) == "a9993e364706816aba3e25717850c26c9cd0d89d");
-    // printf 'pave/v1/relays/0' | sha1sum
-    CHECK(hex_of(relay_bucket_key(0)) == "ddcaf8dd2c65143538af4efe43da52cbbefe21ba");
-    // printf 'pave/v1/relays/7' | sha1sum
-    CHECK(hex_of(relay_bucket_key(7)) == "25ebe6dcbec1148421a97df9a2696c3f091b2e02");
+    // printf 'pave/v1/relays/0/0' | sha1sum
+    CHECK(hex_of(relay_directory_key(0, 0)) == "3f7d79d85723e2937ba9750e67ec4450a0d07036");
+    // printf 'pave/v1/relays/7/5' | sha1sum
+    CHECK(hex_of(relay_directory_key(7, 5)) == "27f2533edff92d35385c200814a30aa5739e7ac0");
     // printf 'pave/v1/inbox/3/600/2916666' | sha1sum
     CHECK(hex_of(inbox_key(3, 600, 2916666)) == "4c6f8730d5206a57b3b05477af64bd6b72b9f3b6");
 
     for (unsigned b = 0; b < kRelayBuckets; ++b)
-        CHECK(relay_bucket_key(b) == dht_key_of("pave/v1/relays/" + std::to_string(b)));
+        for (unsigned r = 0; r < kBucketReplicas; ++r)
+            CHECK(relay_directory_key(b, r) == dht_key_of("pave/v1/relays/" + std::to_string(b) + "/" + std::to_string(r)));
 }
 
 TEST_CASE("bucket keys: all bucket and inbox keys differ") {
     std::set<DhtKey> keys;
-    for (unsigned b = 0; b < kRelayBuckets; ++b) keys.insert(relay_bucket_key(b));
-    CHECK(keys.size() == kRelayBuckets);
+    for (unsigned b = 0; b < kRelayBuckets; ++b)
+        for (unsigned r = 0; r < kBucketReplicas; ++r) keys.insert(relay_directory_key(b, r));
+    CHECK(keys.size() == kRelayBuckets * kBucketReplicas);
 
     std::set<DhtKey> inboxes;
     size_t n = 0;

@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <map>
+#include <set>
 #include <memory>
 #include <string>
 
@@ -58,6 +59,21 @@ struct FakeHost : RelayEngineHost {
 
     void send(const Endpoint& to, ByteView d) override { sent.push_back({to, Bytes(d.begin(), d.end())}); }
     void dht_put(const DhtKey& k, Bytes v) override { puts.emplace_back(k, std::move(v)); }
+    struct Announced {
+        DhtKey key;
+        uint64_t id;
+        Bytes value;
+    };
+    std::vector<Announced> announces;
+    std::vector<std::pair<DhtKey, uint64_t>> withdrawn;
+    uint64_t next_value_id = 1000;
+    bool connected = true;
+    uint64_t dht_announce(const DhtKey& k, Bytes v) override {
+        announces.push_back({k, ++next_value_id, std::move(v)});
+        return next_value_id;
+    }
+    void dht_withdraw(const DhtKey& k, uint64_t id) override { withdrawn.emplace_back(k, id); }
+    bool dht_connected() override { return connected; }
     DhtListenToken dht_listen(const DhtKey& k) override {
         listens[++next_token] = k;
         return next_token;
@@ -127,9 +143,9 @@ struct Bench {
     uint64_t period() const { return engine->period_of(now.unix_s()); }
     // The inbox key of the current period, as the relay's last presence record names it.
     PresenceRecord presence() const {
-        const DhtKey bucket = relay_bucket_key(engine->bucket());
-        for (auto it = host.puts.rbegin(); it != host.puts.rend(); ++it)
-            if (it->first == bucket) return decode_and_verify_presence(it->second).record.value();
+        const DhtKey bucket = relay_directory_key(engine->bucket(), 0);
+        for (auto it = host.announces.rbegin(); it != host.announces.rend(); ++it)
+            if (it->key == bucket) return decode_and_verify_presence(it->value).record.value();
         FAIL("no presence record");
         return {};
     }
@@ -250,6 +266,65 @@ TEST_CASE("relay engine: presence published, inbox keys and listens rotate with 
     b.engine->on_dht_values(b.now, inbox_key(b.engine->bucket(), 10, first.period), 101, {Bytes(kRendezvousValueSize)},
                             false);
     CHECK(b.engine->intake(RelayEngine::Intake::not_for_us) == 1);
+}
+
+TEST_CASE("relay engine: presence waits for the DHT, goes on every replica key, replaces itself, retries a failed round") {
+    RelayEngineConfig c;
+    c.presence_ttl_s = 30;
+    FakeHost host;
+    host.connected = false;  // not bootstrapped yet
+    Ed25519Key key = Ed25519Key::generate();
+    // 1 s into a 30 s period: no period change during the test (it covers 23 s).
+    EngineTime now{Clock::time_point{} + 1000h, 1'700'000'011'000};
+    RelayEngine engine(host, key, c, {ep("10.2.0.2:4500")});
+    auto step = [&](std::chrono::milliseconds d) {
+        now.mono += d;
+        now.unix_ms += uint64_t(d.count());
+        engine.on_tick(now);
+    };
+    engine.on_tick(now);
+    step(5s);
+    CHECK(host.announces.empty());        // nothing announced before the DHT is connected
+    CHECK(host.listens.size() == 3);      // but the inboxes are listened on
+    host.connected = true;
+    step(1s);
+    REQUIRE(host.announces.size() == kBucketReplicas);
+    std::set<DhtKey> keys;
+    for (const auto& a : host.announces) keys.insert(a.key);
+    for (unsigned r = 0; r < kBucketReplicas; ++r) CHECK(keys.count(relay_directory_key(engine.bucket(), r)));
+    CHECK(engine.presence_announced());
+    // Every replica acknowledged: nothing more until the record is due (TTL / 3).
+    for (const auto& a : host.announces) engine.on_announce_done(now, a.key, a.id, true);
+    step(5s);
+    CHECK(host.announces.size() == kBucketReplicas);
+    step(6s);  // 11 s > 30 s / 3: the record is replaced, the previous announcements withdrawn
+    REQUIRE(host.announces.size() == 2 * kBucketReplicas);
+    REQUIRE(host.withdrawn.size() == kBucketReplicas);
+    for (size_t i = 0; i < kBucketReplicas; ++i) {
+        CHECK(host.withdrawn[i].first == host.announces[i].key);
+        CHECK(host.withdrawn[i].second == host.announces[i].id);
+    }
+    // A round nobody acknowledged: announced again after 2 s, then 4 s (backoff).
+    auto last = host.announces.back();
+    engine.on_announce_done(now, last.key, last.id, false);
+    CHECK(engine.announces_failed() == 1);
+    step(1s);
+    CHECK(host.announces.size() == 2 * kBucketReplicas);
+    step(1s);
+    REQUIRE(host.announces.size() == 3 * kBucketReplicas);
+    last = host.announces.back();
+    engine.on_announce_done(now, last.key, last.id, false);
+    step(3s);
+    CHECK(host.announces.size() == 3 * kBucketReplicas);
+    step(1s);
+    CHECK(host.announces.size() == 4 * kBucketReplicas);
+    // The outcome of a replaced announcement is ignored.
+    engine.on_announce_done(now, host.announces.front().key, host.announces.front().id, false);
+    CHECK(engine.announces_failed() == 2);
+    // Shutting down withdraws what is announced.
+    size_t withdrawn = host.withdrawn.size();
+    engine.shutdown(now);
+    CHECK(host.withdrawn.size() == withdrawn + kBucketReplicas);
 }
 
 TEST_CASE("relay engine: intake counts junk, stale and replayed offers without answering them") {
