@@ -339,7 +339,7 @@ void ClientEngine::rendezvous_tick(const EngineTime& now) {
     // Every relay known has been asked in this cycle: before asking them again, read the
     // directory for relays not known yet (and wait for that read, briefly).
     bool hold = false;
-    if (!cfg_.listen_directory && choice_->cycle_over(live)) {
+    if (!cfg_.listen_directory && step_ == Step::rendezvous && choice_->cycle_over(live)) {
         if (!cycle_read_at_ || t >= *cycle_read_at_ + kRereadOnNewCycle) {
             cycle_read_at_ = t;
             reads_.want_all(t, std::chrono::seconds(0));
