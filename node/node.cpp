@@ -79,6 +79,7 @@ private:
     void cmd_dht_put(const std::string& key, const std::string& text, ControlServer::Reply reply);
     void shutdown();
     void request_stop();  // shutdown from the next loop iteration (safe inside callbacks)
+    void on_stop_signal();  // SIGINT/SIGTERM: a relay drains its sessions first
     bool start_client();
 
     NodeOptions opts_;
@@ -113,6 +114,7 @@ private:
     // STUN answers of a node without the relay role (a relay's engine answers its own).
     StunAnswerer stun_;
     bool stopping_ = false;
+    bool draining_ = false;  // relay sessions closed, carrying what is in flight until shutdown()
     int exit_code_ = 0;
 };
 
@@ -553,6 +555,21 @@ void Node::request_stop() {
     uv_timer_start(&stop_timer_, [](uv_timer_t* t) { static_cast<Node*>(t->data)->shutdown(); }, 0, 0);
 }
 
+void Node::on_stop_signal() {
+    // A relay with sessions first tells its clients (CLOSE) and carries WireGuard a moment
+    // longer (RelayEngine::drain), so they move to their standby without losing what is in
+    // flight; a second signal stops at once.
+    if (!stopping_ && !draining_ && relay_ && relay_->drain()) {
+        draining_ = true;
+        log::info("node", "stopping: sessions closed, carrying what is in flight for {} ms",
+                  std::chrono::milliseconds(RelayEngine::kDrainGrace).count());
+        uv_timer_start(&stop_timer_, [](uv_timer_t* t) { static_cast<Node*>(t->data)->shutdown(); },
+                       uint64_t(std::chrono::milliseconds(RelayEngine::kDrainGrace).count()), 0);
+        return;
+    }
+    shutdown();
+}
+
 void Node::shutdown() {
     if (stopping_) return;
     stopping_ = true;
@@ -675,7 +692,7 @@ int Node::run() {
     for (auto [sig, h] : {std::pair{SIGINT, &sigint_}, std::pair{SIGTERM, &sigterm_}}) {
         uv_signal_init(loop_, h);
         h->data = this;
-        uv_signal_start(h, [](uv_signal_t* s, int) { static_cast<Node*>(s->data)->shutdown(); }, sig);
+        uv_signal_start(h, [](uv_signal_t* s, int) { static_cast<Node*>(s->data)->on_stop_signal(); }, sig);
     }
     start_client();
     uv_run(loop_, UV_RUN_DEFAULT);

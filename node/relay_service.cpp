@@ -44,6 +44,14 @@ RelayService::~RelayService() {
     timer_.close();
 }
 
+bool RelayService::drain() {
+    const EngineTime t = now();
+    const bool any = engine_->drain(t);
+    flush_batches();
+    if (any) arm_timer();
+    return any;
+}
+
 void RelayService::close_sessions() {
     engine_->shutdown(now());
     flush_batches();

@@ -66,6 +66,9 @@ public:
     // Closes every session now (CLOSE frames sent at once), so clients move to their standby
     // without waiting for the rest of the node's shutdown (the DHT's stop takes a while).
     void close_sessions();
+    // A graceful stop: CLOSE frames now, WireGuard still carried for RelayEngine::kDrainGrace
+    // (RelayEngine::drain); false when there is nothing to drain.
+    bool drain();
 
 private:
     // RelayEngineHost

@@ -545,6 +545,16 @@ bool ClientEngine::on_datagram(const EngineTime& now, const Endpoint& from, Byte
             return false;
         }
         case PacketKind::wireguard: {
+            if (previous_peer_ && *previous_peer_ == from && local_peer_ &&
+                !(session_ && session_->peer() && *session_->peer() == from)) {
+                if (now.mono >= previous_until_) {
+                    previous_peer_.reset();
+                    return false;
+                }
+                ++counters_.wg_from_relay;
+                host_.send_local(*local_peer_, data);  // in flight through the relay we left
+                return true;
+            }
             if (!session_ || !session_->peer() || !(*session_->peer() == from) || !local_peer_) return false;
             session_->on_data_from_peer(now.mono);
             ++counters_.wg_from_relay;
@@ -816,6 +826,8 @@ bool ClientEngine::fail_over(const EngineTime& now, const std::string& cause) {
     f.to = short_id(it->relay.node_pub);
     if (relay_) backoff_.failed(relay_->node_pub, t);
     failed_over_from_ = relay_ ? std::optional<Ed25519Public>(relay_->node_pub) : std::nullopt;
+    previous_peer_ = session_ ? session_->peer() : std::nullopt;
+    previous_until_ = t + kPreviousGrace;
     if (session_ && session_->state() == SessionState::established) session_->close(0, t);
     session_ = std::move(it->session);
     relay_ = it->relay;

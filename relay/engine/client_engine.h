@@ -120,6 +120,7 @@ inline constexpr std::chrono::seconds kHandshakeAnswerWait{5};
 // likely our own address (a NAT rebinding, a new network) than two relays dying, so neither is
 // avoided and a new attempt learns our public address afresh.
 inline constexpr std::chrono::seconds kOwnChangeWindow{3};
+inline constexpr std::chrono::seconds kPreviousGrace{1};
 // A standby is replaced after this long: a relay closes a session whose gate saw no WireGuard
 // handshake after 5 minutes (RelayEngineConfig::gate.handshake_timeout).
 inline constexpr std::chrono::seconds kStandbyMaxAge{240};
@@ -319,6 +320,10 @@ private:
     std::optional<Clock::time_point> gap_from_;      // failover: the last packet from the old relay
     std::optional<Failover> last_failover_;
     std::optional<Ed25519Public> failed_over_from_;  // the relay the last failover left
+    // WireGuard from the relay a failover left is still passed to WireGuard (authenticated
+    // there) for kPreviousGrace: a stopping relay carries what was in flight a moment longer.
+    std::optional<Endpoint> previous_peer_;
+    Clock::time_point previous_until_{};
     std::string lost_cause_;                         // why the last connected session ended
 };
 

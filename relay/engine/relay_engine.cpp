@@ -22,8 +22,12 @@ struct RelayEngine::Entry {
           session(SessionRole::relay, keys, candidates, now, timers, std::move(send)),
           gate(limits, destinations, vpn_, now) {}
 
-    Clock::time_point next_deadline() const { return std::min(session.next_deadline(), gate.deadline()); }
+    Clock::time_point next_deadline() const {
+        auto d = std::min(session.next_deadline(), gate.deadline());
+        return draining ? std::min(d, drain_until) : d;
+    }
     bool finished(Clock::time_point now) const {
+        if (draining && now < drain_until) return false;
         auto st = session.state();
         return st == SessionState::closed || st == SessionState::failed || gate.closed() || gate.expired(now);
     }
@@ -32,10 +36,17 @@ struct RelayEngine::Entry {
         gate.close();
     }
 
+    // Carries WireGuard while the relay stops (after its CLOSE) until drain_until.
+    bool carries(Clock::time_point now) const {
+        return session.state() == SessionState::established || (draining && now < drain_until);
+    }
+
     Endpoint vpn;
     Session session;
     Gate gate;
     bool vpn_open = false;
+    bool draining = false;
+    Clock::time_point drain_until{};
 };
 
 const char* RelayEngine::to_string(Intake i) {
@@ -80,6 +91,18 @@ RelayEngine::~RelayEngine() = default;
 
 void RelayEngine::emit(EngineEvent::Level level, std::string message) {
     host_.event(EngineEvent{level, "relay", std::move(message)});
+}
+
+bool RelayEngine::drain(const EngineTime& now, Clock::duration grace) {
+    bool any = false;
+    for (auto& [id, e] : sessions_) {
+        if (e->session.state() != SessionState::established || !e->vpn_open) continue;
+        e->session.close(0, now.mono);  // the CLOSE frame: the client moves on at once
+        e->draining = true;
+        e->drain_until = now.mono + grace;
+        any = true;
+    }
+    return any;
 }
 
 void RelayEngine::shutdown(const EngineTime& now) {
@@ -449,7 +472,7 @@ bool RelayEngine::on_wireguard(const EngineTime& now, const Endpoint& from, Byte
     // WireGuard is accepted only from a session's validated, bound client address.
     auto accepts = [&](Entry* e) {
         const auto& peer = e->session.peer();
-        return peer && *peer == from && e->session.state() == SessionState::established;
+        return peer && *peer == from && e->carries(now.mono);
     };
     auto it = by_peer_.find(from);
     Entry* e = it != by_peer_.end() && accepts(it->second) ? it->second : nullptr;
@@ -478,8 +501,7 @@ void RelayEngine::on_vpn_datagram(const EngineTime& now, const ConnId& id, ByteV
     Entry& e = *it->second;
     const bool was_closed = e.gate.closed();
     // A connected socket only receives from the VPN endpoint itself.
-    if (e.session.state() == SessionState::established && e.session.peer() &&
-        e.gate.from_endpoint(data, now.mono) == Gate::Verdict::forward)
+    if (e.carries(now.mono) && e.session.peer() && e.gate.from_endpoint(data, now.mono) == Gate::Verdict::forward)
         host_.send(*e.session.peer(), data);
     after_vpn_input(id, e, was_closed, "a datagram that is not WireGuard");
 }

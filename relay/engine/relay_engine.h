@@ -113,6 +113,12 @@ public:
     Clock::time_point next_deadline() const;
     // Closes every session (CLOSE frames to the clients, VPN sockets closed).
     void shutdown(const EngineTime& now);
+    // A graceful stop's first step: CLOSE frames to every client now (they move to their
+    // standby relay at once), but WireGuard still crosses for `grace`, so what is in flight
+    // (the VPN's answers to packets it got before it roamed) is not lost. False when there
+    // is no session to drain. Call shutdown() after `grace`.
+    static constexpr auto kDrainGrace = std::chrono::milliseconds(300);
+    bool drain(const EngineTime& now, Clock::duration grace = kDrainGrace);
 
     // Introspection (read-only; for the node's shell and for tests).
     struct SessionView {

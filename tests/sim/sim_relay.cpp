@@ -34,6 +34,12 @@ void SimRelay::set_silent(bool silent) {
     }
 }
 
+bool SimRelay::drain() {
+    const bool any = engine_.drain(world_.now());
+    after_call();
+    return any;
+}
+
 void SimRelay::shutdown() {
     engine_.shutdown(world_.now());
     after_call();

@@ -42,6 +42,9 @@ public:
     void set_candidate_override(std::optional<Endpoint> c) { candidate_override_ = std::move(c); }
     // Closes every session at once (CLOSE frames to their clients), as a relay that stops.
     void shutdown();
+    // A graceful stop's first step (RelayEngine::drain): CLOSE frames now, WireGuard carried
+    // for the drain grace; call shutdown() after it.
+    bool drain();
 
     const std::vector<EngineEvent>& events() const { return events_; }
     bool saw_event(const std::string& substring) const;

@@ -23,8 +23,8 @@ struct World {
     SimWireGuardServer& vpn;
     SimNat& nat;
     SimClient& client;
-    explicit World(uint64_t seed, ClientEngineConfig cfg = {}, int relays = 3)
-        : s(seed), vpn(s.add_vpn()), nat(s.add_nat(NatConfig::port_restricted())),
+    explicit World(uint64_t seed, ClientEngineConfig cfg = {}, int relays = 3, LinkParams vpn_link = {})
+        : s(seed), vpn(s.add_vpn(vpn_link)), nat(s.add_nat(NatConfig::port_restricted())),
           client((add_relays(relays), s.add_client(cfg, &nat))) {
         client.start();
         REQUIRE(s.run_until([&] { return client.step() == Step::connected; }, 30s));
@@ -118,14 +118,27 @@ TEST_CASE("failover: the active relay dies under a 10/s ping; the standby carrie
 }
 
 TEST_CASE("failover: a relay that stops (CLOSE) is left at once; gap under 0.3 s") {
-    World w(111);
+    World w(111, {}, 3, LinkParams{20ms, 5ms, 0.0});
     SimClient& c = w.client;
     SimRelay& stopping = w.active();
-    Duration gap = w.ping(3s, [&](Duration t) {
-        if (t == 550ms) stopping.shutdown();
-    });
-    MESSAGE("graceful stop: longest gap " << ms(gap) << " ms");
-    CHECK(gap <= 300ms);
+    uint64_t lost_in_flight = 0;
+    SUBCASE("drained: the relay carries what is in flight for a moment after its CLOSE") {
+        Duration gap = w.ping(3s, [&](Duration t) {
+            if (t == 550ms) CHECK(stopping.drain());
+            if (t == 850ms) stopping.shutdown();
+        });
+        lost_in_flight = c.wireguard().data_sent() - c.wireguard().echoes();
+        MESSAGE("graceful stop (drained): longest gap " << ms(gap) << " ms, " << lost_in_flight << " ping(s) lost");
+        CHECK(gap <= 200ms);
+        CHECK(lost_in_flight == 0);
+    }
+    SUBCASE("at once") {
+        Duration gap = w.ping(3s, [&](Duration t) {
+            if (t == 550ms) stopping.shutdown();
+        });
+        MESSAGE("graceful stop (not drained): longest gap " << ms(gap) << " ms");
+        CHECK(gap <= 300ms);
+    }
     CHECK(c.engine().counters().failovers == 1);
     CHECK(c.engine().last_failover()->cause.find("peer closed") != std::string::npos);
     CHECK(c.engine().attempts() == 1);
