@@ -214,7 +214,6 @@ int run_cli(int argc, char** argv) {
 
     NodeOptions copts;
     copts.client = true;
-    copts.relay = false;
     std::string cttl;
     auto* connect = app.add_subcommand("connect", "run the client role: reach --vpn through a random relay");
     connect->footer("Examples:\n"
@@ -229,6 +228,7 @@ int run_cli(int argc, char** argv) {
     connect->add_flag("--lan-candidates", lan, lan_help);
     connect->add_option("--standby", copts.standby, "standby sessions to other relays, for failover (default: 1)")
         ->check(CLI::Range(0, 4));
+    connect->add_flag("--no-relay", no_relay, "do not run the relay role beside the client (by default every user relays for others, with a fresh identity each run)");
 
     // pave wg ...
     NodeOptions wopts;
@@ -251,6 +251,9 @@ int run_cli(int argc, char** argv) {
     wg_up->add_flag("--run-hooks", run_hooks, "run the file's PreUp/PostUp/PreDown/PostDown lines (not run by default)");
     wg_up->add_option("--timeout", timeout_text, "give up a connection attempt after this long (default: 20s)");
     wg_up->add_flag("--lan-candidates", lan, lan_help);
+    wg_up->add_option("--standby", wopts.standby, "standby sessions to other relays, for failover (default: 1)")
+        ->check(CLI::Range(0, 4));
+    wg_up->add_flag("--no-relay", no_relay, "do not run the relay role beside the client (by default every user relays for others, with a fresh identity each run)");
     auto* wg_down = wg->add_subcommand("down", "take down what `pave wg up CONFIG` brought up (also after a crash)");
     wg_down->add_option("CONFIG", wg_config, "the same file as given to `pave wg up`")->required();
     auto* wg_attach = wg->add_subcommand("attach", "relay an interface that is already up: repoint its VPN peer at PAVE");
@@ -264,6 +267,9 @@ int run_cli(int argc, char** argv) {
     wg_attach->add_option("--peer", wg_peer, "the VPN peer's public key (needed when the interface has several peers)");
     wg_attach->add_option("--timeout", timeout_text, "give up a connection attempt after this long (default: 20s)");
     wg_attach->add_flag("--lan-candidates", lan, lan_help);
+    wg_attach->add_option("--standby", wopts.standby, "standby sessions to other relays, for failover (default: 1)")
+        ->check(CLI::Range(0, 4));
+    wg_attach->add_flag("--no-relay", no_relay, "do not run the relay role beside the client (by default every user relays for others, with a fresh identity each run)");
     auto* wg_detach = wg->add_subcommand("detach", "stop `pave wg attach IFACE` and restore the peer's endpoint");
     wg_detach->add_option("IFACE", wg_iface, "the WireGuard interface")->required();
 
@@ -336,8 +342,8 @@ int run_cli(int argc, char** argv) {
     if (*node || *connect) {
         NodeOptions& o = *node ? nopts : copts;
         o.state_dir = state_dir;
+        o.relay = !no_relay;
         if (*node) {
-            o.relay = !no_relay;
             auto ttl = parse_duration(ttl_text);
             if (!ttl || *ttl < 10) {
                 std::cerr << "pave: error: invalid --presence-ttl '" << ttl_text << "' (e.g. 30s, 10m; at least 10s)\n";
@@ -365,6 +371,7 @@ int run_cli(int argc, char** argv) {
     if (*wg_up || *wg_attach) {
         NodeOptions& o = wopts;
         o.state_dir = state_dir;
+        o.relay = !no_relay;
         auto t = parse_duration(timeout_text);
         if (!t) {
             std::cerr << "pave: error: invalid --timeout '" << timeout_text << "' (e.g. 20s)\n";

@@ -32,6 +32,7 @@ ClientEngineConfig engine_config(const ClientConfig& c, const UdpPort& port) {
     e.lan_candidates = lan_candidates();
     e.standby = c.standby;
     e.timers = c.timers;
+    e.own_relay = c.own_relay;
     return e;
 }
 

@@ -34,6 +34,7 @@ struct ClientConfig {
     std::chrono::seconds timeout{20};
     unsigned standby = 1;
     std::vector<Endpoint> stun_servers;
+    std::optional<Ed25519Public> own_relay;  // the relay role of the same process, never chosen
     SessionTimers timers;
 };
 

@@ -65,9 +65,16 @@ private:
     void on_tick();
     void bootstrap_if_needed();
     void handle_stun(ByteView data, const Endpoint& from, UdpPort& port);
-    void handle_control(ByteView data, const Endpoint& from);
-    void handle_wireguard(ByteView data, const Endpoint& from);
+    void handle_control(ByteView data, const Endpoint& from, UdpPort& port);
+    void handle_wireguard(ByteView data, const Endpoint& from, UdpPort& port);
+    void set_handlers(UdpPort& p);
+    std::string open_relay_port();
     UdpPort& session_port() { return port4_ ? *port4_ : *port6_; }
+    // The relay role's socket: its own beside a client role, else the session port.
+    UdpPort& relay_port() { return relay_port_ ? *relay_port_ : session_port(); }
+    // Which role a datagram on `p` is for, when both run (each has its own socket).
+    bool for_relay(const UdpPort& p) const { return !relay_port_ || &p == relay_port_.get(); }
+    bool for_client(const UdpPort& p) const { return !relay_port_ || &p != relay_port_.get(); }
     std::vector<Endpoint> own_candidates();
     void refresh_stun_servers(Clock::time_point now);
     void register_commands();
@@ -87,6 +94,7 @@ private:
     LoopQueue queue_;
     std::optional<Ed25519Key> key_;
     std::unique_ptr<UdpPort> port4_, port6_;
+    std::unique_ptr<UdpPort> relay_port_;  // the relay role beside a client role
     std::unique_ptr<DhtNode> dht_;
     std::unique_ptr<DirectoryFeed> feed_;
     std::unique_ptr<Reflector> reflector_;
@@ -146,37 +154,55 @@ std::string Node::open_ports() {
         }
     }
     if (!port4_ && !port6_) return "no UDP socket could be opened";
-    for (UdpPort* p : {port4_.get(), port6_.get()}) {
-        if (!p) continue;
-        p->set_handler(PacketKind::dht, [this](ByteView d, const Endpoint& from) {
-            if (dht_) dht_->deliver(d, from);
-        });
-        p->set_handler(PacketKind::stun, [this, p](ByteView d, const Endpoint& from) { handle_stun(d, from, *p); });
-        p->set_handler(PacketKind::control, [this](ByteView d, const Endpoint& from) { handle_control(d, from); });
-        p->set_handler(PacketKind::wireguard, [this](ByteView d, const Endpoint& from) { handle_wireguard(d, from); });
-    }
+    for (UdpPort* p : {port4_.get(), port6_.get()})
+        if (p) set_handlers(*p);
     return "";
 }
 
-void Node::handle_control(ByteView data, const Endpoint& from) {
-    if (relay_ && relay_->on_control(data, from)) return;
-    if (client_ && client_->on_control(data, from)) return;
+void Node::set_handlers(UdpPort& port) {
+    UdpPort* p = &port;
+    p->set_handler(PacketKind::dht, [this](ByteView d, const Endpoint& from) {
+        if (dht_) dht_->deliver(d, from);
+    });
+    p->set_handler(PacketKind::stun, [this, p](ByteView d, const Endpoint& from) { handle_stun(d, from, *p); });
+    p->set_handler(PacketKind::control, [this, p](ByteView d, const Endpoint& from) { handle_control(d, from, *p); });
+    p->set_handler(PacketKind::wireguard, [this, p](ByteView d, const Endpoint& from) { handle_wireguard(d, from, *p); });
+}
+
+// The relay role beside a client role gets a socket of its own (the session port's family and
+// address, any free port, the same fwmark), so that the two roles' traffic does not share a port.
+std::string Node::open_relay_port() {
+    Endpoint b = session_port().bound();
+    b.set_port(0);
+    relay_port_ = std::make_unique<UdpPort>(loop_);
+    if (std::string err = relay_port_->open(b, opts_.fwmark); !err.empty()) {
+        relay_port_.reset();
+        return "relay role: " + err;
+    }
+    set_handlers(*relay_port_);
+    return "";
+}
+
+void Node::handle_control(ByteView data, const Endpoint& from, UdpPort& port) {
+    if (relay_ && for_relay(port) && relay_->on_control(data, from)) return;
+    if (client_ && for_client(port) && client_->on_control(data, from)) return;
     ++control_unmatched_;
 }
 
-void Node::handle_wireguard(ByteView data, const Endpoint& from) {
-    bool taken = relay_ ? relay_->on_wireguard(data, from) : client_ && client_->on_wireguard(data, from);
+void Node::handle_wireguard(ByteView data, const Endpoint& from, UdpPort& port) {
+    bool taken = relay_ && for_relay(port) ? relay_->on_wireguard(data, from)
+                                           : client_ && for_client(port) && client_->on_wireguard(data, from);
     if (!taken) ++wireguard_unmatched_;
 }
 
 std::vector<Endpoint> Node::own_candidates() {
-    return gather_candidates(session_port().bound(), reflector_ ? reflector_->mapped() : std::nullopt, 8);
+    return gather_candidates(relay_port().bound(), reflector_ ? reflector_->mapped() : std::nullopt, 8);
 }
 
 void Node::handle_stun(ByteView data, const Endpoint& from, UdpPort& port) {
     if (client_ && &port == &session_port() && client_->on_stun(data, from)) return;
-    if (reflector_ && &port == &session_port() && reflector_->on_stun(data, from)) return;
-    if (relay_) return relay_->on_stun(data, from, port);
+    if (reflector_ && &port == &relay_port() && reflector_->on_stun(data, from)) return;
+    if (relay_ && for_relay(port)) return relay_->on_stun(data, from, port);
     if (auto out = stun_.answer(data, from, Clock::now()))
         stun_.sent(port.send_guarded(*out, from, AmplificationGuard::Traffic::reply));
 }
@@ -207,7 +233,7 @@ void Node::start_dht() {
     if (key_) self = key_->public_key();
     feed_ = std::make_unique<DirectoryFeed>(*dht_, queue_, self);
     feed_->start();
-    reflector_ = std::make_unique<Reflector>(session_port().bound().family(), [p = &session_port()](const Endpoint& to, ByteView d) {
+    reflector_ = std::make_unique<Reflector>(relay_port().bound().family(), [p = &relay_port()](const Endpoint& to, ByteView d) {
         p->send_guarded(d, to, AmplificationGuard::Traffic::request);
     });
     if (opts_.relay && key_) {
@@ -217,9 +243,9 @@ void Node::start_dht() {
         rc.allow_private_endpoints = opts_.allow_private_endpoints;
         rc.fwmark = opts_.fwmark;
         std::vector<Endpoint> own;
-        for (UdpPort* p : {port4_.get(), port6_.get()})
+        for (UdpPort* p : {port4_.get(), port6_.get(), relay_port_.get()})
             if (p) own.push_back(p->bound());
-        relay_ = std::make_unique<RelayService>(loop_, *dht_, queue_, *key_, session_port(), rc,
+        relay_ = std::make_unique<RelayService>(loop_, *dht_, queue_, *key_, relay_port(), rc,
                                                 [this] { return own_candidates(); }, own);
     }
     bootstrap_if_needed();
@@ -260,7 +286,7 @@ void Node::bootstrap_if_needed() {
 
 void Node::on_tick() {
     uint64_t now = unix_now();
-    for (UdpPort* p : {port4_.get(), port6_.get()})
+    for (UdpPort* p : {port4_.get(), port6_.get(), relay_port_.get()})
         if (p) p->tick();
     feed_->tick(now);
     if (client_) client_->tick();
@@ -306,8 +332,9 @@ void Node::refresh_stun_servers(Clock::time_point now) {
 
 // Machine-readable output: `status --json`, `relays --json`, `stats --json`, `sessions --json` each reply with
 // one JSON object whose "schema" names its layout; fields are only ever added to a schema.
-//   pave.status.v1  id (string, null for a client), roles (array of "relay", "client"), bound
-//                   (array of "addr:port"), network (number), dht {connected (bool), ipv4, ipv6 (OpenDHT's
+//   pave.status.v1  id (string: the relay identity, null for a client without the relay role),
+//                   roles (array of "relay", "client"), bound (array of "addr:port"),
+//                   relay_bound (the relay role's own socket beside a client, or null), network (number), dht {connected (bool), ipv4, ipv6 (OpenDHT's
 //                   state words), good_nodes, dubious_nodes (numbers), id (hex), bootstrap_nodes},
 //                   relays_known, relay (null, or {bucket, publications, inbox_key (hex),
 //                   sessions}), stun {answered, rate_limited, over_budget}, public_address (null,
@@ -348,6 +375,8 @@ std::string Node::cmd_status(bool json) {
         for (UdpPort* p : {port4_.get(), port6_.get()})
             if (p) j.value(p->bound().to_string());
         j.end_array();
+        if (relay_port_) j.field("relay_bound", relay_port_->bound().to_string());
+        else j.key("relay_bound").null();
         j.field("network", uint64_t(opts_.network_id));
         j.key("dht").begin_object().field("connected", dht_up).field("ipv4", st.v4).field("ipv6", st.v6);
         j.field("good_nodes", uint64_t(st.good4 + st.good6)).field("dubious_nodes", uint64_t(st.dubious4 + st.dubious6));
@@ -384,6 +413,7 @@ std::string Node::cmd_status(bool json) {
     o << "role " << (relay_ ? "relay" : "no-relay") << (opts_.client ? " client" : "") << "\n";
     for (UdpPort* p : {port4_.get(), port6_.get()})
         if (p) o << "bound " << p->bound().to_string() << "\n";
+    if (relay_port_) o << "relay_bound " << relay_port_->bound().to_string() << "\n";
     o << "network " << opts_.network_id << "\n";
     o << "dht " << (dht_up ? "connected" : "disconnected") << " ipv4=" << st.v4 << " ipv6=" << st.v6;
     if (!dht_up && !opts_.bootstrap.empty()) o << " (retrying " << opts_.bootstrap.size() << " bootstrap node(s))";
@@ -440,9 +470,9 @@ std::string Node::cmd_stats(bool json) {
     for (size_t v = 0; v < size_t(Directory::Verdict::count_); ++v)
         c.emplace_back(std::string("directory_") + Directory::to_string(Directory::Verdict(v)),
                        d.count(Directory::Verdict(v)));
-    for (UdpPort* p : {port4_.get(), port6_.get()}) {
+    for (UdpPort* p : {port4_.get(), port6_.get(), relay_port_.get()}) {
         if (!p) continue;
-        std::string f = p->bound().family() == AF_INET ? "udp4_" : "udp6_";
+        std::string f = std::string(p == relay_port_.get() ? "relay_" : "") + (p->bound().family() == AF_INET ? "udp4_" : "udp6_");
         for (auto k : {PacketKind::dht, PacketKind::stun, PacketKind::control, PacketKind::wireguard,
                        PacketKind::address_check, PacketKind::unknown})
             c.emplace_back(f + "rx_" + packet_kind_name(k), p->received(k));
@@ -582,6 +612,7 @@ void Node::shutdown() {
     if (control_) control_->close();
     if (port4_) port4_->close();
     if (port6_) port6_->close();
+    if (relay_port_) relay_port_->close();
     uv_timer_stop(&stop_timer_);
     uv_close(reinterpret_cast<uv_handle_t*>(&stop_timer_), nullptr);
     uv_check_stop(&flush_check_);
@@ -616,6 +647,7 @@ bool Node::start_client() {
         cc.standby = opts_.standby;
         for (const auto& s : opts_.stun_servers)
             if (auto e = resolve_host_port(s, err)) cc.stun_servers.push_back(*e);
+        if (relay_) cc.own_relay = key_->public_key();
         client_ = std::make_unique<ClientService>(loop_, *dht_, queue_, session_port(), cc,
                                                   [this](int code, const std::string&) {
                                                       exit_code_ = code;
@@ -650,11 +682,21 @@ int Node::run() {
             return 1;
         }
         key_ = std::move(kf.key);
+    } else if (opts_.relay) {
+        // The relay role beside a client gets a fresh identity each run, never stored: a relay
+        // that meets this host as a client sees its address, and could find this relay role at
+        // the same address, but cannot follow the identity to the next network or run (README).
+        key_ = Ed25519Key::generate();
     }
     if (std::string err = open_ports(); !err.empty()) {
         log::error("node", "{}", err);
         return 1;
     }
+    if (opts_.client && opts_.relay)
+        if (std::string err = open_relay_port(); !err.empty()) {
+            log::error("node", "{}", err);
+            return 1;
+        }
     register_commands();
     control_ = std::make_unique<ControlServer>(loop_);
     std::string sock = !opts_.control_socket.empty() ? opts_.control_socket

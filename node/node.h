@@ -25,7 +25,8 @@ struct NodeOptions {
     bool dht_verbose = false;
     uint32_t fwmark = 0;
 
-    // client role (pave connect)
+    // client role (pave connect, pave wg up/attach); with `relay` too, the relay role runs beside
+    // it with a fresh identity (never stored) and its own socket
     bool client = false;
     std::string vpn;                     // HOST:PORT of the WireGuard server
     std::string listen = "127.0.0.1:51821";  // port 0: any free port (pave wg up)

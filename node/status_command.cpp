@@ -40,6 +40,7 @@ Json::Value ask(const std::string& socket, const std::string& command) {
 }
 
 struct WgPeer {
+    std::string endpoint;  // as WireGuard has it now (WireGuard moves it to where authenticated packets come from)
     std::optional<uint64_t> handshake_age_s;
     uint64_t rx = 0, tx = 0;
 };
@@ -69,6 +70,7 @@ std::optional<WgPeer> wg_peer(const std::string& iface, const std::string& local
             auto now = uint64_t(std::time(nullptr));
             p.handshake_age_s = now > hs ? now - hs : 0;
         }
+        p.endpoint = f[2];
         p.rx = number(f[5]);
         p.tx = number(f[6]);
         if (f[2] == local) return p;
@@ -162,7 +164,8 @@ std::string json_overview(const std::vector<Process>& procs) {
             j.key("wireguard").begin_object();
             if (p.peer->handshake_age_s) j.field("latest_handshake_age_s", *p.peer->handshake_age_s);
             else j.key("latest_handshake_age_s").null();
-            j.field("rx_bytes", p.peer->rx).field("tx_bytes", p.peer->tx).end_object();
+            j.field("rx_bytes", p.peer->rx).field("tx_bytes", p.peer->tx);
+            j.field("endpoint", p.peer->endpoint).field("through_pave", p.peer->endpoint == p.wg.local).end_object();
         } else {
             j.key("wireguard").null();
         }
@@ -193,7 +196,7 @@ void text_client(std::ostream& o, const Process& p) {
     if (member(c, "vpn_answered").isBool())
         o << (member(c, "vpn_answered").asBool() ? ", answered the handshake" : ", has not answered a handshake on this path");
     o << "\n";
-    if (member(c, "step").isString()) o << "  pave: " << member(c, "step").asString() << "\n";
+    if (member(c, "step").isString()) o << "  step: " << member(c, "step").asString() << "\n";
     if (s.isObject() && member(s, "peer").isString()) {
         o << "  relay: " << (member(s, "relay").isString() ? member(s, "relay").asString() : "?") << " at a "
           << (member(s, "peer_class").isString() ? member(s, "peer_class").asString() : "?") << " address";
@@ -224,6 +227,10 @@ std::string text_overview(const std::vector<Process>& procs) {
             o << "\n";
             if (!p.wg.local.empty()) o << "  local endpoint: " << p.wg.local << "\n";
             if (p.running) text_client(o, p);
+            if (p.peer && p.peer->endpoint != p.wg.local)
+                o << "  WARNING: WireGuard's peer endpoint is " << p.peer->endpoint
+                  << ", not PAVE's port: it bypasses PAVE (WireGuard follows authenticated packets from a new "
+                     "address; the VPN knew this host's address from before)\n";
             if (p.peer) {
                 o << "  latest handshake: " << (p.peer->handshake_age_s ? age_text(*p.peer->handshake_age_s) : "none yet") << "\n";
                 o << "  transfer: " << bytes_text(p.peer->rx) << " received, " << bytes_text(p.peer->tx) << " sent\n";
@@ -253,11 +260,14 @@ int run_status(const std::string& state_dir, bool json) {
         std::string dir = wg_runtime_dir(iface), err;
         auto st = read_wg_state(dir, err);
         if (!st) continue;
+        bool alive = pave_wg_process_alive(st->pid);
+        // A live process whose interface is not here runs in another network namespace.
+        if (alive && !interface_exists(st->iface)) continue;
         Process p;
         p.kind = st->mode;
         p.wg = *st;
         p.socket = wg_control_path(dir);
-        p.running = pave_wg_process_alive(st->pid);
+        p.running = alive;
         if (p.running) {
             p.status = ask(p.socket, "status --json");
             p.sessions = ask(p.socket, "sessions --json");
@@ -265,7 +275,7 @@ int run_status(const std::string& state_dir, bool json) {
         } else {
             rc = 1;
         }
-        p.peer = wg_peer(st->iface, st->local);
+        if (interface_exists(st->iface)) p.peer = wg_peer(st->iface, st->local);
         procs.push_back(std::move(p));
     }
     for (auto [kind, path] : {std::pair<const char*, std::string>{"node", node_socket_path(state_dir)},

@@ -52,7 +52,7 @@ const char* ClientEngine::to_string(Step s) {
 }
 
 ClientEngine::ClientEngine(ClientEngineHost& host, ClientEngineConfig cfg)
-    : host_(host), cfg_(std::move(cfg)), directory_(std::nullopt),
+    : host_(host), cfg_(std::move(cfg)), directory_(cfg_.own_relay),
       reflector_(cfg_.family, [this](const Endpoint& to, ByteView d) { host_.send_probe(to, d); }),
       reads_(cfg_.reads) {}
 

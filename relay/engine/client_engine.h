@@ -135,6 +135,7 @@ struct ClientEngineConfig {
     sa_family_t family = AF_INET;          // the family of the client's session socket
     bool lan_candidates = false;           // accept a relay's private candidates (--lan-candidates)
     unsigned standby = 1;                  // standby sessions to other relays (--standby)
+    std::optional<Ed25519Public> own_relay;  // this process's own relay role: never chosen
     SessionTimers timers;
     RelayChoice::Params choice;
     DirectoryReads::Params reads;

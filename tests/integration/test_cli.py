@@ -357,3 +357,42 @@ def test_bash_completion_completes_commands_and_options():
     assert "--vpn" in complete("connect", "--v")
     assert complete("--log-level", "de") == ["debug"]
     assert "--no-relay" in complete("--state-dir", "/tmp/x", "node", "--no")
+
+
+PRIV = "8J+JMOGs/OjFnert8qotOL2IIgAVOa/AQ720NGNdAEA="
+PUB = "07ifm1wzpsIWCDd+umnWqxssx8SOgSHrD5y72xxV0FM="
+
+
+@pytest.mark.parametrize("name,text,expect", [
+    ("wg0.txt", None, "the file name must be INTERFACE.conf"),
+    ("a-name-far-too-long.conf", None, "the file name must be INTERFACE.conf"),
+    ("missing.conf", None, "cannot read"),
+    ("wg1.conf", f"[Interface]\nPrivateKey = {PRIV}\nColour = blue\n", "line 3"),
+    ("wg2.conf", f"[Interface]\nPrivateKey = {PRIV}\n[Peer]\nPublicKey = {PUB}\n", "has no Endpoint"),
+])
+def test_wg_up_refuses_bad_files_before_anything_changes(state, tmp_path, name, text, expect):
+    """`pave wg up` with a bad file name or contents: exit 2, one line, no runtime record."""
+    path = tmp_path / name
+    if text is not None:
+        path.write_text(text)
+    runtime = tmp_path / "run"
+    r = pave("--state-dir", state, "wg", "up", str(path), env={**os.environ, "PAVE_RUNTIME_DIR": str(runtime)})
+    assert r.returncode == 2, r.stderr
+    assert expect in one_error_line(r)
+    assert not runtime.exists() and not os.path.exists(state)
+
+
+def test_wg_and_status_without_anything_running(state, tmp_path):
+    env = {**os.environ, "PAVE_RUNTIME_DIR": str(tmp_path / "run")}
+    r = pave("--state-dir", state, "wg", env=env)
+    assert r.returncode == 2 and "'pave wg' needs a command: up, down, attach, detach" in one_error_line(r)
+    r = pave("--state-dir", state, "wg", "down", str(tmp_path / "wg7.conf"), env=env)
+    assert r.returncode == 1 and "no `pave wg up` recorded for wg7" in one_error_line(r)
+    r = pave("--state-dir", state, "wg", "detach", "wg7", env=env)
+    assert r.returncode == 1 and "no `pave wg attach` recorded for wg7" in one_error_line(r)
+    r = pave("--state-dir", state, "status", "--json", env=env)
+    assert r.returncode == 0, r.stderr
+    import json
+    assert json.loads(r.stdout) == {"schema": "pave.overview.v1", "tunnels": [], "nodes": []}
+    r = pave("--state-dir", state, "status", env=env)
+    assert r.returncode == 0 and "PAVE is not running" in r.stdout

@@ -77,7 +77,9 @@ PersistentKeepalive = 25
         self.conf.chmod(0o600)
         self.conf_text = self.conf.read_text()
         self.proc = None
-        self.runtime = Path("/run/pave/wg") / self.iface
+        # PAVE's runtime records in the lab's own directory: /run/pave is shared by every namespace.
+        self.env = {"PAVE_RUNTIME_DIR": str(self.pl.tmp / "run")}
+        self.runtime = self.pl.tmp / "run" / "wg" / self.iface
 
     def node_args(self):
         return ["--bind", CLIENT_PRIVATE, "--port", CLIENT_PORT, "--bootstrap", f"{BOOT_IP}:{BOOT_PAVE_PORT}",
@@ -86,14 +88,19 @@ PersistentKeepalive = 25
     def up(self, conf=None):
         self.proc = self.lab.spawn("client", [pave_bin(), "--state-dir", self.pl.state("client"), "wg", "up",
                                               conf or self.conf, *self.node_args()],
-                                   "pave wg up", stdout_path=self.pl.tmp / "wgup.log")
+                                   "pave wg up", env=self.env, stdout_path=self.pl.tmp / "wgup.log")
         return self.proc
 
     def log(self):
         return self.pl.log("wgup")
 
-    def down(self):
-        return self.lab.run("client", [pave_bin(), "wg", "down", self.conf], check=False, timeout=40)
+    def pave(self, *args, check=True, timeout=40):
+        """`pave ARGS` in the client namespace, with the lab's runtime directory."""
+        return self.lab.run("client", ["env", f"PAVE_RUNTIME_DIR={self.env['PAVE_RUNTIME_DIR']}", pave_bin(), *args],
+                            check=check, timeout=timeout)
+
+    def down(self, conf=None):
+        return self.pave("wg", "down", conf or self.conf, check=False)
 
     def wait_up(self, timeout=40):
         wait_until(lambda: ("VPN answered the handshake" in self.log() and
@@ -116,7 +123,7 @@ PersistentKeepalive = 25
         }
 
     def status_json(self):
-        out = self.lab.run("client", [pave_bin(), "--state-dir", self.pl.state("client"), "status", "--json"]).stdout
+        out = self.pave("--state-dir", self.pl.state("client"), "status", "--json").stdout
         return json.loads(out)
 
 
@@ -182,8 +189,16 @@ def test_wg_up_full_tunnel_and_down_leaves_nothing(wlab):
     assert tun["relay"]["address"] == f"{RELAY_PUBLIC}:4500" and tun["relay"]["address_class"] == "public", tun
     assert tun["relay"]["rtt_us"] > 0 and tun["running"] is True and tun["local"].startswith("127.0.0.1:"), tun
     assert tun["wireguard"]["tx_bytes"] > 2_000 and tun["wireguard"]["rx_bytes"] > 2_000_000, tun
-    assert tun["wireguard"]["latest_handshake_age_s"] is not None, tun
-    text = lab.run("client", [pave_bin(), "status"]).stdout
+    assert tun["wireguard"]["latest_handshake_age_s"] is not None and tun["wireguard"]["through_pave"], tun
+    # Every user gives back: the relay role runs beside the client, with its own identity, and
+    # is in the directory; the client never picks it (the VPN would see the client's address).
+    assert tun["relay_role"] == {"sessions": 0}, tun
+    own = lab.run("client", [pave_bin(), "shell", "--socket", str(w.runtime / "control.sock"), "-c",
+                             "status --json"]).stdout
+    own_id = json.loads(own)["id"]
+    assert own_id and tun["relay"]["id"] == w.pl.relay_id, (own_id, tun)
+    wait_until(lambda: own_id in w.pl.relay_ids("boot", "boot"), 30, what="the client's relay role in the directory")
+    text = w.pave("status").stdout
     print(text)
     assert f"interface: {w.iface}" in text and "answered the handshake" in text and "latest handshake:" in text, text
     print(f"\nup and answering {t_up:.1f} s after start; TCP {tr.mbit_s:.0f} Mbit/s")
@@ -219,3 +234,82 @@ def test_kill_9_then_second_up_and_down(wlab):
     r = w.down()
     assert r.returncode == 0 and "cleaned up after pid" in r.stdout, r.stdout + r.stderr
     assert_as_before(w, before)
+
+
+def test_wireguard_restarted_and_wrong_vpn_port(wlab):
+    """`wg-quick down; wg-quick up` of the interface under a running PAVE: traffic resumes
+    within 2 s. Then a file whose VPN port is wrong: the warning comes within 10 s."""
+    w, lab = wlab, wlab.lab
+    w.up()
+    w.wait_up()
+    derived = str(w.runtime / f"{w.iface}.conf")
+    time.sleep(1)  # WireGuard ignores an initiation within 20 ms of the previous one
+    lab.run("client", ["wg-quick", "down", derived])
+    lab.run("client", ["env", "WG_QUICK_USERSPACE_IMPLEMENTATION=wireguard-go", "wg-quick", "up", derived])
+    t0 = time.monotonic()
+    wait_until(lambda: W.ping(lab, "client", W.VPN_TUNNEL_IP, count=1, wait=0.5).received > 0, 10, interval=0.05,
+               what="a ping after WireGuard's restart")
+    gap = time.monotonic() - t0
+    assert "WireGuard source changed to 127.0.0.1:" in w.log(), w.log()[-2000:]
+    print(f"\nfirst ping answered {gap:.2f} s after wg-quick up")
+    assert gap <= 2, w.log()[-2000:]
+    assert w.down().returncode == 0
+
+    wrong = w.pl.tmp / f"{w.iface}w.conf"
+    wrong.write_text(w.conf_text.replace(f"{VPN_IP}:{W.VPN_WG_PORT}", f"{VPN_IP}:51829"))
+    wrong.chmod(0o600)
+    w.up(conf=wrong)
+    wait_until(lambda: w.log().count("listening for WireGuard") == 4, 20, what="the second up")
+    t0 = time.monotonic()
+    W.ping(lab, "client", W.VPN_TUNNEL_IP, count=1, wait=1)
+    wait_until(lambda: "no answer from the VPN to WireGuard's handshake" in w.log() or w.proc.poll() is not None,
+               15, interval=0.1, what="the no-answer warning")
+    took = time.monotonic() - t0
+    print(f"warning {took:.1f} s after the first ping")
+    assert took <= 10 and "wrong VPN endpoint or port" in w.log(), w.log()[-2000:]
+    r = w.down(wrong)
+    assert r.returncode == 0, r.stderr
+
+
+def test_wg_attach_and_detach(wlab):
+    """An interface the user runs already: attach repoints its peer through PAVE, detach (after
+    kill -9) restores the endpoint."""
+    w, lab = wlab, wlab.lab
+    c_priv, _ = lab.wg_keypair()
+    lab.run("vpn", ["wg", "set", w.vpn_if, "peer", w.client_pub, "remove"])
+    c_pub = lab.run("client", ["wg", "pubkey"], input=c_priv + "\n").stdout.strip()
+    lab.run("vpn", ["wg", "set", w.vpn_if, "peer", c_pub, "allowed-ips", f"{TUN_V4}/32"])
+    iface = lab.wireguard("client", "wga", c_priv, 51820, f"{TUN_V4}/24")
+    lab.wg_peer("client", iface, w.vpn_pub, f"{VPN_IP}:{W.VPN_WG_PORT}", f"{W.VPN_TUNNEL_IP}/32")
+    # Several peers and no --peer: refused, naming them.
+    other = lab.wg_keypair()[1]
+    lab.wg_peer("client", iface, other, "192.0.2.9:51820", "10.98.0.0/24")
+    r = w.pave("wg", "attach", iface, check=False)
+    assert r.returncode == 2 and "name the VPN's with --peer KEY" in r.stderr and other in r.stderr, r.stderr
+    lab.run("client", ["wg", "set", iface, "peer", other, "remove"])
+    proc = lab.spawn("client", [pave_bin(), "--state-dir", w.pl.state("client"), "wg", "attach", iface,
+                                *w.node_args()], "pave wg attach", env=w.env, stdout_path=w.pl.tmp / "attach.log")
+    # WireGuard has not sent anything yet: the VPN never saw this host's address (a VPN that has
+    # can write to it directly, and WireGuard would follow it away from PAVE: status warns).
+    wait_until(lambda: "now reaches its endpoint through PAVE" in w.pl.log("attach"), 20, what="attach")
+    try:
+        wait_until(lambda: W.ping(lab, "client", W.VPN_TUNNEL_IP, count=1, wait=1).received > 0
+                   and "VPN answered the handshake" in w.pl.log("attach"), 40, interval=0.2,
+                   what="a ping through pave wg attach")
+    except LabError as e:
+        sess = w.pave("shell", "--socket", str(w.runtime.parent / iface / "control.sock"), "-c", "sessions",
+                      check=False).stdout
+        raise AssertionError(f"{e}\n{w.pl.log('attach')[-1500:]}\n{sess}\n{w.pl.log('relay')[-1500:]}\n"
+                             f"{lab.run('client', ['wg', 'show', iface]).stdout}")
+    ep = lab.wg_endpoints("client", iface)[w.vpn_pub]
+    assert ep[0] == "127.0.0.1", ep
+    assert lab.wg_endpoints("vpn", w.vpn_if)[c_pub][0] == RELAY_PUBLIC
+    st = w.status_json()
+    tun = [t for t in st["tunnels"] if t["interface"] == iface]
+    assert len(tun) == 1 and tun[0]["mode"] == "attach" and tun[0]["wireguard"]["through_pave"] is True, st
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    r = w.pave("wg", "detach", iface, check=False)
+    assert r.returncode == 0, r.stderr
+    assert lab.wg_endpoints("client", iface)[w.vpn_pub] == (VPN_IP, W.VPN_WG_PORT)
+    assert not (w.runtime.parent / iface).exists()
