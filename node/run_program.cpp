@@ -70,7 +70,7 @@ ProgramResult run_program(const std::vector<std::string>& argv_in, const std::ve
     for (int s : {SIGINT, SIGTERM, SIGPIPE, SIGHUP, SIGCHLD}) sigaddset(&defaults, s);
     posix_spawnattr_setsigmask(&attr, &none);
     posix_spawnattr_setsigdefault(&attr, &defaults);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSID);
     pid_t pid = -1;
     int rc = posix_spawnp(&pid, argv[0].c_str(), &fa, &attr, argp.data(), envp.data());
     posix_spawn_file_actions_destroy(&fa);

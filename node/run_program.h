@@ -1,6 +1,8 @@
 // Runs a system tool (wg-quick, wg, ip) to completion: looked up in PATH, started with
 // posix_spawn (safe while OpenDHT's threads run), SIGINT/SIGTERM/SIGPIPE at their defaults and
-// no signal blocked in the child, whatever this process does with them.
+// no signal blocked in the child, whatever this process does with them, and in a session of its
+// own: a Ctrl-C at the terminal (SIGINT to the foreground process group) reaches PAVE, which
+// takes everything down in order, and not the wireguard-go that wg-quick leaves running.
 #pragma once
 #include <string>
 #include <vector>
