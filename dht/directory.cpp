@@ -37,6 +37,7 @@ const char* Directory::to_string(Verdict v) {
         case Verdict::bad_period: return "bad_period";
         case Verdict::bad_capacity: return "bad_capacity";
         case Verdict::bad_expires: return "bad_expires";
+        case Verdict::bad_endpoint: return "bad_endpoint";
         case Verdict::expired: return "expired";
         case Verdict::too_far_future: return "too_far_future";
         case Verdict::period_not_current: return "period_not_current";
@@ -92,6 +93,7 @@ Directory::Verdict Directory::judge_fresh(ByteView value, unsigned bucket, uint6
             case PresenceError::bad_period: return Verdict::bad_period;
             case PresenceError::bad_capacity: return Verdict::bad_capacity;
             case PresenceError::bad_expires: return Verdict::bad_expires;
+            case PresenceError::bad_endpoint: return Verdict::bad_endpoint;
             default: return Verdict::malformed;
         }
     }
@@ -111,7 +113,8 @@ Directory::Verdict Directory::judge_fresh(ByteView value, unsigned bucket, uint6
         evict_one();
         v = Verdict::accepted_evicting;
     }
-    RelayInfo info{r.node_pub, r.inbox_pub, r.period_secs, r.period, r.capacity, r.expires, bucket, answered(r.node_pub)};
+    RelayInfo info{r.node_pub, r.inbox_pub, r.period_secs, r.period, r.capacity, r.expires, bucket, answered(r.node_pub),
+                   r.endpoints};
     auto [pos, inserted] = relays_.insert_or_assign(r.node_pub, info);
     (void)pos;
     if (inserted) {

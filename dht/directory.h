@@ -41,6 +41,7 @@ struct RelayInfo {
     uint64_t expires = 0;
     unsigned bucket = 0;
     bool answered = false;  // this node has seen the relay answer a rendezvous
+    std::vector<Endpoint> endpoints;  // the relay's public addresses, from its record
 };
 
 // Relays remembered as having answered (protected from eviction, tried first).
@@ -62,6 +63,7 @@ public:
         bad_period,
         bad_capacity,
         bad_expires,
+        bad_endpoint,
         expired,
         too_far_future,  // expiry beyond the longest TTL we accept
         period_not_current,  // the record's period is not near the current one (clock skew or a fake)

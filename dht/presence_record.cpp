@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "crypto/x25519.h"
+#include "relay/wire/endpoint_policy.h"
 
 namespace pave {
 
@@ -23,12 +24,30 @@ void pack_fields(msgpack::packer<msgpack::sbuffer>& pk, const PresenceRecord& r,
     pk.pack_uint64(r.period);
     pk.pack_uint32(r.capacity);
     pk.pack_uint64(r.expires);
+    pk.pack_array(uint32_t(r.endpoints.size()));
+    for (const auto& e : r.endpoints) {
+        Bytes b = e.ip_bytes();
+        b.push_back(uint8_t(e.port() >> 8));
+        b.push_back(uint8_t(e.port()));
+        pk.pack_bin(uint32_t(b.size()));
+        pk.pack_bin_body(reinterpret_cast<const char*>(b.data()), b.size());
+    }
+}
+
+// One endpoint: 4 or 16 address bytes then the port (big endian); IPv4-mapped IPv6 is written
+// as IPv4, so every endpoint has one encoding.
+std::optional<Endpoint> read_endpoint(const msgpack::object& o) {
+    if (o.type != msgpack::type::BIN || (o.via.bin.size != 6 && o.via.bin.size != 18)) return std::nullopt;
+    const auto* p = reinterpret_cast<const uint8_t*>(o.via.bin.ptr);
+    const size_t n = o.via.bin.size - 2;
+    if (Endpoint::is_v4_mapped(ByteView(p, n))) return std::nullopt;
+    return Endpoint::from_ip_bytes(ByteView(p, n), uint16_t(p[n] << 8 | p[n + 1]));
 }
 
 Bytes signed_message(const PresenceRecord& r) {
     msgpack::sbuffer buf;
     msgpack::packer<msgpack::sbuffer> pk(buf);
-    pack_fields(pk, r, 7);
+    pack_fields(pk, r, 8);
     Bytes msg(sizeof kDomain + buf.size());  // label including its NUL terminator, then the fields
     std::memcpy(msg.data(), kDomain, sizeof kDomain);
     std::memcpy(msg.data() + sizeof kDomain, buf.data(), buf.size());
@@ -51,7 +70,7 @@ bool read_uint(const msgpack::object& o, uint64_t max, uint64_t& out) {
 Bytes encode_signed(const PresenceRecord& r) {
     msgpack::sbuffer buf;
     msgpack::packer<msgpack::sbuffer> pk(buf);
-    pack_fields(pk, r, 8);
+    pack_fields(pk, r, 9);
     pk.pack_bin(64);
     pk.pack_bin_body(reinterpret_cast<const char*>(r.signature.data()), 64);
     return Bytes(buf.data(), buf.data() + buf.size());
@@ -71,6 +90,7 @@ const char* to_string(PresenceError e) {
         case PresenceError::bad_period: return "period out of range";
         case PresenceError::bad_capacity: return "capacity out of range";
         case PresenceError::bad_expires: return "expiry out of range";
+        case PresenceError::bad_endpoint: return "endpoint out of range";
     }
     return "?";
 }
@@ -81,6 +101,14 @@ PresenceError check_presence_fields(const PresenceRecord& r) {
     if (r.capacity > kMaxCapacity) return PresenceError::bad_capacity;
     const uint64_t start = r.period * r.period_secs;  // < kMaxPresenceTime: no overflow below
     if (r.expires <= start || r.expires > start + 2 * uint64_t(r.period_secs)) return PresenceError::bad_expires;
+    if (r.endpoints.size() > kPresenceMaxEndpoints) return PresenceError::bad_endpoint;
+    for (const auto& e : r.endpoints) {
+        if (!e.valid() || e.port() == 0 || (e.family() != AF_INET && e.family() != AF_INET6))
+            return PresenceError::bad_endpoint;
+        EndpointVerdict v = classify_address(e);
+        if (v == EndpointVerdict::unspecified || v == EndpointVerdict::multicast || v == EndpointVerdict::broadcast)
+            return PresenceError::bad_endpoint;
+    }
     // A low-order inbox key makes every offer fail to seal: such a record can only be a fake.
     static const SecretArray<32> probe = [] {
         SecretArray<32> s;
@@ -132,13 +160,19 @@ PresenceParse decode_presence(ByteView value) {
             res.error = PresenceError::unknown_version;
             return res;
         }
-        if (o.via.array.size != 8) return res;
+        if (o.via.array.size != 9) return res;
         PresenceRecord r;
         uint64_t period_secs, capacity;
         if (!read_bin(f[1], r.node_pub) || !read_bin(f[2], r.inbox_pub) || !read_uint(f[3], UINT32_MAX, period_secs) ||
             !read_uint(f[4], UINT64_MAX, r.period) || !read_uint(f[5], UINT32_MAX, capacity) ||
-            !read_uint(f[6], UINT64_MAX, r.expires) || !read_bin(f[7], r.signature))
+            !read_uint(f[6], UINT64_MAX, r.expires) || f[7].type != msgpack::type::ARRAY ||
+            f[7].via.array.size > kPresenceMaxEndpoints || !read_bin(f[8], r.signature))
             return res;
+        for (uint32_t i = 0; i < f[7].via.array.size; ++i) {
+            auto e = read_endpoint(f[7].via.array.ptr[i]);
+            if (!e) return res;  // not an endpoint's encoding: malformed
+            r.endpoints.push_back(*e);
+        }
         r.version = uint8_t(version);
         r.period_secs = uint32_t(period_secs);
         r.capacity = uint32_t(capacity);

@@ -1,9 +1,11 @@
 // The presence record a relay publishes in the directory.
 //
 // Wire form (msgpack): [version=1, node_pub bin(32), inbox_pub bin(32), period_secs uint,
-// period uint, capacity uint, expires uint (unix seconds), signature bin(64)].
-// The Ed25519 signature covers a domain label and the canonical encoding of the first seven
-// fields. A record carries no address: the relay is reached only through its inbox.
+// period uint, capacity uint, expires uint (unix seconds), endpoints [bin(6|18)...], signature bin(64)].
+// The Ed25519 signature covers a domain label and the canonical encoding of the first eight
+// fields. The endpoints are the relay's public (reflexive) addresses: a client sends its
+// rendezvous hellos there (relay/wire/rendezvous_frame.h), which opens its own NAT for the
+// relay's answer and punch; relay addresses are public like any DHT node's.
 //
 // Every field has a named range, checked by the parser (decode_presence) before any use:
 //   version      == kPresenceVersion
@@ -13,14 +15,19 @@
 //   capacity     in [0, kMaxCapacity] (0: a relay that takes no session now)
 //   expires      in (period * period_secs, (period + 2) * period_secs]: a relay publishes the
 //                record of the current period and lets it live at most one period
+//   endpoints    at most kPresenceMaxEndpoints, each 4+2 or 16+2 bytes (IPv4-mapped written as
+//                IPv4), port not 0, a unicast address; whether a client may send there
+//                (loopback, private) is its endpoint policy's call
 // The checks against the reader's clock (expiry in the future but not too far, period close to
 // the current one) depend on when the record is judged: see period_is_current() and Directory.
 #pragma once
 #include <cstdint>
 #include <optional>
+#include <vector>
 
 #include "crypto/bytes.h"
 #include "crypto/ed25519_key.h"
+#include "relay/wire/endpoint.h"
 
 namespace pave {
 
@@ -30,6 +37,7 @@ inline constexpr size_t kPresenceMaxSize = 256;  // checked before any parsing
 inline constexpr uint32_t kMinPeriodSecs = 10;
 inline constexpr uint32_t kMaxPeriodSecs = 7 * 86400;
 inline constexpr uint32_t kMaxCapacity = 1u << 20;
+inline constexpr size_t kPresenceMaxEndpoints = 4;
 // Unix seconds no record may reach (year 36812): keeps period arithmetic far from overflow.
 inline constexpr uint64_t kMaxPresenceTime = uint64_t(1) << 40;
 // How far the reader's clock may be from the relay's when judging a record's period.
@@ -43,6 +51,7 @@ struct PresenceRecord {
     uint64_t period = 0;
     uint32_t capacity = 0;
     uint64_t expires = 0;
+    std::vector<Endpoint> endpoints;  // at most kPresenceMaxEndpoints
     Ed25519Signature signature{};
 };
 
@@ -57,6 +66,7 @@ enum class PresenceError {
     bad_period,       // period start at or beyond kMaxPresenceTime
     bad_capacity,     // above kMaxCapacity
     bad_expires,      // not within the two periods that start at the record's own period
+    bad_endpoint,     // more than kPresenceMaxEndpoints, or one that is not a unicast address and port
 };
 const char* to_string(PresenceError e);
 

@@ -20,7 +20,7 @@ constexpr uint8_t kFamily6 = 6;
 constexpr std::string_view kOfferInfoLabel = "pave/v1/rendezvous";
 constexpr std::string_view kAnswerInfoLabel = "pave/v1/rendezvous-answer";
 constexpr std::string_view kExportLabel = "pave/v1/answer-key-material";
-constexpr std::string_view kAnswerKeyLabel = "pave/v1/answer-key";
+constexpr std::string_view kHelloIdLabel = "pave/v1/hello-id";
 
 ByteView text(std::string_view s) { return {reinterpret_cast<const uint8_t*>(s.data()), s.size()}; }
 
@@ -65,7 +65,9 @@ bool reason_ok(const std::string& r) {
     return true;
 }
 
-bool timestamp_ok(uint64_t ts) { return ts >= kRendezvousMinTimestampMs && ts <= kRendezvousMaxTimestampMs; }
+bool timestamp_ok(uint64_t ts) {
+    return ts >= kRendezvousMinTimestampMs && ts <= kRendezvousMaxTimestampMs && ts % 1000 == 0;
+}
 
 // The relations between an answer's fields (see the header).
 bool answer_fields_ok(const Answer& a) {
@@ -242,11 +244,11 @@ std::optional<Answer> open_answer(ByteView value, const X25519Key& client_eph, B
     return decode_answer_plaintext(opened.pt);
 }
 
-ByteArray<20> answer_dht_key(ByteView answer_key_material) {
-    ByteArray<20> key{};
+ByteArray<8> rendezvous_hello_id(ByteView answer_key_material) {
+    ByteArray<8> key{};
     // With key material shorter than a hash output HKDF-Expand is undefined; such input
     // never comes from seal_offer/open_offer, and yields an all-zero key here.
-    hkdf::expand_into(answer_key_material, text(kAnswerKeyLabel), key);
+    hkdf::expand_into(answer_key_material, text(kHelloIdLabel), key);
     return key;
 }
 

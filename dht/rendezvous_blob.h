@@ -1,9 +1,13 @@
-// The sealed rendezvous messages put on the DHT: a client's offer to a relay and the relay's
-// answer. Every value has one fixed size and one layout, enc (32) || HPKE ciphertext of a
-// fixed-size zero-padded plaintext, so a storer learns nothing but that size.
+// The sealed rendezvous messages: a client's offer to a relay, put on an inbox shard key of the
+// DHT (dht/inbox_keys.h), and the relay's answer, sent over UDP straight to the client in reply
+// to its hello (relay/wire/rendezvous_frame.h). Both have one fixed size and one layout, enc (32)
+// || HPKE ciphertext of a fixed-size zero-padded plaintext, so a storer or an observer learns
+// nothing but that size.
 //
 // Field ranges, checked by the decoders (and the encoders, so that both agree):
-//   timestamp_ms   in [kRendezvousMinTimestampMs, kRendezvousMaxTimestampMs]; freshness against
+//   timestamp_ms   in [kRendezvousMinTimestampMs, kRendezvousMaxTimestampMs] and a whole number of
+//                  seconds (a millisecond clock would tell the reader the writer's clock skew,
+//                  a fingerprint: use rendezvous_timestamp_now); freshness against
 //                  the reader's clock (rendezvous_timestamp_fresh) and replay are the caller's
 //   candidates     at most kRendezvousMaxCandidates; an accepted answer names at least one, a
 //                  refusal none
@@ -95,8 +99,13 @@ Bytes seal_answer(const Answer& answer, const ByteArray<32>& client_share, ByteV
 // The caller compares Answer::session_id with its own.
 std::optional<Answer> open_answer(ByteView value, const X25519Key& client_eph, ByteView answer_key_material);
 
-// DHT key of the answer: the first 20 bytes of HKDF-Expand(answer_key_material, "pave/v1/answer-key").
-ByteArray<20> answer_dht_key(ByteView answer_key_material);
+// The hello id of an offer (relay/wire/rendezvous_frame.h): the first 8 bytes of
+// HKDF-Expand(answer_key_material, "pave/v1/hello-id"). Only the client and the relay that
+// opened the offer know it; it never reaches the DHT.
+ByteArray<8> rendezvous_hello_id(ByteView answer_key_material);
+
+// The timestamp to write now: unix_ms rounded down to a whole second.
+inline uint64_t rendezvous_timestamp_now(uint64_t unix_ms) { return unix_ms / 1000 * 1000; }
 
 // A timestamp within kRendezvousClockSkewMs of now_ms (either side).
 bool rendezvous_timestamp_fresh(uint64_t timestamp_ms, uint64_t now_ms);

@@ -166,6 +166,7 @@ void Node::set_handlers(UdpPort& port) {
     });
     p->set_handler(PacketKind::stun, [this, p](ByteView d, const Endpoint& from) { handle_stun(d, from, *p); });
     p->set_handler(PacketKind::control, [this, p](ByteView d, const Endpoint& from) { handle_control(d, from, *p); });
+    p->set_handler(PacketKind::rendezvous, [this, p](ByteView d, const Endpoint& from) { handle_control(d, from, *p); });
     p->set_handler(PacketKind::wireguard, [this, p](ByteView d, const Endpoint& from) { handle_wireguard(d, from, *p); });
 }
 
@@ -385,7 +386,7 @@ std::string Node::cmd_status(bool json) {
         if (relay_) {
             j.key("relay").begin_object().field("bucket", uint64_t(relay_->bucket()));
             j.field("publications", uint64_t(relay_->publications()));
-            j.field("inbox_key", to_hex(relay_->current_inbox_key(unix_now())));
+            j.field("inbox_key", to_hex(relay_->current_inbox_keys(unix_now()).front()));
             j.field("sessions", uint64_t(relay_->session_count())).end_object();
         } else {
             j.key("relay").null();
@@ -423,7 +424,8 @@ std::string Node::cmd_status(bool json) {
     o << "relays_known " << relays_known << "\n";
     if (relay_) {
         o << "bucket " << relay_->bucket() << " publications " << relay_->publications() << "\n";
-        o << "inbox_key " << to_hex(relay_->current_inbox_key(unix_now())) << "\n";
+        o << "inbox_key " << to_hex(relay_->current_inbox_keys(unix_now()).front()) << " (shard 0 of "
+          << kInboxShards << ")\n";
     }
     o << "stun answered " << stun.answered() << " rate_limited " << stun.rate_limited() << " over_budget "
       << stun.over_budget() << "\n";
@@ -474,7 +476,7 @@ std::string Node::cmd_stats(bool json) {
         if (!p) continue;
         std::string f = std::string(p == relay_port_.get() ? "relay_" : "") + (p->bound().family() == AF_INET ? "udp4_" : "udp6_");
         for (auto k : {PacketKind::dht, PacketKind::stun, PacketKind::control, PacketKind::wireguard,
-                       PacketKind::address_check, PacketKind::unknown})
+                       PacketKind::address_check, PacketKind::rendezvous, PacketKind::unknown})
             c.emplace_back(f + "rx_" + packet_kind_name(k), p->received(k));
         c.emplace_back(f + "send_errors", p->send_errors());
         const AmplificationGuard& g = p->guard();

@@ -54,7 +54,7 @@ public:
 
     const RelayEngine& engine() const { return *engine_; }
     unsigned bucket() const { return engine_->bucket(); }
-    DhtKey current_inbox_key(uint64_t now_s) const { return engine_->current_inbox_key(now_s); }
+    std::vector<DhtKey> current_inbox_keys(uint64_t now_s) const { return engine_->current_inbox_keys(now_s); }
     uint64_t publications() const { return engine_->publications(); }
     size_t session_count() const { return engine_->session_count(); }
     const StunAnswerer& stun() const { return engine_->stun(); }

@@ -84,7 +84,7 @@ void UdpPort::send_flush(const std::optional<AmplificationGuard::Flush>& f) cons
 
 void UdpPort::tick() { guard_.expire(AmplificationGuard::Clock::now()); }
 
-// DHT, STUN and address checks count towards the sender's budget; a DHT datagram from an
+// DHT, STUN, address checks and rendezvous hellos count towards the sender's budget; a DHT datagram from an
 // unvalidated address may be answered with a challenge, and a reply that echoes one of our
 // transaction ids validates its sender.
 void UdpPort::on_guarded_receive(PacketKind kind, ByteView data, const Endpoint& from) {
@@ -131,7 +131,8 @@ void UdpPort::on_recv(uv_udp_t* h, ssize_t n, const uv_buf_t* buf, const sockadd
     ByteView data(reinterpret_cast<const uint8_t*>(buf->base), size_t(n));
     PacketKind kind = classify(data);
     self->rx_[size_t(kind)]++;
-    if (kind == PacketKind::dht || kind == PacketKind::stun || kind == PacketKind::address_check)
+    if (kind == PacketKind::dht || kind == PacketKind::stun || kind == PacketKind::address_check ||
+        kind == PacketKind::rendezvous)
         self->on_guarded_receive(kind, data, *from);
     if (auto& handler = self->handlers_[size_t(kind)]) handler(data, *from);
 }

@@ -7,6 +7,7 @@
 #include "crypto/random.h"
 #include "crypto/session_keys.h"
 #include "dht/bucket_keys.h"
+#include "dht/inbox_keys.h"
 #include "dht/rendezvous_blob.h"
 #include "relay/wire/control_frame.h"
 #include "relay/wire/demux.h"
@@ -149,10 +150,7 @@ void ClientEngine::issue_reads(const EngineTime& now) {
 void ClientEngine::drop_ask(uint64_t ask_id) {
     auto it = asks_.find(ask_id);
     if (it == asks_.end()) return;
-    if (it->second.listen) {
-        host_.dht_cancel_listen(it->second.answer_key, *it->second.listen);
-        ask_listens_.erase(*it->second.listen);
-    }
+    ask_hellos_.erase(it->second.hello_id);
     asks_.erase(it);  // the ephemeral private key is wiped with it
 }
 
@@ -348,6 +346,7 @@ void ClientEngine::rendezvous_tick(const EngineTime& now) {
         }
         hold = !read_tokens_.empty() && t < *cycle_read_at_ + kCycleReadWait;
     }
+    send_hellos(now);
     // New offers as the pace allows (a few per tick at most: the tick runs every ~100 ms).
     for (int i = 0; i < 4 && wants_offers() && !hold; ++i) {
         auto relay = choice_->next(live, t);
@@ -371,6 +370,13 @@ bool ClientEngine::send_offer(const EngineTime& now, const RelayInfo& relay) {
     }
     Ask ask;
     ask.relay = relay;
+    for (const auto& e : relay.endpoints)
+        if (e.family() == cfg_.family && check_candidate(e, {}, {}, cfg_.lan_candidates) == EndpointVerdict::ok)
+            ask.hello_to.push_back(e);
+    if (ask.hello_to.empty()) {  // no address to send hellos to: its answer could not reach us
+        ++counters_.relays_unreachable;
+        return false;
+    }
     Offer offer;
     random_bytes(offer.session_id);
     ask.session_id = offer.session_id;
@@ -379,7 +385,7 @@ bool ClientEngine::send_offer(const EngineTime& now, const RelayInfo& relay) {
     offer.candidates = host_.candidates(reflector_.mapped(), kRendezvousMaxCandidates);
     if (offer.candidates.size() > kRendezvousMaxCandidates) offer.candidates.resize(kRendezvousMaxCandidates);
     offer.vpn = cfg_.vpn;
-    offer.timestamp_ms = now.unix_ms;
+    offer.timestamp_ms = rendezvous_timestamp_now(now.unix_ms);
     // Sealed to the key of the period the record names: the relay holds it while the record
     // lives (a record lives at most one period past its own; the directory checked the period
     // against our clock).
@@ -389,13 +395,15 @@ bool ClientEngine::send_offer(const EngineTime& now, const RelayInfo& relay) {
         return false;
     }
     ask.answer_material = sealed->answer_key_material;
-    auto ak = answer_dht_key(ask.answer_material);
-    std::copy(ak.begin(), ak.end(), ask.answer_key.begin());
+    ask.hello_id = rendezvous_hello_id(ask.answer_material);
+    ask.put_at = now.mono;
     const uint64_t id = next_ask_id_++;
-    ask.listen = host_.dht_listen(ask.answer_key);
-    ask_listens_[*ask.listen] = id;
-    host_.dht_put(inbox_key(relay.bucket, relay.period_secs, relay.period), std::move(sealed->value));
+    ByteArray<1> shard;
+    random_bytes(shard);
+    host_.dht_put(inbox_shard_key(shard[0] % kInboxShards, relay.period_secs, relay.period), std::move(sealed->value));
+    ask_hellos_[ask.hello_id] = id;
     asks_.emplace(id, std::move(ask));
+    send_hellos(now);
     if (++asks_in_attempt_ <= kVerboseAsks)
         progress("picked relay " + short_id(relay.node_pub) + (relay.answered ? " (it answered before)" : " at random") +
                  "; rendezvous sent (" + std::to_string(offer.candidates.size()) + " address candidate(s))");
@@ -426,20 +434,22 @@ void ClientEngine::on_dht_values(const EngineTime& now, const DhtKey& key, DhtLi
         }
         return;
     }
-    for (const auto& v : values) {
-        if (v.size() != kRendezvousValueSize) continue;
-        auto a = ask_listens_.find(token);
-        if (a == ask_listens_.end()) {
-            ++counters_.answers_late;  // cancelled, silent, or another relay won
-            continue;
-        }
-        auto ask = asks_.find(a->second);
-        if (ask == asks_.end() || ask->second.answer_key != key) continue;
-        on_answer(now, a->second, v);
-    }
 }
 
-void ClientEngine::on_answer(const EngineTime& now, uint64_t ask_id, const Bytes& value) {
+void ClientEngine::send_hellos(const EngineTime& now) {
+    for (auto& [id, ask] : asks_)
+        while (ask.hellos < kHelloSchedule.size() &&
+               now.mono >= ask.put_at + milliseconds(kHelloSchedule[ask.hellos])) {
+            ++ask.hellos;
+            const Bytes hello = make_rendezvous_hello(ask.hello_id);
+            for (const auto& to : ask.hello_to) {
+                host_.send_probe(to, hello);
+                ++counters_.hellos_sent;
+            }
+        }
+}
+
+void ClientEngine::on_answer(const EngineTime& now, uint64_t ask_id, ByteView value) {
     auto it = asks_.find(ask_id);
     if (it == asks_.end()) {
         ++counters_.answers_late;
@@ -530,6 +540,17 @@ bool ClientEngine::on_datagram(const EngineTime& now, const Endpoint& from, Byte
     if (!started_ || closed_) return false;
     switch (classify(data)) {
         case PacketKind::stun: return reflector_.on_stun(data, from);
+        case PacketKind::rendezvous: {
+            auto f = parse_rendezvous_frame(data);
+            if (!f || f->kind != RendezvousFrame::Kind::answer) return false;
+            auto a = ask_hellos_.find(f->id);
+            if (a == ask_hellos_.end()) {
+                ++counters_.answers_late;  // cancelled, silent, or another relay won
+                return true;
+            }
+            on_answer(now, a->second, f->sealed);
+            return true;
+        }
         case PacketKind::control: {
             auto id = peek_conn_id(data);
             if (!id) return false;

@@ -43,15 +43,19 @@
 // relay keeps a session without a WireGuard handshake for 5 minutes).
 //
 // Rendezvous sends several sealed offers at once (dht/relay_choice.h decides which relays and
-// when), each with its own ephemeral key, session id and answer listen; the first accepted
-// answer wins and the other offers are withdrawn.
+// when), each with its own ephemeral key and session id, put on a random inbox shard key
+// (dht/inbox_keys.h); the first accepted answer wins and the other offers are withdrawn. The
+// answer does not come through the DHT: right after the put the client sends hellos
+// (relay/wire/rendezvous_frame.h) to the relay's public endpoints from its presence record, at
+// kHelloSchedule, which opens its NAT toward the relay; the relay answers a hello with the
+// offer's id with the sealed answer, sent to the hello's source. The only DHT request of a
+// rendezvous is the put of the offer.
 //
 // The directory: the engine owns the Directory it chooses relays from. It reads it with short
 // gets at one random replica key per bucket (dht/directory_reads.h: every bucket at start and
 // while it knows no relay, again when a new attempt begins or every relay known has been asked,
 // and one random key now and then in the background), never with a listen; the values arrive via on_dht_values and are judged
-// there (signatures, expiry, field ranges). Answer keys are listened on, one listen per offer,
-// cancelled when the offer is answered, silent or withdrawn.
+// there (signatures, expiry, field ranges).
 //
 // The local WireGuard: the first WireGuard-shaped datagram on the local listener fixes the
 // source the engine serves; datagrams from other sources are dropped and counted, except a
@@ -83,6 +87,7 @@
 // (session ids, ephemeral keys, STUN transaction ids, the choice among relays) comes from
 // crypto/random.
 #pragma once
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <map>
@@ -100,6 +105,7 @@
 #include "relay/engine/relay_backoff.h"
 #include "relay/reflector.h"
 #include "relay/session.h"
+#include "relay/wire/rendezvous_frame.h"
 #include "relay/wire/wireguard_shape.h"
 
 namespace pave {
@@ -127,6 +133,9 @@ inline constexpr std::chrono::seconds kStandbyMaxAge{240};
 // While the VPN has not answered on a migrated keypair, the KEYPAIR frame goes again with data
 // at most this often (a lost frame would hold the data back).
 inline constexpr std::chrono::milliseconds kKeypairResend{100};
+// When the hellos of an offer go out, after its put (ms): early ones for a relay that reads the
+// inbox fast, later ones for a slow DHT; none after the answer wait.
+inline constexpr std::array<uint16_t, 10> kHelloSchedule{0, 100, 250, 500, 800, 1200, 1700, 2400, 3200, 4200};
 
 struct ClientEngineConfig {
     Endpoint vpn;                          // the WireGuard server the relay forwards to
@@ -154,6 +163,7 @@ public:
     // Counters of what was dropped or not used, for `sessions`.
     struct Counters {
         uint64_t answers_stale = 0, answers_no_usable_candidate = 0, answers_refused = 0, answers_late = 0;
+        uint64_t hellos_sent = 0, relays_unreachable = 0;  // relays whose record names no usable endpoint
         uint64_t offers_unsealable = 0;
         uint64_t refused_at_validation = 0;  // accepted, then closed full as the path validated
         uint64_t local_other_source = 0, local_dropped_not_connected = 0;
@@ -237,8 +247,10 @@ private:
         std::optional<X25519Key> eph;
         ByteArray<16> session_id{};
         Bytes answer_material;
-        DhtKey answer_key{};
-        std::optional<DhtListenToken> listen;
+        HelloId hello_id{};
+        std::vector<Endpoint> hello_to;  // the relay's record endpoints our policy allows
+        Clock::time_point put_at{};
+        size_t hellos = 0;  // of kHelloSchedule
     };
     void progress(const std::string& msg);
     void fail(const EngineTime& now, const std::string& step, const std::string& why);
@@ -246,7 +258,8 @@ private:
     void step_tick(const EngineTime& now);
     void rendezvous_tick(const EngineTime& now);
     bool send_offer(const EngineTime& now, const RelayInfo& relay);
-    void on_answer(const EngineTime& now, uint64_t ask_id, const Bytes& value);
+    void on_answer(const EngineTime& now, uint64_t ask_id, ByteView value);
+    void send_hellos(const EngineTime& now);
     void drop_ask(uint64_t ask_id);
     void cancel_asks();
     void on_connected(const EngineTime& now, bool switched);
@@ -287,7 +300,7 @@ private:
     std::optional<RelayInfo> relay_;
     std::optional<RelayChoice> choice_;
     std::map<uint64_t, Ask> asks_;                   // offers waiting for an answer, by ask id
-    std::map<DhtListenToken, uint64_t> ask_listens_;  // answer listen token -> ask id
+    std::map<HelloId, uint64_t> ask_hellos_;          // hello id -> ask id
     uint64_t next_ask_id_ = 1;
     unsigned asks_in_attempt_ = 0;
     std::unique_ptr<Session> session_;

@@ -146,7 +146,10 @@ void RelayEngine::housekeeping(const EngineTime& now) {
         listen_inboxes(now_s);
         rotated_period_ = cur;
     }
-    if (presence_due(now)) publish(now);
+    // Also when the public address was learnt or changed: clients send their hellos there.
+    if (presence_due(now) || (host_.dht_connected() && record_endpoints() != published_endpoints_)) publish(now);
+    for (auto it = answers_.begin(); it != answers_.end();)
+        it = it->second.until <= now.mono ? answers_.erase(it) : std::next(it);
     admission_.prune(now.unix_ms);
     destinations_.prune(now.mono);
     probe_limiter_.prune(now.mono);
@@ -201,6 +204,12 @@ bool RelayEngine::presence_due(const EngineTime& now) const {
     return announce_retry_at_ && now.mono >= *announce_retry_at_;
 }
 
+std::vector<Endpoint> RelayEngine::record_endpoints() {
+    std::vector<Endpoint> out = host_.own_candidates();
+    if (out.size() > kPresenceMaxEndpoints) out.resize(kPresenceMaxEndpoints);
+    return out;
+}
+
 void RelayEngine::publish(const EngineTime& now) {
     const uint64_t now_s = now.unix_s();
     uint64_t cur = period_of(now_s);
@@ -210,6 +219,8 @@ void RelayEngine::publish(const EngineTime& now) {
     r.period = cur;
     r.capacity = cfg_.capacity;
     r.expires = now_s + ttl_s_;
+    r.endpoints = record_endpoints();
+    published_endpoints_ = r.endpoints;
     Bytes value = encode_presence(r, key_);
     // The new record replaces the old one on every replica key: the old announcement is
     // withdrawn (OpenDHT would otherwise keep re-sending it), the new one made.
@@ -249,15 +260,17 @@ void RelayEngine::withdraw_presence() {
 void RelayEngine::listen_inboxes(uint64_t now_s) {
     uint64_t cur = period_of(now_s);
     for (auto it = inbox_listens_.begin(); it != inbox_listens_.end();) {
-        if (it->first + 1 < cur) {
-            host_.dht_cancel_listen(inbox_key(bucket_, period_secs_, it->first), it->second);
+        if (it->first.first + 1 < cur) {
+            host_.dht_cancel_listen(inbox_shard_key(it->first.second, period_secs_, it->first.first), it->second);
             it = inbox_listens_.erase(it);
         } else {
             ++it;
         }
     }
     for (uint64_t p : {cur - 1, cur, cur + 1})
-        if (!inbox_listens_.count(p)) inbox_listens_[p] = host_.dht_listen(inbox_key(bucket_, period_secs_, p));
+        for (unsigned s = 0; s < kInboxShards; ++s)
+            if (!inbox_listens_.count({p, s}))
+                inbox_listens_[{p, s}] = host_.dht_listen(inbox_shard_key(s, period_secs_, p));
 }
 
 // ---- rendezvous intake
@@ -266,8 +279,8 @@ void RelayEngine::on_dht_values(const EngineTime& now, const DhtKey& key, DhtLis
                                 bool expired) {
     if (expired) return;
     std::optional<uint64_t> period;
-    for (const auto& [p, t] : inbox_listens_)
-        if (t == token && inbox_key(bucket_, period_secs_, p) == key) period = p;
+    for (const auto& [ps, t] : inbox_listens_)
+        if (t == token && inbox_shard_key(ps.second, period_secs_, ps.first) == key) period = ps.first;
     for (auto& v : values) {
         if (v.size() != kRendezvousValueSize) {
             ++intake_[size_t(Intake::wrong_size)];
@@ -338,12 +351,12 @@ RelayEngine::Intake RelayEngine::handle_offer(const EngineTime& now, const Queue
     auto d = admission_.check_offer(offer, now.unix_ms, own, own_bound);
     Answer a;
     a.session_id = offer.session_id;
-    a.timestamp_ms = now.unix_ms;
+    a.timestamp_ms = rendezvous_timestamp_now(now.unix_ms);
     auto refuse = [&](uint8_t code, std::string why) {
         a.accepted = false;
         a.refuse_code = code;
         a.refuse_reason = std::move(why);
-        answer(*opened, a);
+        answer(now, *opened, a);
         emit(EngineEvent::Level::info, "rendezvous refused: " + a.refuse_reason);
         return Intake::refused;
     };
@@ -386,7 +399,7 @@ RelayEngine::Intake RelayEngine::handle_offer(const EngineTime& now, const Queue
     a.accepted = true;
     a.relay_share = eph.pub;
     a.candidates = mine;
-    answer(*opened, a);
+    answer(now, *opened, a);
     emit(EngineEvent::Level::info, "rendezvous accepted: session " + to_hex(keys->conn_id) + " towards VPN " +
                                        offer.vpn.to_string() + " (" + std::to_string(d.candidates.size()) +
                                        " candidate(s))");
@@ -394,16 +407,34 @@ RelayEngine::Intake RelayEngine::handle_offer(const EngineTime& now, const Queue
     return Intake::accepted;
 }
 
-void RelayEngine::answer(const OpenedOffer& o, const Answer& a) {
+void RelayEngine::answer(const EngineTime& now, const OpenedOffer& o, const Answer& a) {
     Bytes v = seal_answer(a, o.offer.client_share, o.answer_key_material);
-    if (v.empty()) {
+    const HelloId id = rendezvous_hello_id(o.answer_key_material);
+    Bytes frame = v.empty() ? Bytes{} : make_rendezvous_answer(id, v);
+    if (frame.empty()) {
         ++intake_[size_t(Intake::answer_failed)];
         return;
     }
-    DhtKey k;
-    auto ak = answer_dht_key(o.answer_key_material);
-    std::copy(ak.begin(), ak.end(), k.begin());
-    host_.dht_put(k, std::move(v));
+    // Bounded: the oldest held answer gives way (its client gets no answer and asks another).
+    if (answers_.size() >= cfg_.offer_queue) {
+        auto oldest = std::min_element(answers_.begin(), answers_.end(),
+                                       [](const auto& x, const auto& y) { return x.second.until < y.second.until; });
+        answers_.erase(oldest);
+    }
+    answers_[id] = HeldAnswer{std::move(frame), now.mono + kAnswerHold, 0};
+}
+
+void RelayEngine::on_hello(const EngineTime& now, const Endpoint& from, const RendezvousFrame& f) {
+    auto it = answers_.find(f.id);
+    if (f.kind != RendezvousFrame::Kind::hello || it == answers_.end() || it->second.until <= now.mono ||
+        it->second.sends >= kAnswerSends) {
+        ++hellos_unmatched_;
+        return;
+    }
+    // One answer per hello, to the hello's source, through the port's amplification guard: the
+    // answer frame is smaller than 3x the hello that asked for it.
+    ++it->second.sends;
+    if (host_.send_reply(from, it->second.frame)) ++answers_sent_;
 }
 
 // After a session was fed: tell the admission what it heard and validated.
@@ -447,6 +478,9 @@ bool RelayEngine::on_datagram(const EngineTime& now, const Endpoint& from, ByteV
         }
         case PacketKind::wireguard: return on_wireguard(now, from, data);
         case PacketKind::stun: on_stun(now, from, data); return true;
+        case PacketKind::rendezvous:
+            if (auto f = parse_rendezvous_frame(data)) on_hello(now, from, *f);
+            return true;
         case PacketKind::dht:
         case PacketKind::address_check:
         case PacketKind::unknown: break;

@@ -9,11 +9,13 @@
 // first round nobody acknowledged is announced again after a backoff (2 s, doubling, at most
 // 60 s). The inbox keys it names rotate every period, the previous, current and next periods' keys are
 // held and older ones erased, so a later leak exposes no past client.
-// Inbox: values on the bucket's inbox keys of those three periods are queued (bounded) and
-// trial-decrypted at a bounded rate. What is admitted (timestamps, replay, VPN endpoint and
-// candidates under the endpoint policy, capacity, per-address limits) is decided by
-// SessionAdmission; accepted and refused offers are answered on the DHT, stale and replayed
-// ones are not.
+// Inbox: values on every inbox shard key (dht/inbox_keys.h) of those three periods are queued
+// (bounded) and trial-decrypted at a bounded rate. What is admitted (timestamps, replay, VPN
+// endpoint and candidates under the endpoint policy, capacity, per-address limits) is decided
+// by SessionAdmission; stale and replayed offers are not answered. The answer to an accepted or
+// refused offer never touches the DHT: it is held (bounded, kAnswerHold) until a hello with the
+// offer's id arrives on the shared port (relay/wire/rendezvous_frame.h) and is sent to that
+// hello's source, one answer per hello, at most kAnswerSends times.
 // Sessions: unvalidated ones live in a budget of their own and have no VPN socket; the socket
 // is opened (RelayEngineHost::vpn_open) once the client's address is validated and admitted.
 // WireGuard crosses byte for byte through the session's Gate: from the bound client address
@@ -39,6 +41,7 @@
 #include "crypto/ed25519_key.h"
 #include "crypto/x25519.h"
 #include "dht/bucket_keys.h"
+#include "dht/inbox_keys.h"
 #include "dht/rendezvous_blob.h"
 #include "relay/engine/relay_engine_host.h"
 #include "relay/gate.h"
@@ -47,6 +50,7 @@
 #include "relay/session.h"
 #include "relay/session_admission.h"
 #include "relay/stun_answerer.h"
+#include "relay/wire/rendezvous_frame.h"
 
 namespace pave {
 
@@ -88,6 +92,9 @@ public:
     static constexpr auto kAnnounceBackoffMax = std::chrono::seconds(60);
     // A queue left waiting for decryption budget is drained again this soon.
     static constexpr auto kDrainRetry = std::chrono::milliseconds(20);
+    // An answer waits this long for the client's hello, and goes out at most kAnswerSends times.
+    static constexpr auto kAnswerHold = std::chrono::seconds(10);
+    static constexpr unsigned kAnswerSends = 4;
 
     // bound: the addresses of the relay's own sockets (refused as endpoints and candidates).
     // key and host must outlive the engine. Nothing happens before the first on_tick.
@@ -134,7 +141,17 @@ public:
     unsigned bucket() const { return bucket_; }
     uint32_t period_secs() const { return period_secs_; }
     uint64_t period_of(uint64_t unix_s) const { return unix_s / period_secs_; }
-    DhtKey current_inbox_key(uint64_t unix_s) const { return inbox_key(bucket_, period_secs_, period_of(unix_s)); }
+    // The inbox shard keys of the current period (the relay listens on these and on those of
+    // the previous and next periods).
+    std::vector<DhtKey> current_inbox_keys(uint64_t unix_s) const {
+        std::vector<DhtKey> out;
+        for (unsigned s = 0; s < kInboxShards; ++s) out.push_back(inbox_shard_key(s, period_secs_, period_of(unix_s)));
+        return out;
+    }
+    // Answers sent in reply to hellos; hellos with no answer held for their id.
+    uint64_t answers_sent() const { return answers_sent_; }
+    uint64_t hellos_unmatched() const { return hellos_unmatched_; }
+    size_t answers_held() const { return answers_.size(); }
     uint64_t publications() const { return publications_; }
     uint64_t announces_failed() const { return announces_failed_; }
     bool presence_announced() const { return !announced_.empty(); }
@@ -162,11 +179,13 @@ private:
     bool presence_due(const EngineTime& now) const;
     void publish(const EngineTime& now);
     void withdraw_presence();
+    std::vector<Endpoint> record_endpoints();
     void listen_inboxes(uint64_t now_s);
     void enqueue(const EngineTime& now, Bytes value, uint64_t period);
     void drain_offers(const EngineTime& now);
     Intake handle_offer(const EngineTime& now, const QueuedOffer& q);
-    void answer(const OpenedOffer& o, const Answer& a);
+    void answer(const EngineTime& now, const OpenedOffer& o, const Answer& a);
+    void on_hello(const EngineTime& now, const Endpoint& from, const RendezvousFrame& f);
     void on_control(const EngineTime& now, const ConnId& id, Entry& e, ByteView wire, const Endpoint& from);
     bool on_wireguard(const EngineTime& now, const Endpoint& from, ByteView pkt);
     void on_stun(const EngineTime& now, const Endpoint& from, ByteView data);
@@ -188,8 +207,16 @@ private:
     uint32_t ttl_s_, period_secs_;
     unsigned bucket_;
     std::map<uint64_t, X25519Key> inbox_keys_;
-    std::map<uint64_t, DhtListenToken> inbox_listens_;  // period -> listen token
+    std::map<std::pair<uint64_t, unsigned>, DhtListenToken> inbox_listens_;  // (period, shard) -> listen token
+    struct HeldAnswer {
+        Bytes frame;
+        Clock::time_point until{};
+        unsigned sends = 0;
+    };
+    std::map<HelloId, HeldAnswer> answers_;
+    uint64_t answers_sent_ = 0, hellos_unmatched_ = 0;
     uint64_t last_publish_ = 0, published_period_ = UINT64_MAX, rotated_period_ = UINT64_MAX, publications_ = 0;
+    std::vector<Endpoint> published_endpoints_;
     std::map<DhtKey, uint64_t> announced_;  // replica key -> the value id announced there
     std::optional<Clock::time_point> announce_retry_at_;
     std::chrono::seconds announce_backoff_{kAnnounceBackoffMin};

@@ -27,8 +27,8 @@ public:
     // The session ended: its socket is closed (a no-op if it was never opened).
     virtual void vpn_close(const ConnId& id) = 0;
 
-    // A STUN answer to `to` through the shared port's amplification guard (the port the
-    // request arrived on). True when it was sent now.
+    // A reply to `to` (a STUN answer, a rendezvous answer) through the shared port's
+    // amplification guard (the port the request arrived on). True when it was sent now.
     virtual bool send_reply(const Endpoint& to, ByteView data) = 0;
 
     // The candidates the relay names in its answers (its public, reflexive address, and host

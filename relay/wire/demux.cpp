@@ -2,6 +2,7 @@
 
 #include "crypto/byte_reader.h"
 #include "relay/wire/address_check.h"
+#include "relay/wire/rendezvous_frame.h"
 #include "relay/wire/stun.h"
 #include "relay/wire/wireguard_shape.h"
 
@@ -37,6 +38,7 @@ PacketKind classify(ByteView pkt) {
     if (is_dht(pkt)) return PacketKind::dht;
     if (pkt[0] == kControlFrameByte) return PacketKind::control;
     if (pkt[0] == kAddressCheckByte && pkt.size() == kAddressCheckSize) return PacketKind::address_check;
+    if (is_rendezvous_frame(pkt)) return PacketKind::rendezvous;
     return PacketKind::unknown;
 }
 
@@ -47,6 +49,7 @@ const char* packet_kind_name(PacketKind k) {
         case PacketKind::dht: return "dht";
         case PacketKind::control: return "control";
         case PacketKind::address_check: return "address_check";
+        case PacketKind::rendezvous: return "rendezvous";
         case PacketKind::unknown: break;
     }
     return "unknown";

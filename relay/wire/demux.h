@@ -8,6 +8,8 @@
 //   dht        first byte 0x80..0x8f, 0xde or 0xdf (a msgpack map)
 //   control    first byte kControlFrameByte
 //   address_check  first byte kAddressCheckByte and exactly kAddressCheckSize bytes
+//   rendezvous first byte kRendezvousFrameByte and exactly kRendezvousHelloSize or
+//              kRendezvousAnswerFrameSize bytes (relay/wire/rendezvous_frame.h)
 // The only first byte shared by two classes is 0x01 (WireGuard initiation / STUN response). A
 // WireGuard initiation is 148 bytes with bytes 2..3 zero, which a STUN parser reads as a length
 // field of 0, i.e. a 20-byte message, so no datagram satisfies both rules.
@@ -19,8 +21,8 @@
 
 namespace pave {
 
-enum class PacketKind { wireguard, stun, dht, control, address_check, unknown };
-inline constexpr size_t kPacketKindCount = 6;
+enum class PacketKind { wireguard, stun, dht, control, address_check, rendezvous, unknown };
+inline constexpr size_t kPacketKindCount = 7;
 
 // First byte of every PAVE control frame; outside the WireGuard, STUN and msgpack-map ranges.
 inline constexpr uint8_t kControlFrameByte = 0x50;

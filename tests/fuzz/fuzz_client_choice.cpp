@@ -13,9 +13,11 @@
 #include "crypto/x25519.h"
 #include "dht/bucket_keys.h"
 #include "dht/directory.h"
+#include "dht/inbox_keys.h"
 #include "dht/relay_choice.h"
 #include "dht/rendezvous_blob.h"
 #include "relay/wire/endpoint_policy.h"
+#include "relay/wire/rendezvous_frame.h"
 #include "relay/session.h"
 
 using namespace pave;
@@ -82,6 +84,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         r.period = r.period_secs ? uint64_t(int64_t(kNow / r.period_secs) + period_delta) : in.take<uint64_t>();
         r.capacity = in.take<uint32_t>();
         r.expires = kNow + uint64_t(int64_t(in.take<int16_t>()));
+        // Endpoints from the input: any family, address and port, up to one past the limit.
+        const uint8_t n_eps = in.take<uint8_t>() % (kPresenceMaxEndpoints + 2);
+        for (uint8_t k = 0; k < n_eps; ++k) {
+            const bool v6 = in.take<uint8_t>() & 1;
+            const ByteArray<16> ip = in.take<ByteArray<16>>();
+            if (auto e = Endpoint::from_ip_bytes(ByteView(ip.data(), v6 ? 16 : 4), in.take<uint16_t>()))
+                r.endpoints.push_back(*e);
+        }
         const Ed25519Key& key = key_for(in.take<uint8_t>());
         const Bytes v = encode_presence(r, key);
         const Directory::Verdict verdict = dir.ingest(v, relay_bucket_of(key.public_key()), kNow);
@@ -104,19 +114,34 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         auto pick = choice.next(live, now);
         if (!pick) continue;
         if (pick->period_secs < kMinPeriodSecs || pick->period_secs > kMaxPeriodSecs) std::abort();
-        (void)inbox_key(pick->bucket, pick->period_secs, pick->period);
+        (void)inbox_shard_key(in.take<uint8_t>() % kInboxShards, pick->period_secs, pick->period);
+        // Where the client would send its hellos: only endpoints the record was allowed to carry.
+        if (pick->endpoints.size() > kPresenceMaxEndpoints) std::abort();
+        for (const auto& e : pick->endpoints) {
+            if (e.port() == 0 || !e.valid()) std::abort();
+            (void)check_candidate(e, {}, {}, false);
+        }
         Offer o;
         o.client_share = client_eph().pub;
         o.vpn = *Endpoint::parse("198.51.100.1:51820");
         o.candidates = {*Endpoint::parse("192.0.2.7:40000")};
-        o.timestamp_ms = kNow * 1000;
+        o.timestamp_ms = rendezvous_timestamp_now(kNow * 1000 + in.take<uint16_t>());
         sealed = seal_offer(o, pick->inbox_pub, pick->node_pub, pick->period);
         if (!sealed) std::abort();  // the directory keeps no low-order inbox key
         last = pick;
         if (in.take<uint8_t>() & 1) choice.on_answer(pick->node_pub);
     }
 
-    // An answer as the client judges it, and the session it builds.
+    // An answer frame as the client parses it (the hello id, then the sealed answer), and an
+    // answer plaintext as the client judges it, and the session it builds.
+    if (sealed) {
+        Bytes frame = make_rendezvous_answer(rendezvous_hello_id(sealed->answer_key_material), in.rest().first(
+                                                 std::min(in.rest().size(), kRendezvousSealedSize)));
+        if (auto f = parse_rendezvous_frame(frame)) {
+            if (f->sealed.size() != kRendezvousValueSize) std::abort();
+            (void)open_answer(f->sealed, client_eph(), sealed->answer_key_material);
+        }
+    }
     RendezvousPlaintext pt{};
     const ByteView rest = in.rest();
     std::memcpy(pt.data(), rest.data(), std::min(rest.size(), pt.size()));

@@ -5,6 +5,7 @@
 
 #include "relay/wire/address_check.h"
 #include "relay/wire/demux.h"
+#include "relay/wire/rendezvous_frame.h"
 #include "relay/wire/wireguard_shape.h"
 
 using namespace pave;
@@ -34,10 +35,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         case PacketKind::address_check:
             if (b != kAddressCheckByte || size != kAddressCheckSize) std::abort();
             break;
+        case PacketKind::rendezvous:
+            if (b != kRendezvousFrameByte || (size != kRendezvousHelloSize && size != kRendezvousAnswerFrameSize) ||
+                !parse_rendezvous_frame(in))
+                std::abort();
+            break;
         case PacketKind::unknown:
+            if (is_rendezvous_frame(in)) std::abort();
             if ((b >= 0x80 && b <= 0x8f) || b == 0xde || b == 0xdf || b == kControlFrameByte) std::abort();
             break;
     }
+    if (k != PacketKind::rendezvous && parse_rendezvous_frame(in)) std::abort();
     (void)packet_kind_name(k);
     return 0;
 }

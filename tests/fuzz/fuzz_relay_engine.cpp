@@ -91,8 +91,12 @@ struct Host : RelayEngineHost {
     }
     void vpn_send(const ConnId& id, ByteView) override { check(open.count(id)); }
     void vpn_close(const ConnId& id) override { check(open.erase(id) == 1); }
+    std::vector<std::pair<Endpoint, Bytes>> replies;
     bool send_reply(const Endpoint& to, ByteView d) override {
-        if (reply_ok) sent_to[to.to_string()] += d.size();
+        if (reply_ok) {
+            sent_to[to.to_string()] += d.size();
+            if (replies.size() < 64) replies.emplace_back(to, Bytes(d.begin(), d.end()));
+        }
         return reply_ok;
     }
     std::vector<Endpoint> own_candidates() override { return {kRelayPub}; }
@@ -149,21 +153,22 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                 o.client_share = c.eph.pub;
                 o.candidates = {c.addr};
                 o.vpn = addr(r.u8());
-                o.timestamp_ms = now.unix_ms + (r.u8() % 4) * 30000 - 60000;
+                o.timestamp_ms = rendezvous_timestamp_now(now.unix_ms + (r.u8() % 4) * 30000 - 60000);
                 auto sealed = seal_offer(o, rec->inbox_pub, key.public_key(), rec->period);
                 if (!sealed) break;
                 c.sealed = *sealed;
                 credit[c.addr.to_string()] += cfg.timers.punch_credit;
                 DhtListenToken token = 0;
-                const DhtKey k = inbox_key(engine.bucket(), engine.period_secs(), rec->period);
+                const DhtKey k = inbox_shard_key(r.u8() % kInboxShards, engine.period_secs(), rec->period);
                 for (const auto& [t, lk] : host.listens)
                     if (lk == k) token = t;
                 engine.on_dht_values(now, k, token, {c.sealed.value}, false);
-                // The client opens the answer, if one came, and starts punching.
-                const auto ak = answer_dht_key(c.sealed.answer_key_material);
-                for (const auto& [pk, v] : host.puts)
-                    if (std::equal(ak.begin(), ak.end(), pk.begin()))
-                        if (auto a = open_answer(v, c.eph, c.sealed.answer_key_material); a && a->accepted) {
+                // The client asks for the answer with a hello, opens it, if one came, and starts punching.
+                host.replies.clear();
+                feed(c.addr, make_rendezvous_hello(rendezvous_hello_id(c.sealed.answer_key_material)));
+                for (const auto& [to, v] : host.replies)
+                    if (auto f = parse_rendezvous_frame(v); f && to == c.addr && f->kind == RendezvousFrame::Kind::answer)
+                        if (auto a = open_answer(f->sealed, c.eph, c.sealed.answer_key_material); a && a->accepted) {
                             auto ee = x25519_shared(c.eph.priv, a->relay_share);
                             auto keys = ee ? derive_session_keys(c.sealed.answer_key_material, *ee) : std::nullopt;
                             if (keys) {
@@ -180,7 +185,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
             }
             case 1: {  // junk on the inbox
                 const uint64_t p = engine.period_of(now.unix_s());
-                const DhtKey k = inbox_key(engine.bucket(), engine.period_secs(), p);
+                const DhtKey k = inbox_shard_key(r.u8() % kInboxShards, engine.period_secs(), p);
                 DhtListenToken token = 0;
                 for (const auto& [t, lk] : host.listens)
                     if (lk == k) token = t;
@@ -210,6 +215,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                     d.resize(d[0] & 1 ? 148 : 32 + (d[0] >> 1 & 0x3f));
                     d[0] = d[0] & 1 ? 1 : 4;
                     d[1] = d[2] = d[3] = 0;
+                }
+                if (!d.empty() && (d[0] & 0x40) && !clients.empty()) {  // a hello with a known id
+                    d = make_rendezvous_hello(rendezvous_hello_id(clients[d[0] % clients.size()].sealed.answer_key_material));
+                } else if (!d.empty() && (d[0] & 0x20)) {  // rendezvous-framed garbage of both sizes
+                    d.resize(d[0] & 1 ? kRendezvousHelloSize : kRendezvousAnswerFrameSize);
+                    d[0] = kRendezvousFrameByte;
                 }
                 feed(addr(r.u8()), d);
                 break;
@@ -267,5 +278,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
     engine.shutdown(now);
     check(host.open.empty());
+    check(engine.answers_held() <= cfg.offer_queue);
     return 0;
 }

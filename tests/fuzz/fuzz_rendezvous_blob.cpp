@@ -52,6 +52,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     uint8_t material[pave::kAnswerKeyMaterialSize] = {};
     (void)pave::open_offer(in, fixed_key(), relay_pub, 1);
     (void)pave::open_answer(in, fixed_key(), pave::ByteView(material, sizeof material));
-    (void)pave::answer_dht_key(in);
+    (void)pave::rendezvous_hello_id(in);
     return 0;
 }

@@ -60,7 +60,7 @@ const EngineEvent* SimClient::find_event(const std::string& substring) const {
 
 void SimClient::send(const Endpoint& to, ByteView data) { sock_.send(to, data); }
 
-void SimClient::dht_put(const DhtKey& key, Bytes value) { world_.dht.put(key, std::move(value)); }
+void SimClient::dht_put(const DhtKey& key, Bytes value) { world_.dht.put(key, std::move(value), opts_.address); }
 
 DhtListenToken SimClient::dht_get(const DhtKey& key) {
     return world_.dht.get(

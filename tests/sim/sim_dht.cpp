@@ -10,8 +10,9 @@ Duration SimDht::draw(std::chrono::milliseconds base) {
     return d;
 }
 
-void SimDht::put(const DhtKey& key, Bytes value) {
+void SimDht::put(const DhtKey& key, Bytes value, const std::string& who) {
     ++puts_;
+    if (on_request && !who.empty()) on_request(Op::put, key, who);
     if (on_put) on_put(key, value);
     if (rng_.chance(params_.put_loss)) {
         ++puts_lost_;
@@ -57,8 +58,9 @@ void SimDht::deliver(Token token, const DhtKey& key, std::vector<Bytes> values, 
     });
 }
 
-uint64_t SimDht::announce(const DhtKey& key, Bytes value, std::function<void(bool ok)> done) {
+uint64_t SimDht::announce(const DhtKey& key, Bytes value, std::function<void(bool ok)> done, const std::string& who) {
     ++puts_;
+    if (on_request && !who.empty()) on_request(Op::announce, key, who);
     if (on_put) on_put(key, value);
     uint64_t id = next_value_id_++;
     bool lost = !up || rng_.chance(params_.put_loss);
@@ -80,6 +82,7 @@ SimDht::Token SimDht::get(const DhtKey& key, const std::string& reader, Listener
     Token t = next_token_++;
     ++reads_;
     readers_[key].insert(reader);
+    if (on_request && !reader.empty()) on_request(Op::get, key, reader);
     std::vector<Bytes> vs;
     if (auto it = values_.find(key); it != values_.end())
         for (const auto& s : it->second) vs.push_back(s.value);
@@ -99,6 +102,7 @@ const std::set<std::string>& SimDht::readers(const DhtKey& key) const {
 SimDht::Token SimDht::listen(const DhtKey& key, Listener fn, const std::string& reader) {
     Token t = next_token_++;
     if (!reader.empty()) readers_[key].insert(reader);
+    if (on_request && !reader.empty()) on_request(Op::listen, key, reader);
     listeners_.emplace(t, Listening{key, std::move(fn)});
     auto it = values_.find(key);
     if (it != values_.end())

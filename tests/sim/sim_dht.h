@@ -49,10 +49,11 @@ public:
     SimDht(EventQueue& events, SimRandom& rng, DhtParams params = {}) : events_(events), rng_(rng), params_(params) {}
     DhtParams& params() { return params_; }
 
-    void put(const DhtKey& key, Bytes value);
+    // reader, who: the requester's address, as a storer sees it (the engines never do).
+    void put(const DhtKey& key, Bytes value, const std::string& who = {});
     Token listen(const DhtKey& key, Listener fn, const std::string& reader = {});
     void cancel(Token token);
-    uint64_t announce(const DhtKey& key, Bytes value, std::function<void(bool ok)> done);
+    uint64_t announce(const DhtKey& key, Bytes value, std::function<void(bool ok)> done, const std::string& who = {});
     void withdraw(const DhtKey& key, uint64_t id);
     // The values reach `fn` (with the returned token, expired = false), then `done` is called.
     Token get(const DhtKey& key, const std::string& reader, Listener fn, std::function<void(Token)> done);
@@ -69,6 +70,10 @@ public:
 
     // Sees every put as it is made (before loss): lets a test capture and replay a value.
     std::function<void(const DhtKey& key, const Bytes& value)> on_put;
+    // Sees every request whose requester is named (put, announce, listen, get), as every storer
+    // of the key would, with the requester's address.
+    enum class Op { put, announce, listen, get };
+    std::function<void(Op op, const DhtKey& key, const std::string& who)> on_request;
 
     uint64_t puts() const { return puts_; }
     uint64_t puts_lost() const { return puts_lost_; }

@@ -53,14 +53,16 @@ bool SimRelay::saw_event(const std::string& substring) const {
 
 void SimRelay::send(const Endpoint& to, ByteView data) { sock_.send(to, data); }
 
-void SimRelay::dht_put(const DhtKey& key, Bytes value) { world_.dht.put(key, std::move(value)); }
+void SimRelay::dht_put(const DhtKey& key, Bytes value) {
+    world_.dht.put(key, std::move(value), sock_.local().to_string());
+}
 
 DhtListenToken SimRelay::dht_listen(const DhtKey& key) {
     return world_.dht.listen(key, [this](SimDht::Token token, const DhtKey& k, const std::vector<Bytes>& values, bool expired) {
         if (silent_) return;
         engine_.on_dht_values(world_.now(), k, token, values, expired);
         after_call();
-    });
+    }, sock_.local().to_string());
 }
 
 void SimRelay::dht_cancel_listen(const DhtKey&, DhtListenToken token) { world_.dht.cancel(token); }
@@ -71,7 +73,7 @@ uint64_t SimRelay::dht_announce(const DhtKey& key, Bytes value) {
         if (silent_) return;
         engine_.on_announce_done(world_.now(), key, *id, ok);
         after_call();
-    });
+    }, sock_.local().to_string());
     return *id;
 }
 

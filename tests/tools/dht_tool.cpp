@@ -13,7 +13,7 @@
 //       signatures, validly signed but expired records, and OpenDHT putEncrypted values.
 //   pave-dht-tool --network-id N --bootstrap HOST:PORT offers RELAY_ID RATE SECONDS VPN CAND...
 //       reads the presence record of the relay whose node id starts with RELAY_ID and puts
-//       valid rendezvous offers sealed to its inbox key, RATE per second for SECONDS, each with
+//       valid rendezvous offers sealed to its inbox key, on the inbox shards in turn, RATE per second for SECONDS, each with
 //       a fresh session id and key share, the VPN endpoint VPN and the candidates CAND (up to
 //       8, "a.b.c.d:port"; e.g. addresses that never answer). Anyone can do this.
 //
@@ -31,6 +31,7 @@
 #include "crypto/hex.h"
 #include "crypto/random.h"
 #include "dht/bucket_keys.h"
+#include "dht/inbox_keys.h"
 #include "crypto/x25519.h"
 #include "dht/presence_record.h"
 #include "dht/rendezvous_blob.h"
@@ -155,10 +156,11 @@ int send_offers(dht::DhtRunner& r, char** args, int n, Pending& pending) {
         o.client_share = X25519Key::generate().pub;
         o.candidates = cands;
         o.vpn = *vpn;
-        o.timestamp_ms = now_ms();
+        o.timestamp_ms = rendezvous_timestamp_now(now_ms());
         auto sealed = seal_offer(o, rec->inbox_pub, rec->node_pub, rec->period);
         if (sealed) {
-            put_plain(r, inbox_key(relay_bucket_of(rec->node_pub), rec->period_secs, rec->period), sealed->value, pending);
+            put_plain(r, inbox_shard_key(unsigned(sent % kInboxShards), rec->period_secs, rec->period), sealed->value,
+                      pending);
             ++sent;
         }
         std::this_thread::sleep_until(start + std::chrono::duration_cast<std::chrono::steady_clock::duration>(gap * double(sent)));

@@ -1,6 +1,7 @@
 // The client engine driven in memory: a fake host records what the engine sends and answers
-// for a DHT, reflectors and relays (each relay opens the sealed offers put at its inbox key,
-// answers or refuses, and runs its side of the session), with time advanced by hand.
+// for a DHT, reflectors and relays (each relay tries every sealed offer put at an inbox shard,
+// holds its answer or refusal for the client's hello, and runs its side of the session), with
+// time advanced by hand.
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -15,9 +16,11 @@
 #include "crypto/session_keys.h"
 #include "crypto/x25519.h"
 #include "dht/bucket_keys.h"
+#include "dht/inbox_keys.h"
 #include "dht/presence_record.h"
 #include "dht/rendezvous_blob.h"
 #include "relay/engine/client_engine.h"
+#include "relay/wire/rendezvous_frame.h"
 #include "relay/wire/stun.h"
 #include "relay/wire/wireguard_shape.h"
 
@@ -38,6 +41,8 @@ struct FakeRelay {
     Endpoint addr;
     Mode mode = Mode::accept;
     unsigned offers = 0;  // offers it opened
+    std::map<HelloId, Bytes> held;  // answer frames waiting for the client's hello
+    unsigned hellos = 0, answers_sent = 0;
     std::unique_ptr<Session> session;
     const Ed25519Public& pub() const { return key.public_key(); }
     unsigned bucket() const { return relay_bucket_of(pub()); }
@@ -101,6 +106,7 @@ struct World : ClientEngineHost {
 
     // --- ClientEngineHost ---
     void send(const Endpoint& to, ByteView d) override { to_relays.push_back({client_pub, to, Bytes(d.begin(), d.end())}); }
+    unsigned hellos = 0;
     void dht_put(const DhtKey& key, Bytes value) override { puts.push_back({key, std::move(value)}); }
     DhtListenToken dht_listen(const DhtKey& key) override {
         listens[next_token] = key;
@@ -142,6 +148,11 @@ struct World : ClientEngineHost {
         wg_to_local.push_back({client_pub, to, Bytes(d.begin(), d.end())});
     }
     void send_probe(const Endpoint& to, ByteView d) override {
+        if (is_rendezvous_frame(d)) {  // hellos go to relays
+            ++hellos;
+            to_relays.push_back({client_pub, to, Bytes(d.begin(), d.end())});
+            return;
+        }
         ++probes;
         if (!reflector_answers || !(to == reflector)) return;
         Bytes out;
@@ -171,6 +182,7 @@ struct World : ClientEngineHost {
         f.period = now.unix_s() / kPeriodSecs;
         f.capacity = 10;
         f.expires = now.unix_s() + 3600;
+        f.endpoints = {r.addr};
         return encode_presence(f, r.key);
     }
     void deliver_values(const DhtKey& key, const std::vector<Bytes>& values) {
@@ -183,7 +195,7 @@ struct World : ClientEngineHost {
         for (unsigned i = 0; i < kBucketReplicas; ++i) stored[relay_directory_key(r.bucket(), i)].push_back(record_of(r));
     }
 
-    // Relays of one bucket share its inbox key: each tries the offer, as a real relay does.
+    // Every relay listens on every inbox shard: each tries the offer, as a real relay does.
     bool relay_takes_offer(FakeRelay& r, const Bytes& value) {
         auto opened = open_offer(value, r.inbox, r.pub(), now.unix_s() / kPeriodSecs);
         if (!opened) return false;
@@ -192,7 +204,7 @@ struct World : ClientEngineHost {
         if (r.mode == Mode::silent) return true;
         Answer a;
         a.session_id = opened->offer.session_id;
-        a.timestamp_ms = r.mode == Mode::stale ? now.unix_ms - 10 * 60 * 1000 : now.unix_ms;
+        a.timestamp_ms = rendezvous_timestamp_now(r.mode == Mode::stale ? now.unix_ms - 10 * 60 * 1000 : now.unix_ms);
         X25519Key eph = X25519Key::generate();
         if (r.mode == Mode::full) {
             a.refuse_code = kRefuseCapacity;
@@ -216,10 +228,8 @@ struct World : ClientEngineHost {
         }
         Bytes sealed = seal_answer(a, opened->offer.client_share, opened->answer_key_material);
         REQUIRE(!sealed.empty());
-        auto ak = answer_dht_key(opened->answer_key_material);
-        DhtKey key{};
-        std::copy(ak.begin(), ak.end(), key.begin());
-        deliver_values(key, {sealed});
+        const HelloId id = rendezvous_hello_id(opened->answer_key_material);
+        r.held[id] = make_rendezvous_answer(id, sealed);
         return true;
     }
 
@@ -230,18 +240,30 @@ struct World : ClientEngineHost {
                 Put p = std::move(puts.front());
                 puts.pop_front();
                 any = true;
+                bool shard = false;
+                for (unsigned k = 0; k < kInboxShards; ++k)
+                    shard = shard || p.key == inbox_shard_key(k, kPeriodSecs, now.unix_s() / kPeriodSecs);
+                REQUIRE(shard);  // offers go to an inbox shard, never to a relay- or bucket-specific key
                 unsigned takers = 0;
-                for (auto& r : relays)
-                    if (p.key == inbox_key(r->bucket(), kPeriodSecs, now.unix_s() / kPeriodSecs))
-                        takers += relay_takes_offer(*r, p.value);
+                for (auto& r : relays) takers += relay_takes_offer(*r, p.value);
                 CHECK(takers == 1);  // every offer is sealed to exactly one relay
             }
             while (!to_relays.empty()) {
                 Datagram d = std::move(to_relays.front());
                 to_relays.pop_front();
                 any = true;
-                for (auto& r : relays)
-                    if (d.to == r->addr && r->session) {
+                for (auto& r : relays) {
+                    if (!(d.to == r->addr)) continue;
+                    if (auto f = parse_rendezvous_frame(d.data)) {  // a hello: the held answer, to its source
+                        ++r->hellos;
+                        auto h = r->held.find(f->id);
+                        if (f->kind == RendezvousFrame::Kind::hello && h != r->held.end()) {
+                            ++r->answers_sent;
+                            to_client.push_back({r->addr, d.from, h->second});
+                        }
+                        continue;
+                    }
+                    if (r->session) {
                         r->session->on_control(d.data, d.from, now.mono);
                         // A relay that finds itself full (or fails) as the path validates closes
                         // the session with the reason.
@@ -250,6 +272,7 @@ struct World : ClientEngineHost {
                         if (r->session->state() == SessionState::established && r->mode == Mode::close_at_validation)
                             r->session->close(kRefuseInternal, now.mono);
                     }
+                }
             }
             while (!to_client.empty()) {
                 Datagram d = std::move(to_client.front());
@@ -342,7 +365,7 @@ TEST_CASE("client engine: every step to connected, then WireGuard both ways") {
     CHECK(w.saw("path validated; connected via relay " + w.short_id(r) + " (RTT "));
     CHECK(w.engine.reflector().mapped() == w.client_pub);
     CHECK(w.engine.offers_waiting() == 0);
-    CHECK(w.listens.empty());  // the answer listen is gone
+    CHECK(w.listens.empty());  // the client listens on nothing
     CHECK(r.session->state() == SessionState::established);
     CHECK(w.engine.relay()->node_pub == r.pub());
     CHECK(!w.gave_up_why);
@@ -458,7 +481,7 @@ TEST_CASE("client engine: a refusal that would be the same everywhere fails the 
     CHECK(w.events.back() == line);
     REQUIRE(w.gave_up_why);
     CHECK(*w.gave_up_why == line);
-    CHECK(w.listens.empty());  // no answer listen left
+    CHECK(w.listens.empty());  // the client listens on nothing
     // The engine does nothing more.
     size_t n = w.events.size();
     w.run_for(30s, 200ms);
@@ -536,8 +559,14 @@ TEST_CASE("client engine: answers that are late or not for the offer are not use
     w.engine.start(w.now);
     FakeRelay& full = w.add_relay(Mode::full);
     REQUIRE(w.run_until([&] { return full.offers == 1; }, 5s));
-    // Values at a listen already cancelled: counted late, nothing else.
+    // An answer frame for an id the client never sent a hello with: counted late, nothing else;
+    // a hello (the client never answers those) and a DHT value at an unknown listen: ignored.
     auto before = w.engine.counters().answers_late;
+    HelloId stranger{};
+    stranger.fill(0x77);
+    CHECK(w.engine.on_datagram(w.now, full.addr, make_rendezvous_answer(stranger, Bytes(kRendezvousValueSize, 1))));
+    CHECK(w.engine.counters().answers_late == before + 1);
+    CHECK_FALSE(w.engine.on_datagram(w.now, full.addr, make_rendezvous_hello(stranger)));
     w.engine.on_dht_values(w.now, DhtKey{}, 99999, {Bytes(kRendezvousValueSize, 1)}, false);
     CHECK(w.engine.counters().answers_late == before + 1);
     // Values at a directory key from a read the engine did not make are not judged.

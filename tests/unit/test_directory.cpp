@@ -183,6 +183,8 @@ TEST_CASE("directory: every verdict is reached and counted") {
         ingest(with([](PresenceRecord& g) { g.period = UINT64_MAX; }), b.bucket, T, V::bad_period);
         ingest(with([](PresenceRecord& g) { g.capacity = kMaxCapacity + 1; }), b.bucket, T, V::bad_capacity);
         ingest(with([](PresenceRecord& g) { g.expires = T + 20000; }), b.bucket, T, V::bad_expires);
+        ingest(with([](PresenceRecord& g) { g.endpoints = {*Endpoint::parse("224.0.0.1:4222")}; }), b.bucket, T,
+               V::bad_endpoint);
         ingest(with([](PresenceRecord& g) {
                    g.period_secs = 10;
                    g.period = (T + 600) / 10;

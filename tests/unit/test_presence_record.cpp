@@ -53,10 +53,25 @@ FieldFn bin_f(ByteView v) {
 }
 FieldFn bin_n(size_t n, uint8_t fill = 0x42) { return bin_f(Bytes(n, fill)); }
 
-// The eight fields of a record, each encoded canonically (smallest msgpack form).
+// The endpoints: an array of bins, 4 or 16 address bytes then the port, big endian.
+FieldFn endpoints_f(const std::vector<Endpoint>& eps) {
+    return [eps](msgpack::sbuffer& s) {
+        Packer pk(s);
+        pk.pack_array(uint32_t(eps.size()));
+        for (const auto& e : eps) {
+            Bytes b = e.ip_bytes();
+            b.push_back(uint8_t(e.port() >> 8));
+            b.push_back(uint8_t(e.port()));
+            pk.pack_bin(uint32_t(b.size()));
+            pk.pack_bin_body(reinterpret_cast<const char*>(b.data()), uint32_t(b.size()));
+        }
+    };
+}
+
+// The nine fields of a record, each encoded canonically (smallest msgpack form).
 std::vector<FieldFn> fields_of(const PresenceRecord& r) {
-    return {uint_f(r.version),  bin_f(r.node_pub),    bin_f(r.inbox_pub), uint_f(r.period_secs),
-            uint_f(r.period),   uint_f(r.capacity),   uint_f(r.expires),  bin_f(r.signature)};
+    return {uint_f(r.version), bin_f(r.node_pub),  bin_f(r.inbox_pub),        uint_f(r.period_secs), uint_f(r.period),
+            uint_f(r.capacity), uint_f(r.expires), endpoints_f(r.endpoints), bin_f(r.signature)};
 }
 
 Bytes array_of(const std::vector<FieldFn>& fs) {
@@ -67,7 +82,7 @@ Bytes array_of(const std::vector<FieldFn>& fs) {
 }
 
 // The signed message as the format describes it: the domain label with its NUL, then the
-// canonical msgpack array of the first seven fields.
+// canonical msgpack array of the first eight fields.
 Bytes signed_message_of(const PresenceRecord& r) {
     auto fs = fields_of(r);
     fs.pop_back();
@@ -183,16 +198,17 @@ TEST_CASE("presence: encode/decode round trip of every field") {
         // The same record built independently of encode_presence (Ed25519 is deterministic).
         const PresenceRecord ref = signed_by(key, in);
         CHECK(array_of(fields_of(ref)) == enc);
-        REQUIRE(enc.size() == 150);
-        CHECK(enc[0] == 0x98);
+        REQUIRE(enc.size() == 151);
+        CHECK(enc[0] == 0x99);
         CHECK(enc[1] == 0x01);
         CHECK(enc[2] == 0xc4);
         CHECK(enc[3] == 0x20);
         CHECK(std::memcmp(enc.data() + 4, key.public_key().data(), 32) == 0);
         CHECK(enc[70] == 0xcd);
         CHECK(enc[78] == 0x32);
-        CHECK(enc[84] == 0xc4);
-        CHECK(enc[85] == 0x40);
+        CHECK(enc[84] == 0x90);  // no endpoints
+        CHECK(enc[85] == 0xc4);
+        CHECK(enc[86] == 0x40);
     }
 }
 
@@ -221,7 +237,7 @@ TEST_CASE("presence: error names") {
 TEST_CASE("presence: a change of any single byte makes verification fail, by region") {
     const Ed25519Key key = key_of(0x11);
     const Bytes enc = encode_presence(sample_fields(), key);
-    REQUIRE(enc.size() == 150);
+    REQUIRE(enc.size() == 151);
 
     // Expected error when the lowest bit of the byte at position i flips.
     auto expected_low_bit = [](size_t i) {
@@ -240,7 +256,8 @@ TEST_CASE("presence: a change of any single byte makes verification fail, by reg
         if (i == 79) return PresenceError::malformed;                // expires type (uint32)
         if (i >= 80 && i < 82) return PresenceError::bad_expires;    // expires, high bytes
         if (i == 82 || i == 83) return PresenceError::bad_signature; // expires - 256, + 1: in range
-        if (i == 84 || i == 85) return PresenceError::malformed;     // signature bin header
+        if (i == 84) return PresenceError::malformed;                // endpoints array header (0 -> 1)
+        if (i == 85 || i == 86) return PresenceError::malformed;     // signature bin header
         return PresenceError::bad_signature;                          // signature bytes
     };
 
@@ -262,7 +279,7 @@ TEST_CASE("presence: a change of any single byte makes verification fail, by reg
                 PresenceParse d = decode_presence(v);
                 if (d.record)
                     CHECK(p.error == PresenceError::bad_signature);
-                else if (i < 71 || i > 83)
+                else if (i < 71 || i > 84)
                     CHECK(p.error == PresenceError::malformed);
                 else
                     CHECK(p.error == d.error);
@@ -355,7 +372,8 @@ TEST_CASE("presence: wrong msgpack types for each field are malformed") {
          }},
     };
 
-    for (size_t field = 0; field < 8; ++field) {
+    for (size_t field = 0; field < 9; ++field) {
+        if (field == 7) continue;  // the endpoints array: its own case below
         for (const auto& h : hostile) {
             auto fs = fields_of(genuine);
             fs[field] = h.second;
@@ -373,15 +391,15 @@ TEST_CASE("presence: wrong msgpack types for each field are malformed") {
             fs[field] = bin_n(8, 0);
             CHECK(verify_error(array_of(fs)) == PresenceError::malformed);
         }
-        for (size_t field : {1u, 2u, 7u}) {
+        for (size_t field : {1u, 2u, 7u, 8u}) {
             auto fs = fields_of(genuine);
             fs[field] = uint_f(5);
             CHECK(verify_error(array_of(fs)) == PresenceError::malformed);
         }
         auto fs = fields_of(genuine);
-        fs[7] = bin_n(63);
+        fs[8] = bin_n(63);
         CHECK(verify_error(array_of(fs)) == PresenceError::malformed);
-        fs[7] = bin_n(65);
+        fs[8] = bin_n(65);
         CHECK(verify_error(array_of(fs)) == PresenceError::malformed);
     }
     SUBCASE("integers out of their field's range") {
@@ -406,12 +424,74 @@ TEST_CASE("presence: wrong msgpack types for each field are malformed") {
     }
 }
 
+TEST_CASE("presence: endpoints are signed, range-checked and have one encoding") {
+    const Ed25519Key key = key_of(0x11);
+    PresenceRecord in = sample_fields();
+    in.endpoints = {*Endpoint::parse("198.51.100.4:4222"), *Endpoint::parse("[2001:db8::4]:4222")};
+    const Bytes enc = encode_presence(in, key);
+    auto p = decode_and_verify_presence(enc);
+    REQUIRE(p.record);
+    CHECK(p.record->endpoints == in.endpoints);
+    CHECK(array_of(fields_of(signed_by(key, in))) == enc);
+    CHECK(enc.size() <= kPresenceMaxSize);
+    PresenceRecord full = in;
+    full.endpoints.assign(kPresenceMaxEndpoints, *Endpoint::parse("[2001:db8::4]:4222"));
+    CHECK(encode_presence(full, key).size() <= kPresenceMaxSize);
+    CHECK(decode_and_verify_presence(encode_presence(full, key)).record);
+
+    // A genuine record whose endpoint was changed no longer verifies.
+    PresenceRecord moved = signed_by(key, in);
+    moved.endpoints[0] = *Endpoint::parse("198.51.100.5:4222");
+    CHECK(verify_error(array_of(fields_of(moved))) == PresenceError::bad_signature);
+
+    auto with = [&](std::vector<Endpoint> eps) {
+        PresenceRecord r = in;
+        r.endpoints = std::move(eps);
+        return verify_error(array_of(fields_of(signed_by(key, r))));
+    };
+    CHECK(with({}) == PresenceError::none);
+    CHECK(with(std::vector<Endpoint>(kPresenceMaxEndpoints + 1, *Endpoint::parse("198.51.100.4:4222"))) ==
+          PresenceError::malformed);  // more than the format allows: refused before anything else
+    CHECK(with({*Endpoint::parse("198.51.100.4:0")}) == PresenceError::bad_endpoint);
+    CHECK(with({*Endpoint::parse("0.0.0.0:4222")}) == PresenceError::bad_endpoint);
+    CHECK(with({*Endpoint::parse("224.0.0.1:4222")}) == PresenceError::bad_endpoint);
+    CHECK(with({*Endpoint::parse("255.255.255.255:4222")}) == PresenceError::bad_endpoint);
+    CHECK(with({*Endpoint::parse("127.0.0.1:4222")}) == PresenceError::none);  // the reader's policy decides
+
+    // Structure: bins of 6 or 18 bytes only, no IPv4-mapped IPv6, no other types.
+    auto raw_endpoints = [&](FieldFn f) {
+        auto fs = fields_of(signed_by(key, in));
+        fs[7] = std::move(f);
+        return verify_error(array_of(fs));
+    };
+    for (size_t n : {0u, 5u, 7u, 17u, 19u})
+        CHECK(raw_endpoints([n](msgpack::sbuffer& s) {
+                  Packer pk(s);
+                  pk.pack_array(1);
+                  pk.pack_bin(uint32_t(n));
+                  pk.pack_bin_body(std::string(n, '\x01').data(), uint32_t(n));
+              }) == PresenceError::malformed);
+    CHECK(raw_endpoints([](msgpack::sbuffer& s) {
+              Packer pk(s);
+              pk.pack_array(1);
+              const uint8_t mapped[18] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 198, 51, 100, 4, 0x10, 0x7e};
+              pk.pack_bin(18);
+              pk.pack_bin_body(reinterpret_cast<const char*>(mapped), 18);
+          }) == PresenceError::malformed);
+    CHECK(raw_endpoints([](msgpack::sbuffer& s) {
+              Packer pk(s);
+              pk.pack_array(1);
+              pk.pack_uint8(1);
+          }) == PresenceError::malformed);
+    CHECK(raw_endpoints([](msgpack::sbuffer& s) { Packer(s).pack_map(0); }) == PresenceError::malformed);
+}
+
 TEST_CASE("presence: wrong overall shapes are malformed") {
     const Ed25519Key key = key_of(0x11);
     const PresenceRecord genuine = signed_by(key, sample_fields());
     auto fs = fields_of(genuine);
 
-    SUBCASE("array of 7 or 9 elements") {
+    SUBCASE("array of 8 or 10 elements") {
         auto seven = fs;
         seven.pop_back();
         CHECK(verify_error(array_of(seven)) == PresenceError::malformed);
@@ -530,7 +610,7 @@ TEST_CASE("presence: a record signed by one key claiming another key fails") {
     // B's signature on A's record.
     Bytes ea = encode_presence(sample_fields(), a);
     Bytes eb = encode_presence(sample_fields(), b);
-    std::memcpy(ea.data() + 86, eb.data() + 86, 64);
+    std::memcpy(ea.data() + 87, eb.data() + 87, 64);
     CHECK(verify_error(ea) == PresenceError::bad_signature);
 
     // An all-zero signature, and an all-zero node key.

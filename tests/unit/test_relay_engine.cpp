@@ -11,6 +11,8 @@
 #include "crypto/session_keys.h"
 #include "dht/presence_record.h"
 #include "relay/engine/relay_engine.h"
+#include "relay/wire/rendezvous_frame.h"
+#include "dht/inbox_keys.h"
 #include "relay/wire/stun.h"
 
 using namespace pave;
@@ -149,17 +151,17 @@ struct Bench {
         FAIL("no presence record");
         return {};
     }
-    DhtListenToken inbox_listen(uint64_t p) const {
-        const DhtKey k = inbox_key(engine->bucket(), engine->period_secs(), p);
+    DhtListenToken inbox_listen(uint64_t p, unsigned shard = 0) const {
+        const DhtKey k = inbox_shard_key(shard, engine->period_secs(), p);
         for (const auto& [t, lk] : host.listens)
             if (lk == k) return t;
         FAIL("no listen on the inbox");
         return 0;
     }
-    void feed(Bytes value) {
+    void feed(Bytes value, unsigned shard = 0) {
         const uint64_t p = period();
-        engine->on_dht_values(now, inbox_key(engine->bucket(), engine->period_secs(), p), inbox_listen(p), {std::move(value)},
-                              false);
+        engine->on_dht_values(now, inbox_shard_key(shard, engine->period_secs(), p), inbox_listen(p, shard),
+                              {std::move(value)}, false);
     }
 
     Client offer(const std::string& client_addr, const Endpoint& vpn = kVpn, int64_t skew_ms = 0) {
@@ -171,19 +173,26 @@ struct Bench {
         o.client_share = c.eph.pub;
         o.candidates = {c.addr};
         o.vpn = vpn;
-        o.timestamp_ms = uint64_t(int64_t(now.unix_ms) + skew_ms);
+        o.timestamp_ms = rendezvous_timestamp_now(uint64_t(int64_t(now.unix_ms) + skew_ms));
         PresenceRecord r = presence();
         c.sealed = seal_offer(o, r.inbox_pub, key.public_key(), r.period).value();
         return c;
     }
-    // The answer the relay put for this client's offer, if any.
-    std::optional<Answer> answer_of(const Client& c) const {
-        const auto ak = answer_dht_key(c.sealed.answer_key_material);
-        DhtKey k;
-        std::copy(ak.begin(), ak.end(), k.begin());
-        for (const auto& [pk, v] : host.puts)
-            if (pk == k) return open_answer(v, c.eph, c.sealed.answer_key_material);
-        return std::nullopt;
+    // The answer the relay holds for this client's offer, if any: a hello from the client's
+    // address asks for it, and it comes back to that address.
+    std::optional<Answer> answer_of(const Client& c) {
+        const HelloId id = rendezvous_hello_id(c.sealed.answer_key_material);
+        const size_t before = host.replies.size();
+        CHECK(engine->on_datagram(now, c.addr, make_rendezvous_hello(id)));
+        if (host.replies.size() == before) return std::nullopt;
+        REQUIRE(host.replies.size() == before + 1);
+        const Sent& r = host.replies.back();
+        CHECK(r.to == c.addr);
+        auto f = parse_rendezvous_frame(r.data);
+        REQUIRE(f);
+        CHECK(f->kind == RendezvousFrame::Kind::answer);
+        CHECK(f->id == id);
+        return open_answer(f->sealed, c.eph, c.sealed.answer_key_material);
     }
     // Offer, answer and a client Session punching to the relay's candidates.
     Client connect(const std::string& client_addr, const Endpoint& vpn = kVpn) {
@@ -248,10 +257,11 @@ TEST_CASE("relay engine: presence published, inbox keys and listens rotate with 
     c.presence_ttl_s = 10;  // period 10 s
     Bench b(c);
     CHECK(b.engine->publications() == 1);
-    CHECK(b.host.listens.size() == 3);
+    CHECK(b.host.listens.size() == 3 * kInboxShards);  // every shard of three periods
     const PresenceRecord first = b.presence();
     CHECK(first.period == b.period());
     CHECK(first.capacity == c.capacity);
+    CHECK(first.endpoints == std::vector<Endpoint>{kRelayPub});  // where clients send hellos
     b.advance(3s);
     b.engine->on_tick(b.now);
     CHECK(b.engine->publications() == 2);  // three chances per TTL
@@ -260,11 +270,10 @@ TEST_CASE("relay engine: presence published, inbox keys and listens rotate with 
     const PresenceRecord later = b.presence();
     CHECK(later.period == first.period + 3);
     CHECK(later.inbox_pub != first.inbox_pub);
-    CHECK(b.host.listens.size() == 3);  // previous, current and next period only
-    CHECK(b.host.cancelled.size() == 3);
+    CHECK(b.host.listens.size() == 3 * kInboxShards);  // previous, current and next period only
+    CHECK(b.host.cancelled.size() == 3 * kInboxShards);
     // A value on a listen that was cancelled is not for us.
-    b.engine->on_dht_values(b.now, inbox_key(b.engine->bucket(), 10, first.period), 101, {Bytes(kRendezvousValueSize)},
-                            false);
+    b.engine->on_dht_values(b.now, inbox_shard_key(0, 10, first.period), 101, {Bytes(kRendezvousValueSize)}, false);
     CHECK(b.engine->intake(RelayEngine::Intake::not_for_us) == 1);
 }
 
@@ -345,9 +354,10 @@ TEST_CASE("relay engine: intake counts junk, stale and replayed offers without a
     b.feed(c.sealed.value);
     CHECK(b.engine->intake(RelayEngine::Intake::accepted) == 1);
     const size_t puts = b.host.puts.size();
-    b.feed(c.sealed.value);  // the same value again
+    b.feed(c.sealed.value, 5);  // the same value again, on another shard
     CHECK(b.engine->intake(RelayEngine::Intake::replayed) == 1);
-    CHECK(b.host.puts.size() == puts);
+    CHECK(b.host.puts.size() == puts);  // the relay never puts anything but its presence
+    CHECK(b.engine->answers_held() == 1);
     CHECK(b.engine->session_count() == 1);
 }
 

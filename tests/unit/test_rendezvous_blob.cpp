@@ -27,7 +27,7 @@ Offer sample_offer(const X25519Key& client_eph) {
     o.client_share = client_eph.pub;
     o.candidates = {ep("192.0.2.10:40000"), ep("[2001:db8::7]:40001"), ep("10.0.0.2:40002")};
     o.vpn = ep("198.51.100.1:51820");
-    o.timestamp_ms = 1'700'000'000'123ULL;
+    o.timestamp_ms = 1'700'000'001'000ULL;
     return o;
 }
 
@@ -37,7 +37,7 @@ Answer sample_answer(const Offer& o) {
     a.accepted = true;
     a.relay_share = X25519Key::generate().pub;
     a.candidates = {ep("203.0.113.5:50000"), ep("[2001:db8:1::5]:50001")};
-    a.timestamp_ms = 1'700'000'000'456ULL;
+    a.timestamp_ms = 1'700'000'002'000ULL;
     return a;
 }
 
@@ -76,7 +76,7 @@ TEST_CASE("rendezvous: offer and answer round trip") {
     REQUIRE(opened);
     check_same(opened->offer, offer);
     CHECK(opened->answer_key_material == sealed->answer_key_material);
-    CHECK(answer_dht_key(opened->answer_key_material) == answer_dht_key(sealed->answer_key_material));
+    CHECK(rendezvous_hello_id(opened->answer_key_material) == rendezvous_hello_id(sealed->answer_key_material));
 
     auto answer = sample_answer(offer);
     auto value = seal_answer(answer, opened->offer.client_share, opened->answer_key_material);
@@ -91,7 +91,7 @@ TEST_CASE("rendezvous: offer and answer round trip") {
     refuse.accepted = false;
     refuse.refuse_code = 3;
     refuse.refuse_reason = "relay at capacity";
-    refuse.timestamp_ms = 1'700'000'000'789ULL;
+    refuse.timestamp_ms = 1'700'000'003'000ULL;
     value = seal_answer(refuse, offer.client_share, sealed->answer_key_material);
     REQUIRE(value.size() == kRendezvousValueSize);
     got = open_answer(value, client_eph, sealed->answer_key_material);
@@ -140,7 +140,7 @@ TEST_CASE("rendezvous: answers are only opened with the right ephemeral key and 
     auto sealed2 = seal_offer(offer, relay.inbox.pub, relay.node.public_key(), 1);
     REQUIRE(sealed2);
     CHECK(sealed2->answer_key_material != sealed->answer_key_material);
-    CHECK(answer_dht_key(sealed2->answer_key_material) != answer_dht_key(sealed->answer_key_material));
+    CHECK(rendezvous_hello_id(sealed2->answer_key_material) != rendezvous_hello_id(sealed->answer_key_material));
     CHECK_FALSE(open_answer(value, client_eph, sealed2->answer_key_material));
 }
 
@@ -340,15 +340,15 @@ TEST_CASE("rendezvous: plaintext decoders are strict") {
     CHECK_FALSE(decode_answer_plaintext(abad));
 }
 
-TEST_CASE("rendezvous: answer DHT key is HKDF-Expand of the key material") {
+TEST_CASE("rendezvous: the hello id is HKDF-Expand of the key material") {
     Bytes akm(32);
     for (size_t i = 0; i < 32; ++i) akm[i] = uint8_t(i * 3);
-    auto key = answer_dht_key(akm);
-    const char* label = "pave/v1/answer-key";
+    auto key = rendezvous_hello_id(akm);
+    const char* label = "pave/v1/hello-id";
     auto expect = hkdf::expand(akm, ByteView(reinterpret_cast<const uint8_t*>(label), std::strlen(label)), 32);
-    CHECK(Bytes(key.begin(), key.end()) == Bytes(expect.begin(), expect.begin() + 20));
+    CHECK(Bytes(key.begin(), key.end()) == Bytes(expect.begin(), expect.begin() + 8));
     akm[0] ^= 1;
-    CHECK(answer_dht_key(akm) != key);
+    CHECK(rendezvous_hello_id(akm) != key);
 }
 
 TEST_CASE("rendezvous: every field at and past its limits") {
@@ -366,6 +366,10 @@ TEST_CASE("rendezvous: every field at and past its limits") {
     CHECK_FALSE(offer_ok([](Offer& o) { o.timestamp_ms = kRendezvousMinTimestampMs - 1; }));
     CHECK_FALSE(offer_ok([](Offer& o) { o.timestamp_ms = kRendezvousMaxTimestampMs + 1; }));
     CHECK_FALSE(offer_ok([](Offer& o) { o.timestamp_ms = 0; }));
+    // Whole seconds only: milliseconds would tell the relay the client's clock skew.
+    CHECK_FALSE(offer_ok([](Offer& o) { o.timestamp_ms = kRendezvousMinTimestampMs + 1; }));
+    CHECK_FALSE(offer_ok([](Offer& o) { o.timestamp_ms = kRendezvousMinTimestampMs + 999; }));
+    CHECK(offer_ok([](Offer& o) { o.timestamp_ms = kRendezvousMinTimestampMs + 1000; }));
     CHECK_FALSE(offer_ok([](Offer& o) { o.timestamp_ms = UINT64_MAX; }));
     // ports and addresses
     CHECK_FALSE(offer_ok([](Offer& o) { o.vpn = ep("198.51.100.1:0"); }));
@@ -419,6 +423,7 @@ TEST_CASE("rendezvous: every field at and past its limits") {
     CHECK_FALSE(answer_ok(no, [](Answer& a) { a.candidates = {ep("192.0.2.1:1")}; }));
     CHECK_FALSE(answer_ok(no, [](Answer& a) { a.relay_share.fill(1); }));
     CHECK_FALSE(answer_ok(no, [](Answer& a) { a.timestamp_ms = 0; }));
+    CHECK_FALSE(answer_ok(no, [](Answer& a) { a.timestamp_ms = kRendezvousMinTimestampMs + 500; }));
     CHECK(answer_ok(yes, [](Answer&) {}));
     CHECK_FALSE(answer_ok(yes, [](Answer& a) { a.candidates.clear(); }));  // nothing to punch to
     CHECK_FALSE(answer_ok(yes, [](Answer& a) { a.candidates = {ep("203.0.113.5:0")}; }));
