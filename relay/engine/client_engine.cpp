@@ -442,8 +442,12 @@ void ClientEngine::send_hellos(const EngineTime& now) {
                now.mono >= ask.put_at + milliseconds(kHelloSchedule[ask.hellos])) {
             ++ask.hellos;
             const Bytes hello = make_rendezvous_hello(ask.hello_id);
+            // Like punch probes, hellos bypass the port's amplification guard: they are requests,
+            // bounded by the schedule (kHelloSchedule.size() per endpoint and offer), and the
+            // guard would hold them behind an address check that the relay's NAT drops until
+            // the relay has punched toward us.
             for (const auto& to : ask.hello_to) {
-                host_.send_probe(to, hello);
+                host_.send(to, hello);
                 ++counters_.hellos_sent;
             }
         }

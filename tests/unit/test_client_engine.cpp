@@ -105,7 +105,10 @@ struct World : ClientEngineHost {
     }
 
     // --- ClientEngineHost ---
-    void send(const Endpoint& to, ByteView d) override { to_relays.push_back({client_pub, to, Bytes(d.begin(), d.end())}); }
+    void send(const Endpoint& to, ByteView d) override {
+        if (is_rendezvous_frame(d)) ++hellos;
+        to_relays.push_back({client_pub, to, Bytes(d.begin(), d.end())});
+    }
     unsigned hellos = 0;
     void dht_put(const DhtKey& key, Bytes value) override { puts.push_back({key, std::move(value)}); }
     DhtListenToken dht_listen(const DhtKey& key) override {
@@ -148,11 +151,7 @@ struct World : ClientEngineHost {
         wg_to_local.push_back({client_pub, to, Bytes(d.begin(), d.end())});
     }
     void send_probe(const Endpoint& to, ByteView d) override {
-        if (is_rendezvous_frame(d)) {  // hellos go to relays
-            ++hellos;
-            to_relays.push_back({client_pub, to, Bytes(d.begin(), d.end())});
-            return;
-        }
+        CHECK_FALSE(is_rendezvous_frame(d));  // hellos go through send
         ++probes;
         if (!reflector_answers || !(to == reflector)) return;
         Bytes out;
