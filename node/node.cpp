@@ -337,7 +337,8 @@ void Node::refresh_stun_servers(Clock::time_point now) {
 //                   roles (array of "relay", "client"), bound (array of "addr:port"),
 //                   relay_bound (the relay role's own socket beside a client, or null), network (number), dht {connected (bool), ipv4, ipv6 (OpenDHT's
 //                   state words), good_nodes, dubious_nodes (numbers), id (hex), bootstrap_nodes},
-//                   relays_known, relay (null, or {bucket, publications, inbox_key (hex),
+//                   relays_known, relay (null, or {bucket, publications, inbox_key (hex, shard 0),
+//                   inbox_keys (hex, every shard of the current period),
 //                   sessions}), stun {answered, rate_limited, over_budget}, public_address (null,
 //                   or {address (string or null), reflectors, nat_mapping}), client_step (string
 //                   or null), uptime_s
@@ -386,7 +387,11 @@ std::string Node::cmd_status(bool json) {
         if (relay_) {
             j.key("relay").begin_object().field("bucket", uint64_t(relay_->bucket()));
             j.field("publications", uint64_t(relay_->publications()));
-            j.field("inbox_key", to_hex(relay_->current_inbox_keys(unix_now()).front()));
+            const auto inbox = relay_->current_inbox_keys(unix_now());
+            j.field("inbox_key", to_hex(inbox.front()));
+            j.key("inbox_keys").begin_array();
+            for (const auto& k : inbox) j.value(to_hex(k));
+            j.end_array();
             j.field("sessions", uint64_t(relay_->session_count())).end_object();
         } else {
             j.key("relay").null();

@@ -80,7 +80,11 @@ def test_symmetric_nat_fails_within_timeout_with_reason():
         elapsed = time.time() - t0
         log = p.log("client")
         assert rc != 0
-        assert "failed at step 'punching': no path validated" in log, log[-2000:]
+        # The relay's record names the address its STUN reflector saw; behind a symmetric NAT
+        # that mapping is for the reflector only, so the client's hellos reach no one and no
+        # answer comes (and if one did, the punch would fail the same way).
+        assert ("failed at step 'rendezvous': no relay accepted" in log
+                or "failed at step 'punching': no path validated" in log), log[-2000:]
         # bounded by --timeout (10 s) plus start-up, never a hang
         assert elapsed < 10 + 8, elapsed
         print(f"symmetric NAT B: failed after {elapsed:.1f} s: "
@@ -90,13 +94,15 @@ def test_symmetric_nat_fails_within_timeout_with_reason():
 def test_replayed_offer_opens_no_second_session(plab):
     plab.start_client()
     plab.wait_connected()
-    inbox = plab.status("relay", "relay")["relay"]["inbox_key"]
-    got = plab.shell("boot", "boot", f"dht get {inbox}")
-    offers = [l for l in got.splitlines() if l and not l.startswith("#")]
-    assert offers, got
-    assert all(len(o) == 1024 for o in offers), "every rendezvous value is 512 bytes"
+    # The client put its offer on one of the inbox shards, chosen at random.
+    offers = []
+    for inbox in plab.status("relay", "relay")["relay"]["inbox_keys"]:
+        got = plab.shell("boot", "boot", f"dht get {inbox}")
+        offers += [(inbox, l) for l in got.splitlines() if l and not l.startswith("#")]
+    assert offers
+    assert all(len(o) == 1024 for _, o in offers), "every rendezvous value is 512 bytes"
     before = plab.relay_sessions_json()["intake"]
-    for o in offers:
+    for inbox, o in offers:
         plab.shell("boot", "boot", f"dht put {inbox} hex:{o}")
     assert wait_until(lambda: plab.relay_sessions_json()["intake"]["replayed"] >= before["replayed"] + 1, timeout=15)
     after = plab.relay_sessions_json()["intake"]
