@@ -3,9 +3,9 @@ self-chosen), in a namespace lab with real OpenDHT, real NATs and real PAVE proc
 
 Swarm: Debian's dhtnode and a PAVE boot node (public), 3 relays each behind its own NAT, 5
 client hosts each behind its own NAT (one public IP per client host), a VPN address. The
-adversary (`pave-dht-spy`, public) runs K = 16 OpenDHT nodes whose ids sit right next to PAVE's
-keys: the 8 directory bucket keys, the inbox shard keys of the current and next period, and
-the per-bucket inbox keys of the earlier layout. It logs every keyed request any of its nodes
+adversary (`pave-dht-spy`, public) runs K = 24 OpenDHT nodes whose ids sit right next to PAVE's
+keys: the inbox shard keys of the current period, the per-bucket inbox keys of the earlier
+layout, one replica key of each directory bucket. It logs every keyed request any of its nodes
 receives (source IP, op, key). In a swarm this small its nodes are among the closest to every
 key, so it also stores and serves per-session keys it could not aim at in advance.
 
@@ -19,7 +19,7 @@ a key K when all of these hold:
   (b) it saw a request from R for K at any time of the run;
   (c) the relays it saw at K in the whole run are not all the relays of the directory, i.e. K
       narrows the relays C may have used down to a strict subset that contains R;
-  (d) K is not a directory bucket key: every client reads every bucket, so a client's read there
+  (d) K is not a directory key: every client reads every bucket, so a client's read there
       says nothing about which relay it picks; that a relay's record sits in a bucket is
       what the public directory says anyway.
 The test asserts that no session yields a pairing and prints what the adversary did get.
@@ -45,7 +45,7 @@ BOOT_PAVE_PORT = 4300
 VPN = "203.0.113.30:51820"
 SPY_IP = "203.0.113.50"
 SPY_PORT = 5000
-SPY_NODES = 16
+SPY_NODES = 24
 RELAY_PORT = 4500
 CLIENT_PORT = 4600
 TTL_S = 60  # the relays' presence TTL, hence their inbox period
@@ -61,8 +61,11 @@ def spy_bin():
     return os.environ.get("PAVE_DHT_SPY", str(BUILD / "pave-dht-spy"))
 
 
-def bucket_keys():
-    return {hashlib.sha1(f"pave/v1/relays/{b}".encode()).hexdigest() for b in range(8)}
+def directory_keys():
+    """The directory's keys: 8 buckets x 8 replica keys (and the single bucket keys of the
+    layout before replicas, so that older builds can be checked the same way)."""
+    keys = {hashlib.sha1(f"pave/v1/relays/{b}/{r}".encode()).hexdigest() for b in range(8) for r in range(8)}
+    return keys | {hashlib.sha1(f"pave/v1/relays/{b}".encode()).hexdigest() for b in range(8)}
 
 
 def read_spy_log(path):
@@ -157,7 +160,7 @@ def test_provider_with_dht_nodes_pairs_no_client_with_its_relay(tmp_path):
         lab.stop(spy)
 
         entries = read_spy_log(spy_log)
-        directory = bucket_keys()
+        directory = directory_keys()
         found = pairings(entries, sessions, relay_ips, directory)
         client_ips = {s["client_ip"] for s in sessions}
         keys = {k for *_, k in entries}
@@ -170,7 +173,7 @@ def test_provider_with_dht_nodes_pairs_no_client_with_its_relay(tmp_path):
         client_keys = {k for _, ip, _, k in entries if ip in client_ips}
         print(f"adversary: {SPY_NODES} DHT nodes; {len(entries)} keyed requests on {len(keys)} keys; "
               f"client IPs seen {len(clients_seen)}/{len(client_ips)}, relay IPs seen {len(relays_seen)}/{len(relay_ips)}")
-        print(f"keys clients sent requests for: {len(client_keys)} ({len(client_keys & directory)} directory bucket "
+        print(f"keys clients sent requests for: {len(client_keys)} ({len(client_keys & directory)} directory "
               f"keys); requests by party and op: {dict(sorted(ops.items()))}")
         print(f"sessions: {len(sessions)}, relays used: {sorted({s['relay_ip'] for s in sessions})}; "
               f"pairings (client IP, relay IP) from one key: {len(found)} in "

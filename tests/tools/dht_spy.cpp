@@ -8,9 +8,10 @@
 //                --log FILE [--nodes K]
 //
 // Targets, in this order, one node each until K are placed (node id = target with its last
-// bit flipped, the closest id there is): the 8 directory bucket keys, the inbox shard keys of
-// the current and next period, the per-bucket inbox keys (the layout before shards) of the
-// current period. Answer keys, where a PAVE version uses them, are per session and cannot be
+// bit flipped, the closest id there is): the inbox shard keys of the current period, the
+// per-bucket inbox keys (the layout before shards) of the current period, the first replica
+// key of each directory bucket, the inbox shard keys of the next period, the other directory
+// replica keys. Answer keys, where a PAVE version uses them, are per session and cannot be
 // aimed at in advance; in a lab swarm of a few nodes, K nodes are among the closest to every
 // key anyway. Node i listens on port P0 + i. Requests are decoded from OpenDHT's msgpack
 // ("y": "q", "q": method, "a": {"h" | "target": 20-byte key}); replies and anything else are
@@ -155,7 +156,7 @@ int main(int argc, char** argv) {
     }
     const auto colon = bootstrap.rfind(':');
     if (!netid || colon == std::string::npos || bind_ip.empty() || !port0 || !period_secs || log_path.empty() ||
-        nodes == 0 || nodes > 64) {
+        nodes == 0 || nodes > 96) {
         std::cerr << "usage: pave-dht-spy --network-id N --bootstrap HOST:PORT --bind IP --port P0 --period-secs S "
                      "--log FILE [--nodes K]\n";
         return 2;
@@ -170,10 +171,12 @@ int main(int argc, char** argv) {
 
     const uint64_t period = unix_ms() / 1000 / period_secs;
     std::vector<DhtKey> targets;
-    for (unsigned b = 0; b < kRelayBuckets; ++b) targets.push_back(relay_bucket_key(b));
-    for (uint64_t p : {period, period + 1})
-        for (unsigned s = 0; s < kInboxShards; ++s) targets.push_back(inbox_shard_key(s, period_secs, p));
+    for (unsigned s = 0; s < kInboxShards; ++s) targets.push_back(inbox_shard_key(s, period_secs, period));
     for (unsigned b = 0; b < kRelayBuckets; ++b) targets.push_back(inbox_key(b, period_secs, period));
+    for (unsigned b = 0; b < kRelayBuckets; ++b) targets.push_back(relay_directory_key(b, 0));
+    for (unsigned s = 0; s < kInboxShards; ++s) targets.push_back(inbox_shard_key(s, period_secs, period + 1));
+    for (unsigned b = 0; b < kRelayBuckets; ++b)
+        for (unsigned r = 1; r < kBucketReplicas; ++r) targets.push_back(relay_directory_key(b, r));
 
     std::vector<std::unique_ptr<dht::DhtRunner>> runners;
     for (unsigned i = 0; i < nodes; ++i) {
