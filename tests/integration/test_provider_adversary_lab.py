@@ -9,7 +9,8 @@ layout, one replica key of each directory bucket. It logs every keyed request an
 receives (source IP, op, key). In a swarm this small its nodes are among the closest to every
 key, so it also stores and serves per-session keys it could not aim at in advance.
 
-50 sessions: each client host runs `pave connect` 10 times in turn (a new process, DHT id and
+50 sessions: each client host runs `pave connect --no-relay` (the relays of the swarm are the 3
+above, so that every relay's address is known to the analysis) 10 times in turn (a new process, DHT id and
 keys each time) until the path to a relay is validated, then stops it.
 
 What counts as a pairing, precisely. For a session s of client IP C through relay IP R, during
@@ -143,7 +144,7 @@ def test_provider_with_dht_nodes_pairs_no_client_with_its_relay(tmp_path):
                 log = tmp_path / f"{name}-{rnd}.log"
                 proc = lab.spawn(name, [pave_bin(), "--state-dir", plab.state(f"{name}-{rnd}"), "connect", "--vpn", VPN,
                                         "--bind", lab.hosts[name].ip, "--port", CLIENT_PORT, "--timeout", "20s",
-                                        "--stun", f"{BOOT_IP}:{BOOT_PAVE_PORT}",
+                                        "--stun", f"{BOOT_IP}:{BOOT_PAVE_PORT}", "--no-relay",
                                         "--bootstrap", f"{BOOT_IP}:{BOOT_PAVE_PORT}", "--network-id", netid],
                                  f"pave-{name}", stdout_path=log)
                 running.append((name, wan, proc, log, time.time()))
