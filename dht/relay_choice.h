@@ -4,7 +4,7 @@
 // Relay keys are free, so the directory may hold many records of relays that never answer. A
 // client that asked one relay at a time and waited for each could be kept from connecting by
 // a few hundred such records. So the client asks several at once, each offer with its own
-// ephemeral key, session id and answer listen; the first accepted answer wins. The pace rises
+// ephemeral key, session id and hello id; the first accepted answer wins. The pace rises
 // while nobody answers:
 //   calm   a new offer every calm_spacing, at most calm_outstanding waiting (a healthy swarm
 //          answers before a second or third offer is due, so few relays are asked in vain);

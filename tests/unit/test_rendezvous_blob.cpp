@@ -136,7 +136,7 @@ TEST_CASE("rendezvous: answers are only opened with the right ephemeral key and 
     CHECK_FALSE(open_answer(value, client_eph, ByteView(sealed->answer_key_material.data(), 31)));
     CHECK(open_answer(value, client_eph, sealed->answer_key_material));
 
-    // Another offer to the same relay has its own key material and answer key.
+    // Another offer to the same relay has its own key material and hello id.
     auto sealed2 = seal_offer(offer, relay.inbox.pub, relay.node.public_key(), 1);
     REQUIRE(sealed2);
     CHECK(sealed2->answer_key_material != sealed->answer_key_material);
