@@ -37,6 +37,11 @@ std::string undo(const std::string& dir, const WgState& s) {
             err = wg_quick("down", s.derived);
         else
             err = "interface " + s.iface + " is up but its derived file " + s.derived + " is gone";
+    } else if (s.mode == "up" && s.interface_up && s.policy_routing) {
+        // The interface went away without wg-quick down (wireguard-go died): its full-tunnel
+        // rules and firewall table are still there, and wg-quick down cannot run without it.
+        log::warn("wg", "{} is gone; removing wg-quick's routing rules and table for it", s.iface);
+        err = remove_wg_quick_routing(s.iface, s.fwmark);
     } else if (s.mode == "attach" && !s.peer.empty() && !s.original_endpoint.empty() && interface_exists(s.iface)) {
         err = wg_set_endpoint(s.iface, s.peer, s.original_endpoint);
         if (err.empty()) log::info("wg", "{}: peer endpoint restored", s.iface);
@@ -76,7 +81,7 @@ int stop_recorded(const std::string& iface, const std::string& what_if_none) {
     if (!err.empty()) return fail(1, err);
     if (!s) return fail(1, what_if_none);
     if (pave_wg_process_alive(s->pid)) {
-        if (::kill(s->pid, SIGTERM) != 0) return fail(1, "cannot signal pid " + std::to_string(s->pid));
+        if (::kill(pid_t(s->pid), SIGTERM) != 0) return fail(1, "cannot signal pid " + std::to_string(s->pid));
         auto deadline = std::chrono::steady_clock::now() + kStopWait;
         while (pave_wg_process_alive(s->pid)) {
             if (std::chrono::steady_clock::now() > deadline)
@@ -141,12 +146,14 @@ int run_wg_up(const std::string& config_path, bool run_hooks, NodeOptions o) {
     st.config = config_path;
     st.derived = dir + "/" + *iface + ".conf";
     st.vpn = vpn->to_string();
+    st.fwmark = wg_quick_fwmark(c);
+    st.policy_routing = c.full_tunnel() && (c.table.empty() || c.table == "auto");
     if (std::string e = write_wg_state(dir, st); !e.empty()) return fail(1, e);
 
     o.client = true;
     o.vpn = vpn->to_string();
     o.listen = "127.0.0.1:0";
-    o.fwmark = wg_quick_fwmark(c);
+    o.fwmark = st.fwmark;
     o.control_socket = wg_control_path(dir);
     o.on_listening = [&](const std::string& local) -> std::string {
         auto ep = Endpoint::parse(local);

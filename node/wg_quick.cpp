@@ -52,6 +52,35 @@ std::string wg_quick(const std::string& verb, const std::string& file) {
     return failed("wg-quick " + verb, r);
 }
 
+std::string remove_wg_quick_routing(const std::string& iface, uint32_t table) {
+    const std::string lookup = "lookup " + std::to_string(table);
+    const std::string suppress = "from all lookup main suppress_prefixlength 0";
+    for (const char* proto : {"-4", "-6"}) {
+        for (const std::string& needle : {lookup, suppress}) {
+            for (int i = 0; i < 64; ++i) {  // wg-quick deletes while any is left
+                auto shown = run_program({"ip", proto, "rule", "show"}, {}, true);
+                if (shown.status != 0 || shown.output.find(needle) == std::string::npos) break;
+                std::vector<std::string> del = {"ip", proto, "rule", "delete", "table"};
+                if (needle == lookup) del.push_back(std::to_string(table));
+                else del.insert(del.end(), {"main", "suppress_prefixlength", "0"});
+                auto r = run_program(del);
+                if (r.status != 0) return failed("ip " + std::string(proto) + " rule delete", r);
+            }
+        }
+    }
+    // wireguard-go's control socket, which it removes only when it exits normally.
+    ::unlink(("/var/run/wireguard/" + iface + ".sock").c_str());
+    auto tables = run_program({"nft", "list", "tables"}, {}, true);
+    for (const char* family : {"ip", "ip6"}) {
+        std::string name = std::string("table ") + family + " wg-quick-" + iface + "\n";
+        if (tables.status == 0 && tables.output.find(name) != std::string::npos) {
+            auto r = run_program({"nft", "delete", "table", family, "wg-quick-" + iface});
+            if (r.status != 0) return failed("nft delete table", r);
+        }
+    }
+    return "";
+}
+
 std::optional<std::vector<WgPeerEndpoint>> wg_show_endpoints(const std::string& iface, std::string& error) {
     auto r = run_program({"wg", "show", iface, "endpoints"}, {}, true);
     if (r.status != 0) {

@@ -19,6 +19,12 @@ bool wg_quick_can_apply_dns();
 // `wg-quick up|down FILE`; its "[#] ..." lines go to stderr. "" or a one-line error.
 std::string wg_quick(const std::string& verb, const std::string& file);
 
+// What wg-quick's full-tunnel setup leaves when the interface disappears without `wg-quick
+// down` (wireguard-go killed): the rules `not fwmark T table T` and `table main
+// suppress_prefixlength 0` (IPv4 and IPv6), the nftables tables wg-quick-IFACE and
+// wireguard-go's socket. Removes them as wg-quick's own down does. "" or a one-line error.
+std::string remove_wg_quick_routing(const std::string& iface, uint32_t table);
+
 struct WgPeerEndpoint {
     std::string public_key;
     std::string endpoint;  // "(none)" when WireGuard has none

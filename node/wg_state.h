@@ -11,22 +11,14 @@
 #include <string>
 #include <vector>
 
+#include "node/config/wg_state_record.h"
+
 namespace pave {
 
 inline constexpr const char* kWgRuntimeBase = "/run/pave/wg";
 
-struct WgState {
-    std::string mode;               // "up" or "attach"
-    pid_t pid = 0;                  // the process that runs PAVE for the interface
-    std::string iface;
-    std::string config;             // up: the user's file, as given
-    std::string derived;            // up: the derived wg-quick file
-    std::string local;              // PAVE's local port, "127.0.0.1:PORT"
-    std::string vpn;                // the VPN endpoint PAVE relays to (numeric)
-    std::string peer;               // attach: the peer's public key
-    std::string original_endpoint;  // attach: the endpoint to restore
-    bool interface_up = false;      // up: wg-quick up succeeded (down must run wg-quick down)
-};
+// The record's fields and text: node/config/wg_state_record.h.
+using WgState = WgRecord;
 
 // The runtime directory of an interface (the base may be moved with $PAVE_RUNTIME_DIR, for tests).
 std::string wg_runtime_base();
@@ -46,7 +38,7 @@ void remove_wg_runtime(const std::string& dir, const WgState& s);
 std::vector<std::string> wg_runtime_interfaces();
 
 // True if `pid` runs and is a `pave wg ...` process (not a reused pid).
-bool pave_wg_process_alive(pid_t pid);
+bool pave_wg_process_alive(int64_t pid);
 // True if a network interface of this name exists in this namespace.
 bool interface_exists(const std::string& iface);
 

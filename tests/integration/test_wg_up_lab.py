@@ -240,6 +240,22 @@ def test_kill_9_then_second_up_and_down(wlab):
     r = w.down()
     assert r.returncode == 0 and "cleaned up after pid" in r.stdout, r.stdout + r.stderr
     assert_as_before(w, before)
+    # PAVE and wireguard-go both killed: the interface is gone, wg-quick's rules and nftables
+    # table are not, and wg-quick down cannot run without the interface: down removes them.
+    w.up()
+    w.wait_up()
+    wg_go = [pid for pid in lab.ns_pids("client")
+             if Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[:2] == [b"wireguard-go", w.iface.encode()]]
+    assert len(wg_go) == 1, wg_go
+    os.kill(w.proc.pid, signal.SIGKILL)
+    os.kill(wg_go[0], signal.SIGKILL)
+    w.proc.wait()
+    wait_until(lambda: w.iface not in w.snapshot()["links"], 10, what="the interface to go")
+    assert "lookup 51820" in w.snapshot()["rules4"]
+    r = w.down()
+    assert r.returncode == 0 and "cleaned up after pid" in r.stdout, r.stdout + r.stderr
+    assert_as_before(w, before)
+    assert not Path(f"/var/run/wireguard/{w.iface}.sock").exists()
 
 
 def test_wireguard_restarted_and_wrong_vpn_port(wlab):
