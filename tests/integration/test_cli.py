@@ -357,6 +357,10 @@ def test_bash_completion_completes_commands_and_options():
     assert "--vpn" in complete("connect", "--v")
     assert complete("--log-level", "de") == ["debug"]
     assert "--no-relay" in complete("--state-dir", "/tmp/x", "node", "--no")
+    assert complete("wg", "") == ["up", "down", "attach", "detach"]
+    assert "--run-hooks" in complete("wg", "up", "--r") and "--peer" in complete("wg", "attach", "--p")
+    assert complete("stat") == ["status"] and complete("status", "--j") == ["--json"]
+    assert "--no-relay" in complete("connect", "--no")
 
 
 PRIV = "8J+JMOGs/OjFnert8qotOL2IIgAVOa/AQ720NGNdAEA="
