@@ -21,8 +21,14 @@ Bytes address_key(const Endpoint& e) { return e.canonical_ip(); }
 
 // ---- DestinationLimiter ----
 
-DestinationLimiter::DestinationLimiter(double burst, double rate_per_s, size_t max_destinations)
-    : limiter_(rate_per_s, burst, max_destinations, KeyedRateLimiter::WhenFull::deny_new) {}
+DestinationLimiter::DestinationLimiter(double burst, double rate_per_s, size_t max_destinations,
+                                       double claimed_burst_bytes, double claimed_bytes_per_s)
+    : limiter_(rate_per_s, burst, max_destinations, KeyedRateLimiter::WhenFull::deny_new),
+      claimed_(claimed_bytes_per_s, claimed_burst_bytes, max_destinations, KeyedRateLimiter::WhenFull::deny_new) {}
+
+bool DestinationLimiter::take_claimed(const Endpoint& vpn, size_t bytes, time_point now) {
+    return claimed_.allow(vpn, now, double(bytes));
+}
 
 bool DestinationLimiter::take(const Endpoint& vpn, time_point now) {
     if (!vpn.valid()) return false;
@@ -99,7 +105,10 @@ Gate::Claim Gate::claim_keypair(uint32_t client_index, uint32_t vpn_index, time_
     if (client_index == vpn_index) return Claim::same_index;
     if (claim_ && claim_->client_index == client_index && claim_->vpn_index == vpn_index) return Claim::accepted;
     if (claims_ >= kMaxClaims) return Claim::too_many;
+    for (uint32_t i = 0; i < claims_; ++i)
+        if (claimed_vpn_[i] == client_index) return Claim::same_index;  // an echo of earlier data would unlock it
     if (!destinations_.take(vpn_, now)) return Claim::rate_destination;
+    claimed_vpn_[claims_] = vpn_index;
     ++claims_;
     claim_ = KeypairClaim{client_index, vpn_index};
     claim_sent_.reset();
@@ -168,7 +177,8 @@ Gate::Verdict Gate::decide_client(ByteView pkt, time_point now) {
         // A claimed keypair's data, under the budget, until the endpoint answers on it.
         if (msg->type != WgType::transport || !claim_ || msg->receiver_index != claim_->vpn_index)
             return Verdict::drop_locked;
-        if (claim_packets_ >= kClaimBudgetPackets || claim_bytes_ + pkt.size() > kClaimBudgetBytes)
+        if (claim_packets_ >= kClaimBudgetPackets || claim_bytes_ + pkt.size() > kClaimBudgetBytes ||
+            !destinations_.take_claimed(vpn_, pkt.size(), now))
             return Verdict::drop_claim_budget;
         if (!take_share(pkt.size(), now)) return Verdict::drop_share;
         claim_bytes_ += pkt.size();

@@ -79,8 +79,10 @@
 //    budget, kClaimBudgetBytes and kClaimBudgetPackets for the whole session, however many
 //    claims it makes (at most kMaxClaims, each distinct claim taking one initiation from the
 //    destination's budget of DestinationLimiter, so claims from many sessions together are
-//    paced like initiations: a destination gets at most (10 + 2/s) x the budget from all
-//    sessions of this relay, and every session's share of it ends with that session);
+//    paced like initiations), and every claimed datagram also takes its size from the
+//    destination address's claimed-data budget shared by all sessions of this relay
+//    (DestinationLimiter::kClaimedBurstBytes, then kClaimedBytesPerSecond: 32 KiB, then 2 KiB/s),
+//    so many sessions together give a target no more than that;
 //  - the session unlocks, as on a handshake, when the endpoint sends a transport message
 //    addressed to the named client index within answer_window of a claimed datagram forwarded
 //    to it (or a handshake response answering an initiation, as before). Then both indices are
@@ -89,7 +91,8 @@
 // WireGuard-shaped (type 4 with the named index), and, as for a handshake, a locked session
 // closes on the first datagram from the endpoint that is not WireGuard or on port unreachable.
 // A target that answers nothing, or echoes, never unlocks the session: an echo carries the VPN
-// index, not the client's. Forging the unlocking message takes what forging a handshake
+// index, not the client's, and no claim may name as the client's index a VPN index that an
+// earlier claim of the session named (the client's data to it crossed, so its echo carries it). Forging the unlocking message takes what forging a handshake
 // response takes (points 1 and 4 above: the relay's secret port towards the endpoint), and
 // gives what that gives: nothing an attacker able to spoof lacks. Amplification while locked:
 // the one unlocking datagram answers at least one datagram forwarded within answer_window, so
@@ -143,16 +146,26 @@ class DestinationLimiter {
 public:
     using time_point = std::chrono::steady_clock::time_point;
 
-    explicit DestinationLimiter(double burst = 10, double rate_per_s = 2, size_t max_destinations = 4096);
+    // Claimed-keypair data (see Gate) a destination address may receive from all sessions of
+    // this relay before it answers: two sessions' whole claim budgets at once, then 2 KiB/s.
+    static constexpr double kClaimedBurstBytes = 32 * 1024;
+    static constexpr double kClaimedBytesPerSecond = 2 * 1024;
+
+    explicit DestinationLimiter(double burst = 10, double rate_per_s = 2, size_t max_destinations = 4096,
+                                double claimed_burst_bytes = kClaimedBurstBytes,
+                                double claimed_bytes_per_s = kClaimedBytesPerSecond);
 
     // Takes one initiation for `vpn`; true if allowed.
     bool take(const Endpoint& vpn, time_point now);
+    // Takes `bytes` of claimed-keypair data for `vpn`'s address; true if allowed.
+    bool take_claimed(const Endpoint& vpn, size_t bytes, time_point now);
     // Drops destinations that have been idle long enough to hold a full budget again.
-    size_t prune(time_point now) { return limiter_.prune(now); }
+    size_t prune(time_point now) { return limiter_.prune(now) + claimed_.prune(now); }
     size_t size() const { return limiter_.size(); }
 
 private:
     KeyedRateLimiter limiter_;
+    KeyedRateLimiter claimed_;
 };
 
 class Gate {
@@ -171,7 +184,7 @@ public:
         drop_unknown_index,     // response or cookie reply answering no pending initiation
         drop_late_answer,       // response or cookie reply after the answer window
         drop_no_return,         // client data while the endpoint is silent, over the lapse bucket
-        drop_claim_budget,      // client data on a claimed keypair while locked, over the budget
+        drop_claim_budget,      // client data on a claimed keypair while locked, over the session's or the destination's budget
     };
     static constexpr size_t kVerdictCount = 11;
     // Handshake messages remembered per direction for matching answers; older ones are forgotten.
@@ -314,6 +327,9 @@ private:
     };
     std::optional<KeypairClaim> claim_;
     uint32_t claims_ = 0;
+    // Every VPN index a claim named: the client's data to them crossed to the endpoint, so an
+    // echo of it carries one of them; never accepted as the client's index of a later claim.
+    std::array<uint32_t, kMaxClaims> claimed_vpn_{};
     uint64_t claim_bytes_ = 0;
     uint32_t claim_packets_ = 0;
     std::optional<time_point> claim_sent_;  // a claimed datagram last forwarded to the endpoint

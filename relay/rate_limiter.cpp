@@ -42,11 +42,11 @@ KeyedRateLimiter::KeyedRateLimiter(double rate_per_s, double burst, size_t max_e
     : rate_(rate_per_s), burst_(burst), max_entries_(std::max<size_t>(1, max_entries)),
       when_full_(when_full) {}
 
-bool KeyedRateLimiter::allow(const Bytes& key, time_point now) {
+bool KeyedRateLimiter::allow(const Bytes& key, time_point now, double n) {
     auto it = index_.find(key);
     if (it != index_.end()) {
         lru_.splice(lru_.begin(), lru_, it->second);
-        return it->second->bucket.take(now);
+        return it->second->bucket.take(now, n);
     }
     if (index_.size() >= max_entries_) {
         Entry& oldest = lru_.back();
@@ -56,12 +56,12 @@ bool KeyedRateLimiter::allow(const Bytes& key, time_point now) {
     }
     lru_.push_front(Entry{key, TokenBucket(rate_, burst_)});
     index_.emplace(key, lru_.begin());
-    return lru_.front().bucket.take(now);
+    return lru_.front().bucket.take(now, n);
 }
 
-bool KeyedRateLimiter::allow(const Endpoint& ep, time_point now) {
+bool KeyedRateLimiter::allow(const Endpoint& ep, time_point now, double n) {
     if (!ep.valid()) return false;
-    return allow(ep.ip_bytes(), now);
+    return allow(ep.ip_bytes(), now, n);
 }
 
 size_t KeyedRateLimiter::prune(time_point now) {

@@ -60,10 +60,11 @@ public:
     KeyedRateLimiter(double rate_per_s, double burst, size_t max_entries,
                      WhenFull when_full = WhenFull::evict_oldest);
 
-    // Takes one token from key's bucket (creating it full if absent); true if allowed.
-    bool allow(const Bytes& key, time_point now);
+    // Takes n tokens (default one) from key's bucket (creating it full if absent); true if
+    // allowed. A refused take leaves the bucket as it was.
+    bool allow(const Bytes& key, time_point now, double n = 1);
     // Keyed by the endpoint's IP address (the port is ignored); an invalid endpoint is refused.
-    bool allow(const Endpoint& ep, time_point now);
+    bool allow(const Endpoint& ep, time_point now, double n = 1);
 
     size_t size() const { return index_.size(); }
     size_t max_entries() const { return max_entries_; }

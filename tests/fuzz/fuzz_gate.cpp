@@ -70,7 +70,9 @@ struct Model {
     uint32_t claims = 0;
     std::pair<uint32_t, uint32_t> last_claim{};
     std::set<uint32_t> claimed_client_indices;
+    std::set<uint32_t> claimed_vpn_indices;
     uint64_t claim_bytes = 0, claim_packets = 0;
+    Bytes last_forwarded_from_client;  // for an endpoint that echoes what it received
 };
 
 // The latest time a handshake message with this index crossed (clocks may step back).
@@ -125,6 +127,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         latest = std::max(latest, now);
 
         Bytes pkt;
+        bool is_echo = false;
         const uint8_t mode = op >> 4;
         if (mode < 4) {
             static constexpr size_t kLen[4] = {148, 92, 64, 32};
@@ -142,15 +145,22 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         } else if (mode == 15) {
             g.close();
             continue;
+        } else if (mode == 13 && (op & 1)) {
+            // An endpoint that echoes the latest datagram the client made cross (RFC 862 echo).
+            pkt = m.last_forwarded_from_client;
+            if (pkt.empty()) continue;
+            is_echo = true;
         } else if (mode == 13 && !(op & 1)) {
             // The client names a keypair: arbitrary, or the latest senders of each side.
             const bool aim = in.u8() & 1;
             const uint32_t ci = aim ? m.last_client_sender : in.u32();
             const uint32_t vi = aim ? m.last_endpoint_sender : in.u32();
             const bool locked = !g.unlocked() && !g.closed();
+            const bool echo_index = m.claimed_vpn_indices.count(ci) != 0 && m.last_claim != std::pair{ci, vi};
             const Gate::Claim c = g.claim_keypair(ci, vi, now);
             if (c == Gate::Claim::accepted) {
-                check(locked && ci != vi);
+                check(locked && ci != vi && !echo_index);
+                m.claimed_vpn_indices.insert(vi);
                 if (!m.claimed || m.last_claim != std::pair{ci, vi}) {
                     ++m.claims;
                     if (locked_client_inits++ == 0) first_locked_init = now;  // a destination token
@@ -160,7 +170,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                 m.claimed_client_indices.insert(ci);
             }
             check(m.claims <= Gate::kMaxClaims);
-            if (c == Gate::Claim::same_index) check(ci == vi);
+            if (c == Gate::Claim::same_index) check(ci == vi || echo_index);
             continue;
         } else if (mode == 14 && (op & 1)) {
             const bool locked = !g.unlocked(), was_closed = g.closed();
@@ -184,6 +194,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         if (v == V::drop_closed) check(g.closed());
         if (v == V::forward) {
             check(msg.has_value());  // never forward a packet that is not WireGuard-shaped
+            if (from_client) m.last_forwarded_from_client = pkt;
             if (from_client) {
                 if (!was_unlocked) {
                     check(msg->type == WgType::initiation || (msg->type == WgType::transport && m.claimed));
@@ -194,6 +205,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                         // The migration budget: a target that never answers gets no more.
                         check(m.claim_bytes <= Gate::kClaimBudgetBytes);
                         check(m.claim_packets <= Gate::kClaimBudgetPackets);
+                        // Both sessions together: the destination's claimed-data budget.
+                        check(double(models[0].claim_bytes + models[1].claim_bytes) <=
+                              DestinationLimiter::kClaimedBurstBytes +
+                                  DestinationLimiter::kClaimedBytesPerSecond *
+                                      std::chrono::duration<double>(latest - t0).count() + 1);
                     }
                 }
                 if (msg->type == WgType::initiation) {
@@ -266,6 +282,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                 check(msg->type == WgType::response && m.client_inits.count(msg->receiver_index) == 1);
         }
         check(!(was_unlocked && !g.unlocked()));
+        // An echo never unlocks a session, whatever claims came before it.
+        if (is_echo && !was_unlocked) check(!g.unlocked());
         // No amplification while locked (the unlocking response included).
         // With a claim, the one unlocking datagram may be larger than what crossed before it.
         if (!was_unlocked) {

@@ -1,7 +1,9 @@
 #include <doctest/doctest.h>
 
 #include <chrono>
+#include <memory>
 #include <string>
+#include <vector>
 
 #include "crypto/random.h"
 #include "relay/forward_share.h"
@@ -56,7 +58,7 @@ Endpoint vpn(const char* text = "198.51.100.10:51820") { return *Endpoint::parse
 
 // Unlimited destinations, so a test of one thing is not disturbed by another.
 DestinationLimiter& open_destinations() {
-    static DestinationLimiter d(1e9, 1e9, 1 << 20);
+    static DestinationLimiter d(1e9, 1e9, 1 << 20, 1e15, 1e15);
     return d;
 }
 
@@ -760,6 +762,43 @@ TEST_CASE("gate: a non-WireGuard target gets at most the claim budget") {
         CHECK(g.from_client(data(2, 64), T0) == V::forward);
         CHECK(g.from_endpoint(data(1, 64), T0 + 3s) == V::drop_locked);
         CHECK_FALSE(g.unlocked());
+    }
+    SUBCASE("an echo of an earlier claim's data never unlocks a later claim") {
+        // Claim (X, Y), data on Y crosses; a second claim naming Y as the client's index would
+        // let the echo of that data (receiver Y) unlock the session: refused.
+        Gate g(GateLimits{}, open_destinations(), vpn(), T0);
+        REQUIRE(g.claim_keypair(0xAAAA, 0xBBBB, T0) == Gate::Claim::accepted);
+        Bytes on_y = data(0xBBBB, 64);
+        REQUIRE(g.from_client(on_y, T0) == V::forward);
+        CHECK(g.claim_keypair(0xBBBB, 0xCCCC, T0 + 1ms) == Gate::Claim::same_index);
+        REQUIRE(g.claim_keypair(0xDDDD, 0xCCCC, T0 + 1ms) == Gate::Claim::accepted);
+        CHECK(g.from_client(data(0xCCCC, 64), T0 + 1ms) == V::forward);
+        CHECK(g.from_endpoint(on_y, T0 + 30ms) == V::drop_locked);
+        CHECK(g.from_endpoint(data(0xCCCC, 64), T0 + 31ms) == V::drop_locked);
+        // Nor a third claim naming an earlier VPN index.
+        CHECK(g.claim_keypair(0xCCCC, 0xEEEE, T0 + 2ms) == Gate::Claim::same_index);
+        CHECK_FALSE(g.unlocked());
+        CHECK(g.packets_to_client() == 0);
+    }
+    SUBCASE("many sessions together give one target no more than the destination's claimed-data budget") {
+        DestinationLimiter dest;  // the relay's defaults
+        std::vector<std::unique_ptr<Gate>> gates;
+        uint64_t bytes = 0;
+        auto t = T0;
+        const int seconds = 30;
+        for (int i = 0; i < seconds * 20; ++i, t += 50ms) {  // a new session every 50 ms, ports vary
+            auto target = *Endpoint::parse("198.51.100.9:" + std::to_string(1000 + i));
+            auto g = std::make_unique<Gate>(GateLimits{}, dest, target, t);
+            if (g->claim_keypair(1, 2, t) != Gate::Claim::accepted) continue;
+            for (int k = 0; k < 40; ++k) {
+                Bytes d = data(2, 512);
+                if (g->from_client(d, t) == V::forward) bytes += d.size();
+            }
+            gates.push_back(std::move(g));
+        }
+        MESSAGE("claimed bytes to one target address from " << gates.size() << " sessions in " << seconds << " s: " << bytes);
+        CHECK(bytes > 0);
+        CHECK(bytes <= uint64_t(DestinationLimiter::kClaimedBurstBytes + DestinationLimiter::kClaimedBytesPerSecond * seconds));
     }
     SUBCASE("claims take from the destination's initiation budget") {
         DestinationLimiter dest(2, 0.001, 16);
