@@ -206,7 +206,7 @@ std::string ClientService::sessions_text() const {
           << " silent=" << ch->silent() << " waiting=" << ch->waiting();
     o << " answers_refused=" << c.answers_refused << " answers_stale=" << c.answers_stale
       << " answers_no_usable_candidate=" << c.answers_no_usable_candidate << " answers_late=" << c.answers_late
-      << " hellos_sent=" << c.hellos_sent << " relays_unreachable=" << c.relays_unreachable
+      << " hellos_sent=" << c.hellos_sent << " hellos_limited=" << c.hellos_limited << " relays_unreachable=" << c.relays_unreachable
       << " offers_unsealable=" << c.offers_unsealable << " refused_at_validation=" << c.refused_at_validation << "\n";
     if (const Session* s = e.session()) {
         o << "client " << to_hex(s->conn_id()) << " state=" << pave::to_string(s->state())
@@ -245,7 +245,7 @@ void ClientService::sessions_json(JsonWriter& j) const {
     }
     j.field("answers_refused", c.answers_refused).field("answers_stale", c.answers_stale);
     j.field("answers_no_usable_candidate", c.answers_no_usable_candidate).field("answers_late", c.answers_late);
-    j.field("hellos_sent", c.hellos_sent).field("relays_unreachable", c.relays_unreachable);
+    j.field("hellos_sent", c.hellos_sent).field("hellos_limited", c.hellos_limited).field("relays_unreachable", c.relays_unreachable);
     j.field("offers_unsealable", c.offers_unsealable).field("refused_at_validation", c.refused_at_validation);
     j.field("wg_to_relay", c.wg_to_relay).field("wg_from_relay", c.wg_from_relay);
     j.field("local_other_source", c.local_other_source).field("local_not_connected", c.local_dropped_not_connected);

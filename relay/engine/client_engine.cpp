@@ -447,6 +447,10 @@ void ClientEngine::send_hellos(const EngineTime& now) {
             // guard would hold them behind an address check that the relay's NAT drops until
             // the relay has punched toward us.
             for (const auto& to : ask.hello_to) {
+                if (!hello_destinations_.allow(to, now.mono)) {
+                    ++counters_.hellos_limited;
+                    continue;
+                }
                 host_.send(to, hello);
                 ++counters_.hellos_sent;
             }

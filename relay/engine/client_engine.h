@@ -103,6 +103,7 @@
 #include "relay/engine/client_engine_host.h"
 #include "relay/engine/path_watch.h"
 #include "relay/engine/relay_backoff.h"
+#include "relay/rate_limiter.h"
 #include "relay/reflector.h"
 #include "relay/session.h"
 #include "relay/wire/rendezvous_frame.h"
@@ -136,6 +137,13 @@ inline constexpr std::chrono::milliseconds kKeypairResend{100};
 // When the hellos of an offer go out, after its put (ms): early ones for a relay that reads the
 // inbox fast, later ones for a slow DHT; none after the answer wait.
 inline constexpr std::array<uint16_t, 10> kHelloSchedule{0, 100, 250, 500, 800, 1200, 1700, 2400, 3200, 4200};
+// Hellos to one IP address, from all offers together: a whole schedule at once, then one a
+// second. A presence record names its endpoints itself and relay keys are free, so records
+// naming a victim must not turn clients into a stream toward it: whatever the number of such
+// records, a client sends one address at most kHelloSchedule.size() hellos plus one a second
+// (the keys of at most kHelloDestinations addresses are kept; the least recently used goes).
+inline constexpr double kHelloDestinationRate = 1.0;
+inline constexpr size_t kHelloDestinations = 4096;
 
 struct ClientEngineConfig {
     Endpoint vpn;                          // the WireGuard server the relay forwards to
@@ -163,7 +171,7 @@ public:
     // Counters of what was dropped or not used, for `sessions`.
     struct Counters {
         uint64_t answers_stale = 0, answers_no_usable_candidate = 0, answers_refused = 0, answers_late = 0;
-        uint64_t hellos_sent = 0, relays_unreachable = 0;  // relays whose record names no usable endpoint
+        uint64_t hellos_sent = 0, hellos_limited = 0, relays_unreachable = 0;  // relays whose record names no usable endpoint
         uint64_t offers_unsealable = 0;
         uint64_t refused_at_validation = 0;  // accepted, then closed full as the path validated
         uint64_t local_other_source = 0, local_dropped_not_connected = 0;
@@ -319,6 +327,7 @@ private:
     HandshakeWatch handshake_;
     bool vpn_warned_ = false;  // since the VPN last answered (or WireGuard's source changed)
     Counters counters_;
+    KeyedRateLimiter hello_destinations_{kHelloDestinationRate, double(kHelloSchedule.size()), kHelloDestinations};
 
     std::vector<Endpoint> active_addrs_;  // the active relay's candidates
     std::vector<Standby> standbys_;
