@@ -27,7 +27,8 @@ DestinationLimiter::DestinationLimiter(double burst, double rate_per_s, size_t m
       claimed_(claimed_bytes_per_s, claimed_burst_bytes, max_destinations, KeyedRateLimiter::WhenFull::deny_new) {}
 
 bool DestinationLimiter::take_claimed(const Endpoint& vpn, size_t bytes, time_point now) {
-    return claimed_.allow(vpn, now, double(bytes));
+    if (!vpn.valid()) return false;
+    return claimed_.allow(address_key(vpn), now, double(bytes));
 }
 
 bool DestinationLimiter::take(const Endpoint& vpn, time_point now) {
