@@ -108,7 +108,11 @@ bool ClientService::on_control(ByteView wire, const Endpoint& from) {
 
 bool ClientService::on_wireguard(ByteView pkt, const Endpoint& from) { return engine_.on_datagram(now(), from, pkt); }
 
-bool ClientService::on_stun(ByteView pkt, const Endpoint& from) { return engine_.on_datagram(now(), from, pkt); }
+bool ClientService::on_stun(ByteView pkt, const Endpoint& from) {
+    if (!engine_.on_datagram(now(), from, pkt)) return false;
+    tick();  // a reflector's answer may end the step 'learning public address'
+    return true;
+}
 
 void ClientService::on_local_recv(uv_udp_t* h, ssize_t n, const uv_buf_t* buf, const sockaddr* addr, unsigned flags) {
     auto* self = static_cast<ClientService*>(h->data);

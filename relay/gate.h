@@ -129,7 +129,8 @@ struct GateLimits {
     double init_rate = 1;
     // A handshake response or cookie reply must arrive this soon after what it answers.
     duration answer_window = std::chrono::seconds(2);
-    // A locked session expires this long after it was created.
+    // A locked session expires this long after it was created, or after the client last kept
+    // it (keep_locked: its control keepalives, for a standby session that waits to be used).
     duration handshake_timeout = std::chrono::seconds(60);
     // An unlocked session expires when either side has had nothing forwarded for this long.
     // WireGuard answers received data within 10 s (passive keepalive) and rekeys every
@@ -233,6 +234,11 @@ public:
 
     // The socket towards the endpoint reported ICMP port unreachable.
     void endpoint_refused(time_point now);
+    // The client's authenticated control session is alive: a locked session (a standby, held
+    // ready for failover) does not expire while it is. It forwards nothing more for it.
+    void keep_locked(time_point now) {
+        if (!unlocked_ && !closed_) created_ = std::max(created_, now);
+    }
     // The client names the live keypair (see "Keypair migration" above).
     Claim claim_keypair(uint32_t client_index, uint32_t vpn_index, time_point now);
     // Claimed-keypair datagrams forwarded before unlock (bytes, packets), and whether the

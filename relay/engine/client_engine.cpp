@@ -198,6 +198,7 @@ void ClientEngine::step_tick(const EngineTime& now) {
                 progress("found " + std::to_string(n) + " relay(s) in the directory");
                 step_ = Step::learning_address;
                 step_start_ = t;
+                step_tick(now);  // the STUN requests go now, not at the next poll
             } else if (timed_out) {
                 fail(now, "finding relays",
                      !host_.dht_connected()
@@ -210,7 +211,9 @@ void ClientEngine::step_tick(const EngineTime& now) {
             std::vector<Endpoint> reflectors = cfg_.stun_servers;
             for (const auto& n : host_.known_nodes(8)) reflectors.push_back(n);
             reflector_.probe(reflectors, t);
-            bool enough = reflector_.answers() >= 2 || (reflector_.answers() >= 1 && t - step_start_ > milliseconds(600));
+            // After a connection the NAT's kind is known: the first answer gives the new address.
+            bool enough = reflector_.answers() >= 2 || (reflector_.answers() >= 1 && ever_connected_) ||
+                          (reflector_.answers() >= 1 && t - step_start_ > milliseconds(600));
             bool give_up = t - step_start_ > std::chrono::seconds(3);
             if (enough || give_up) {
                 if (reflector_.mapped())
@@ -280,21 +283,42 @@ void ClientEngine::step_tick(const EngineTime& now) {
             if (session_ && session_->state() == SessionState::established) {
                 // While WireGuard's data flows: a relay that stopped answering is dead.
                 auto p = watch_.poll(t, session_->last_heard(), session_->srtt());
-                if (p.probe && session_->probe(t)) ++counters_.watch_probes;
+                if (!watch_.watching()) standbys_probed_.reset();
+                if (p.probe && session_->probe(t)) {
+                    ++counters_.watch_probes;
+                    // Are the standbys reachable? Their answers tell a dead relay from a dead
+                    // network of ours by the time of the verdict.
+                    for (auto& sb : standbys_)
+                        if (sb.session->probe(t) && !standbys_probed_) standbys_probed_ = t;
+                }
                 if (p.dead) {
+                    size_t probed = 0, answered = 0;
+                    for (const auto& sb : standbys_) {
+                        if (!standbys_probed_ || sb.session->state() != SessionState::established) continue;
+                        ++probed;
+                        answered += sb.session->last_heard() >= *standbys_probed_ ? 1 : 0;
+                    }
+                    const bool all_silent = probed > 0 && answered == 0;
                     char why[96];
                     std::snprintf(why, sizeof why, "relay silent for %.0f ms while WireGuard's data went unanswered",
                                   double(std::chrono::duration_cast<std::chrono::microseconds>(
                                              watch_.unanswered_for(t).value_or(Clock::duration::zero()))
                                              .count()) / 1000.0);
                     session_->close(0, t);  // if it is only slow, it frees the slot
-                    if (last_failover_ && t - last_failover_->at < kOwnChangeWindow) {
+                    if (all_silent) {
+                        // The standbys are silent as well: our own address likely changed
+                        // (a NAT rebinding, a new network). No relay is to blame; a new attempt
+                        // learns the address.
+                        if (relay_) backoff_.succeeded(relay_->node_pub);
+                        standbys_probed_.reset();
+                        fail(now, "session", std::string(why) + "; the standby relays too: our address may have changed");
+                    } else if (last_failover_ && t - last_failover_->at < kOwnChangeWindow) {
                         // The relay we just moved to is silent too: our own address likely
                         // changed. Neither relay is to blame; a new attempt learns the address.
                         if (relay_) backoff_.succeeded(relay_->node_pub);
                         if (failed_over_from_) backoff_.succeeded(*failed_over_from_);
                         fail(now, "session", std::string(why) + "; so was the relay before it: our address may have changed");
-                    } else if (!fail_over(now, why)) {
+                    } else if (!fail_over(now, why, standbys_probed_)) {
                         if (relay_) backoff_.failed(relay_->node_pub, t);
                         fail(now, "session", why);
                     }
@@ -784,6 +808,7 @@ void ClientEngine::adopt_standby(const EngineTime& now, const RelayInfo& relay, 
                                            [this](const Endpoint& to, ByteView d) { host_.send(to, d); });
     standbys_.push_back(std::move(sb));
     ++counters_.standbys_made;
+    standby_read_every_ = std::chrono::seconds(2);
     if (standbys_.size() >= cfg_.standby) {
         standby_search_ = false;
         cancel_asks();
@@ -815,12 +840,6 @@ void ClientEngine::standby_tick(const EngineTime& now) {
             if (ss.rtt()) std::snprintf(rtt, sizeof rtt, "%.2f", double(ss.rtt()->count()) / 1000.0);
             progress(who + " ready (RTT " + rtt + " ms)");
         }
-        if (t - it->since >= kStandbyMaxAge) {
-            ++counters_.standbys_renewed;
-            ss.close(0, t);
-            it = standbys_.erase(it);
-            continue;
-        }
         ++it;
     }
     if (step_ != Step::connected) {
@@ -837,16 +856,30 @@ void ClientEngine::standby_tick(const EngineTime& now) {
             standby_search_ = false;
             cancel_asks();
         } else {
+            if (asks_.empty() && choosable(now).empty() && t >= next_standby_read_) {
+                reads_.want_all(t, std::chrono::seconds(5));
+                issue_reads(now);
+                next_standby_read_ = t + standby_read_every_;
+                standby_read_every_ = std::min<Clock::duration>(standby_read_every_ * 2, std::chrono::seconds(60));
+            }
             rendezvous_tick(now);
         }
     }
 }
 
-bool ClientEngine::fail_over(const EngineTime& now, const std::string& cause) {
+bool ClientEngine::fail_over(const EngineTime& now, const std::string& cause,
+                             std::optional<Clock::time_point> heard_since) {
     const auto t = now.mono;
-    auto it = std::find_if(standbys_.begin(), standbys_.end(), [](const Standby& sb) {
+    auto usable = [](const Standby& sb) {
         return sb.session->state() == SessionState::established && sb.session->peer();
-    });
+    };
+    // A standby that answered the probe sent with the active relay's first one, else any.
+    auto it = standbys_.end();
+    if (heard_since)
+        it = std::find_if(standbys_.begin(), standbys_.end(), [&](const Standby& sb) {
+            return usable(sb) && sb.session->last_heard() >= *heard_since;
+        });
+    if (it == standbys_.end()) it = std::find_if(standbys_.begin(), standbys_.end(), usable);
     if (it == standbys_.end()) return false;
     Failover f;
     f.at = t;
@@ -864,6 +897,7 @@ bool ClientEngine::fail_over(const EngineTime& now, const std::string& cause) {
     standbys_.erase(it);
     ++counters_.failovers;
     watch_.reset();
+    standbys_probed_.reset();
     handshake_ = {};
     handshake_.answered = true;  // the VPN answered this keypair; a new handshake is watched again
     gap_from_ = last_wg_in_.value_or(t);

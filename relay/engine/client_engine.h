@@ -39,8 +39,8 @@
 // the keypair's handshake, so the engine names the live keypair (the indices it saw in
 // WireGuard's transport data both ways) in a KEYPAIR frame and the gate carries that keypair
 // under its migration budget until the VPN answers on it (relay/gate.h), re-sent every 100 ms
-// with data until the VPN's data comes back. A standby is renewed after kStandbyMaxAge (a
-// relay keeps a session without a WireGuard handshake for 5 minutes).
+// with data until the VPN's data comes back. A relay holds a standby session (its gate locked,
+// no WireGuard yet) while the session's keepalives arrive (Gate::keep_locked).
 //
 // Rendezvous sends several sealed offers at once (dht/relay_choice.h decides which relays and
 // when), each with its own ephemeral key and session id, put on a random inbox shard key
@@ -128,9 +128,6 @@ inline constexpr std::chrono::seconds kHandshakeAnswerWait{5};
 // avoided and a new attempt learns our public address afresh.
 inline constexpr std::chrono::seconds kOwnChangeWindow{3};
 inline constexpr std::chrono::seconds kPreviousGrace{1};
-// A standby is replaced after this long: a relay closes a session whose gate saw no WireGuard
-// handshake after 5 minutes (RelayEngineConfig::gate.handshake_timeout).
-inline constexpr std::chrono::seconds kStandbyMaxAge{240};
 // While the VPN has not answered on a migrated keypair, the KEYPAIR frame goes again with data
 // at most this often (a lost frame would hold the data back).
 inline constexpr std::chrono::milliseconds kKeypairResend{100};
@@ -181,7 +178,7 @@ public:
         uint64_t directory_values = 0;  // relay records judged
         uint64_t directory_reads = 0;   // gets at directory keys
         uint64_t failovers = 0;         // the active session moved to a standby
-        uint64_t standbys_made = 0, standbys_lost = 0, standbys_renewed = 0;
+        uint64_t standbys_made = 0, standbys_lost = 0;
         uint64_t standby_same_address = 0;  // answers naming the active relay's address: not used
         uint64_t watch_probes = 0;          // keepalive PINGs of the PathWatch
         uint64_t keypair_frames = 0;        // KEYPAIR frames sent
@@ -283,7 +280,8 @@ private:
                       const std::vector<Endpoint>& relay_cands);
     void adopt_standby(const EngineTime& now, const RelayInfo& relay, const SessionKeys& keys,
                        const std::vector<Endpoint>& relay_cands);
-    bool fail_over(const EngineTime& now, const std::string& cause);
+    bool fail_over(const EngineTime& now, const std::string& cause,
+                   std::optional<Clock::time_point> heard_since = std::nullopt);
     void send_keypair(const EngineTime& now);
     void close_standbys(const EngineTime& now);
 
@@ -347,6 +345,13 @@ private:
     // there) for kPreviousGrace: a stopping relay carries what was in flight a moment longer.
     std::optional<Endpoint> previous_peer_;
     Clock::time_point previous_until_{};
+    // When the PathWatch first probed the active relay, the standbys were probed too: at the
+    // verdict, a standby that answered is alive; none answering means our own address changed.
+    std::optional<Clock::time_point> standbys_probed_;
+    // A standby wanted and no relay to ask: the directory is read again (all buckets), at
+    // growing intervals (2 s doubling to 60 s), so relays that appeared since become standbys.
+    Clock::time_point next_standby_read_{};
+    Clock::duration standby_read_every_ = std::chrono::seconds(2);
     std::string lost_cause_;                         // why the last connected session ended
 };
 

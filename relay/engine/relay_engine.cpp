@@ -491,7 +491,11 @@ bool RelayEngine::on_datagram(const EngineTime& now, const Endpoint& from, ByteV
 void RelayEngine::on_control(const EngineTime& now, const ConnId& id, Entry& e, ByteView wire, const Endpoint& from) {
     const uint64_t heard_before = e.session.frames_in();
     e.session.on_control(wire, from, now.mono);
-    if (e.session.frames_in() != heard_before) admission_.heard(id, from);
+    if (e.session.frames_in() != heard_before) {
+        admission_.heard(id, from);
+        // A standby session: held while the client keeps its control session alive.
+        if (e.session.state() == SessionState::established && e.vpn_open) e.gate.keep_locked(now.mono);
+    }
     update_admission(id, e, now.mono);
     // The client moves a live WireGuard keypair here (its previous relay is gone): the gate
     // carries it under the migration budget until the VPN answers on it.

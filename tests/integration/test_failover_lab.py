@@ -1,4 +1,4 @@
-"""Failover to a standby relay with real wireguard-go on the namespace lab: the standard lab
+"""Failover to a standby relay, and NAT rebinding, with real wireguard-go on the namespace lab: the standard lab
 (client behind NAT A, relay behind NAT B, VPN, boot host) plus a second relay behind NAT C.
 
     relay2  10.3.0.2  `pave node` behind NAT C (public 203.0.113.21)
@@ -8,7 +8,9 @@ ping and a TCP transfer with a checksum, the active relay is killed (SIGKILL) or
 (SIGTERM: it sends CLOSE): the longest ping gap is printed and bounded (1 s, 0.3 s), the
 transfer completes intact, the VPN's WireGuard endpoint moves to the standby relay's public
 address and never shows the client's (nftables counter), and the relay that took over carried
-the moved keypair within its migration budget until the VPN answered.
+the moved keypair within its migration budget until the VPN answered. NAT A's mapping changes
+under the ping (conntrack flushed, the client's traffic leaves from a new public port; the
+relays' NATs drop the new port): the client recovers by itself within 2 s.
 """
 
 import json
@@ -22,7 +24,7 @@ import pytest
 
 from lab import wg_lab as W
 from lab.netlab import Lab, wait_until
-from lab.pave_lab import (BOOT_IP, BOOT_PAVE_PORT, CLIENT_PUBLIC, RELAY_PORT, RELAY_PUBLIC)
+from lab.pave_lab import (BOOT_IP, BOOT_PAVE_PORT, CLIENT_PORT, CLIENT_PUBLIC, RELAY_PORT, RELAY_PUBLIC)
 from lab.swarm import pave_bin
 
 RELAY2_PUBLIC = "203.0.113.21"
@@ -158,3 +160,33 @@ def test_graceful_stop_of_the_active_relay(two_relay_lab):
     assert gap <= 0.3, pl.log("client")[-3000:]
     check_common(lab, tun, pl, r, running, standby_ip, c)
     assert "closed" in c["last_failover"]["cause"], c
+
+
+def rebind_nat_a(lab: Lab, new_port: int) -> None:
+    """NAT A forgets its mappings and sends the client's UDP from ``new_port`` from now on
+    (the same port for every destination, as an endpoint-independent NAT does)."""
+    r = lab.routers["nata"]
+    lab.run("nata", ["nft", "insert", "rule", "ip", "pave_nat", "postrouting", "oifname", r.wan_if, "udp", "sport",
+                     str(CLIENT_PORT), "snat", "to", f"{CLIENT_PUBLIC}:{new_port}"])
+    lab.run("nata", ["conntrack", "-F"])
+
+
+def test_nat_rebinding_under_ping_is_recovered(two_relay_lab):
+    lab = two_relay_lab
+    tun, pl = bring_up(lab)
+    pinger = Pinger(lab, pl.tmp / "ping.log")
+    time.sleep(1.5)
+    t_rebind = time.time()
+    rebind_nat_a(lab, 14600)
+    time.sleep(5)
+    times = pinger.stop()
+    gap = longest_gap(times, t_rebind)
+    c = pl.client_sessions_json()
+    log = pl.log("client")
+    print(f"\nNAT A rebinding (new public port 14600): longest ping gap {gap * 1000:.0f} ms; "
+          f"attempts {c['attempts']}, failovers {c['failovers']}; last failover {c.get('last_failover')}")
+    assert gap <= 2.0, log[-3000:]
+    assert times[-1] > t_rebind + 4, log[-3000:]  # pings answered again at the end
+    ep = tun.vpn_endpoint()
+    assert ep is not None and ep[0] in (RELAY_PUBLIC, RELAY2_PUBLIC), ep
+    assert lab.counter_value("vpn", CLIENT_PUBLIC) == 0

@@ -809,3 +809,17 @@ TEST_CASE("gate: a non-WireGuard target gets at most the claim budget") {
         CHECK(c.from_client(data(2, 64), T0) == V::drop_locked);
     }
 }
+
+TEST_CASE("gate: a locked session kept alive by the client's control session does not expire") {
+    GateLimits lim;
+    lim.handshake_timeout = 60s;
+    Gate g(lim, open_destinations(), vpn(), T0);
+    for (int i = 1; i <= 20; ++i) g.keep_locked(T0 + std::chrono::seconds(10 * i));
+    CHECK_FALSE(g.expired(T0 + 250s));
+    CHECK(g.expired(T0 + 260s));  // 60 s after the last keepalive
+    CHECK_FALSE(g.unlocked());
+    Gate h(lim, open_destinations(), vpn(), T0);
+    unlock(h, T0);
+    h.keep_locked(T0 + 500s);  // nothing for an unlocked gate: its idle timeout rules
+    CHECK(h.deadline() == T0 + lim.idle_timeout);
+}
