@@ -114,7 +114,7 @@ Directory::Verdict Directory::judge_fresh(ByteView value, unsigned bucket, uint6
         v = Verdict::accepted_evicting;
     }
     RelayInfo info{r.node_pub, r.inbox_pub, r.period_secs, r.period, r.capacity, r.expires, bucket, answered(r.node_pub),
-                   r.endpoints};
+                   r.endpoints, note_first_seen(r.node_pub, now_s)};
     auto [pos, inserted] = relays_.insert_or_assign(r.node_pub, info);
     (void)pos;
     if (inserted) {
@@ -122,6 +122,31 @@ Directory::Verdict Directory::judge_fresh(ByteView value, unsigned bucket, uint6
         slots_.push_back(r.node_pub);
     }
     return v;
+}
+
+uint64_t Directory::note_first_seen(const Ed25519Public& pub, uint64_t now_s) {
+    if (auto it = first_seen_.find(pub); it != first_seen_.end()) return it->second;
+    if (first_seen_.size() >= kMaxFirstSeen) {
+        // Forget a relay that has no record here now (a random one), else any.
+        auto victim = std::next(first_seen_.begin(), ptrdiff_t(random_below(first_seen_.size())));
+        for (size_t i = 0; i < first_seen_.size() && relays_.count(victim->first); ++i)
+            if (++victim == first_seen_.end()) victim = first_seen_.begin();
+        first_seen_.erase(victim);
+    }
+    first_seen_.emplace(pub, now_s);
+    return now_s;
+}
+
+void Directory::import_first_seen(const std::map<Ed25519Public, uint64_t>& seen) {
+    for (const auto& [pub, t] : seen) {
+        auto it = first_seen_.find(pub);
+        if (it != first_seen_.end()) {
+            it->second = std::min(it->second, t);
+        } else if (first_seen_.size() < kMaxFirstSeen) {
+            first_seen_.emplace(pub, t);
+        }
+        if (auto r = relays_.find(pub); r != relays_.end()) r->second.first_seen = first_seen_.count(pub) ? first_seen_[pub] : r->second.first_seen;
+    }
 }
 
 void Directory::evict_one() {

@@ -42,7 +42,11 @@ struct RelayInfo {
     unsigned bucket = 0;
     bool answered = false;  // this node has seen the relay answer a rendezvous
     std::vector<Endpoint> endpoints;  // the relay's public addresses, from its record
+    uint64_t first_seen = 0;  // unix seconds this node first accepted a record of the relay
 };
+
+// How many first sightings a directory remembers (they outlive the records, for relay ages).
+inline constexpr size_t kMaxFirstSeen = 8192;
 
 // Relays remembered as having answered (protected from eviction, tried first).
 inline constexpr size_t kMaxAnswered = 64;
@@ -90,6 +94,11 @@ public:
     void note_answered(const Ed25519Public& node_pub);
     bool answered(const Ed25519Public& node_pub) const;
     size_t size() const { return relays_.size(); }
+    // When this node first accepted a record of each relay (kept after the record expires, at
+    // most kMaxFirstSeen: when full, a relay with no record here is forgotten first).
+    const std::map<Ed25519Public, uint64_t>& first_seen() const { return first_seen_; }
+    // Sightings from an earlier run (the state dir): the earlier of the two times is kept.
+    void import_first_seen(const std::map<Ed25519Public, uint64_t>& seen);
     uint64_t count(Verdict v) const { return counts_[size_t(v)]; }
 
 private:
@@ -106,6 +115,8 @@ private:
     std::vector<Ed25519Public> slots_;                 // the keys of relays_, for a uniform pick
     std::map<Ed25519Public, size_t> slot_of_;          // key -> index in slots_
     std::list<Ed25519Public> answered_;                // oldest first, at most kMaxAnswered
+    std::map<Ed25519Public, uint64_t> first_seen_;
+    uint64_t note_first_seen(const Ed25519Public& pub, uint64_t now_s);
     // digests of values already judged (bounded FIFO)
     std::unordered_map<std::string, bool> seen_;
     std::list<std::string> seen_order_;

@@ -194,7 +194,7 @@ int run_cli(int argc, char** argv) {
     auto* id_show = identity->add_subcommand("show", "print the node id and public key");
 
     NodeOptions nopts;
-    std::string ttl_text = "10m", timeout_text = "20s";
+    std::string ttl_text = "10m", timeout_text = "20s", min_age_text = "10m";
     bool no_relay = false;
     auto* node = app.add_subcommand("node", "run a serverless P2P node (relays unless --no-relay)");
     node->footer("Examples:\n"
@@ -229,6 +229,13 @@ int run_cli(int argc, char** argv) {
     connect->add_option("--standby", copts.standby, "standby sessions to other relays, for failover (default: 1)")
         ->check(CLI::Range(0, 4));
     connect->add_flag("--no-relay", no_relay, "do not run the relay role beside the client (by default every user relays for others, with a fresh identity each run)");
+    connect->add_option("--guards", copts.guards,
+                        "guard relays kept for weeks in the state dir; sessions use them first (default: 3; 0: a "
+                        "random relay every time)")
+        ->check(CLI::Range(0, 8));
+    connect->add_option("--min-relay-age", min_age_text,
+                        "how long a relay must have been in the directory before it may become a guard (default: 10m; "
+                        "until then any relay serves, without becoming a guard)");
 
     // pave wg ...
     NodeOptions wopts;
@@ -357,6 +364,15 @@ int run_cli(int argc, char** argv) {
                 return 2;
             }
             o.timeout_s = *t;
+            // 0 is allowed here (every relay eligible at once: labs), unlike durations elsewhere.
+            const bool zero = min_age_text.find_first_not_of("0") == 1 && min_age_text[0] == '0' &&
+                              std::string("smh").find(min_age_text.back()) != std::string::npos;
+            auto age = min_age_text == "0" || zero ? std::optional<uint32_t>(0) : parse_duration(min_age_text);
+            if (!age) {
+                std::cerr << "pave: error: invalid --min-relay-age '" << min_age_text << "' (e.g. 0s, 10m)\n";
+                return 2;
+            }
+            o.min_relay_age_s = *age;
         }
         if (o.bootstrap.empty() && o.network_id == 0) o.bootstrap.push_back(kPublicBootstrap);
         if (std::string err = check_node_options(o); !err.empty()) {

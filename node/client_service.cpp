@@ -15,6 +15,7 @@
 #include "node/candidates.h"
 #include "node/log.h"
 #include "node/loop_queue.h"
+#include "node/state_file.h"
 #include "node/udp_port.h"
 
 namespace pave {
@@ -33,6 +34,13 @@ ClientEngineConfig engine_config(const ClientConfig& c, const UdpPort& port) {
     e.standby = c.standby;
     e.timers = c.timers;
     e.own_relay = c.own_relay;
+    e.guards = c.guards;
+    e.min_relay_age_s = c.min_relay_age_s;
+    if (e.guards > 0 && !c.state_dir.empty()) {
+        std::string err;
+        if (auto text = read_state_file(guard_state_path(c.state_dir), kMaxGuardStateBytes, err)) e.guard_state = *text;
+        if (!err.empty()) log::warn("guards", "{}; choosing new guards", err);
+    }
     return e;
 }
 
@@ -175,6 +183,12 @@ void ClientService::dht_cancel_listen(const DhtKey& key, DhtListenToken token) {
     if (it == listens_.end()) return;
     dht_.cancel_listen(key, it->second);
     listens_.erase(it);
+}
+
+void ClientService::save_guard_state(const std::string& text) {
+    if (cfg_.state_dir.empty()) return;
+    if (std::string err = write_state_file(guard_state_path(cfg_.state_dir), text); !err.empty())
+        log::warn("guards", "{}", err);
 }
 
 void ClientService::event(const EngineEvent& e) {

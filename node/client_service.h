@@ -33,6 +33,9 @@ struct ClientConfig {
     Endpoint listen;
     std::chrono::seconds timeout{20};
     unsigned standby = 1;
+    unsigned guards = 3;
+    uint64_t min_relay_age_s = 600;
+    std::string state_dir;  // where the guard state lives ("": kept in memory only)
     std::vector<Endpoint> stun_servers;
     std::optional<Ed25519Public> own_relay;  // the relay role of the same process, never chosen
     SessionTimers timers;
@@ -85,6 +88,7 @@ private:
     bool dht_connected() override;
     std::vector<Endpoint> candidates(const std::optional<Endpoint>& reflexive, size_t max) override;
     void gave_up(const std::string& why) override;
+    void save_guard_state(const std::string& text) override;
 
     static EngineTime now();
     static void on_local_recv(uv_udp_t*, ssize_t, const uv_buf_t*, const sockaddr*, unsigned);

@@ -652,6 +652,9 @@ bool Node::start_client() {
         cc.listen = *listen;
         cc.timeout = std::chrono::seconds(opts_.timeout_s);
         cc.standby = opts_.standby;
+        cc.guards = opts_.guards;
+        cc.min_relay_age_s = opts_.min_relay_age_s;
+        cc.state_dir = opts_.state_dir;
         for (const auto& s : opts_.stun_servers)
             if (auto e = resolve_host_port(s, err)) cc.stun_servers.push_back(*e);
         if (relay_) cc.own_relay = key_->public_key();

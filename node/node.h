@@ -39,6 +39,8 @@ struct NodeOptions {
     // wg-quick here). A non-empty return is an error: the node stops with exit code 1.
     std::function<std::string(const std::string& listening)> on_listening;
     unsigned standby = 1;  // connect: standby sessions (--standby)
+    unsigned guards = 3;   // connect: guard relays (--guards; 0: none)
+    uint64_t min_relay_age_s = 600;  // connect: a relay's age in the directory before it may be a guard
 };
 
 // Runs until SIGINT/SIGTERM (or, for the client role, a fatal failure). Returns the exit code.

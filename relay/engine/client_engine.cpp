@@ -35,6 +35,12 @@ constexpr milliseconds kStepPoll{100};
 // and waits at most kCycleReadWait for that read before asking the relays it knows again.
 constexpr std::chrono::seconds kRereadOnNewCycle{2};
 constexpr milliseconds kCycleReadWait{1000};
+// A guard's record is read again when it expires within this; a guard with no record in the
+// directory has its bucket read at most this often.
+constexpr uint64_t kGuardRecordMargin = 120;
+constexpr std::chrono::seconds kGuardMissingReread{600};
+// How long an attempt waits for the reads of its guards' buckets before asking other relays.
+constexpr std::chrono::seconds kGuardReadWait{3};
 // How often expired relay records leave the directory.
 constexpr uint64_t kExpireEverySecs = 1;
 
@@ -55,7 +61,20 @@ const char* ClientEngine::to_string(Step s) {
 ClientEngine::ClientEngine(ClientEngineHost& host, ClientEngineConfig cfg)
     : host_(host), cfg_(std::move(cfg)), directory_(cfg_.own_relay),
       reflector_(cfg_.family, [this](const Endpoint& to, ByteView d) { host_.send_probe(to, d); }),
-      reads_(cfg_.reads) {}
+      reads_(cfg_.reads), guards_([this] {
+          GuardSet::Params g;
+          g.size = cfg_.guards;
+          g.min_age_s = cfg_.min_relay_age_s;
+          return g;
+      }()) {
+    if (!cfg_.guard_state.empty()) {
+        if (auto st = decode_guard_state(cfg_.guard_state, &guard_state_error_)) {
+            guards_.restore(std::move(st->guards));
+            directory_.import_first_seen(st->first_seen);
+            guards_saved_seen_ = directory_.first_seen().size();
+        }
+    }
+}
 
 ClientEngine::~ClientEngine() = default;
 
@@ -70,10 +89,12 @@ void ClientEngine::progress(const std::string& msg) {
 void ClientEngine::start(const EngineTime& now) {
     if (started_) return;
     started_ = true;
+    if (!guard_state_error_.empty()) {
+        EngineEvent e{EngineEvent::Level::warn, "guards", "guard state not used (" + guard_state_error_ + "); choosing new guards"};
+        host_.event(e);
+    }
     if (cfg_.listen_directory) {
         for (unsigned b = 0; b < kRelayBuckets; ++b) bucket_listens_[host_.dht_listen(relay_directory_key(b, 0))] = b;
-    } else {
-        reads_.want_all(now.mono, std::chrono::seconds(0));
     }
     begin_attempt(now);
 }
@@ -89,6 +110,7 @@ void ClientEngine::close(const EngineTime& now) {
     for (const auto& [token, b] : bucket_listens_) host_.dht_cancel_listen(relay_directory_key(b, 0), token);
     bucket_listens_.clear();
     read_tokens_.clear();  // gets end by themselves; what they still bring is ignored
+    save_guards(now, true);
 }
 
 void ClientEngine::fail(const EngineTime& now, const std::string& step, const std::string& why) {
@@ -126,9 +148,47 @@ void ClientEngine::begin_attempt(const EngineTime& now) {
     keypair_sent_.reset();
     // Our public address may be what changed: learn it anew (a reflector answers in a round trip).
     if (ever_connected_) reflector_.reset();
-    // A later attempt reads the directory again (records name the inbox keys of their period).
-    if (attempts_ > 1 && !cfg_.listen_directory) reads_.want_all(now.mono);
+    want_directory_for_attempt(now, attempts_ == 1);
     progress("finding relays");
+}
+
+void ClientEngine::want_directory_for_attempt(const EngineTime& now, bool first) {
+    if (cfg_.listen_directory) return;
+    // The guards' buckets only, when there are guards (their records name the inbox keys of the
+    // current period); every bucket otherwise. A first attempt reads at once; a later one at most
+    // once per min_reread.
+    auto spacing = first ? std::optional<std::chrono::seconds>(std::chrono::seconds(0)) : std::nullopt;
+    if (cfg_.guards > 0 && !guards_.guards().empty()) reads_.want(guards_.buckets(), now.mono, spacing);
+    else reads_.want_all(now.mono, spacing);
+}
+
+void ClientEngine::guard_failed(const Ed25519Public& pub, const EngineTime& now) {
+    if (!guards_.is_guard(pub)) return;
+    guards_dirty_ = true;
+    if (guards_.on_failed(pub, now.unix_s()))
+        host_.event({EngineEvent::Level::info, "guards", "guard " + short_id(pub) + " replaced: it failed repeatedly"});
+}
+
+void ClientEngine::guard_served(const Ed25519Public& pub, const Session& s, const EngineTime& now) {
+    if (!guards_.is_guard(pub) || !s.peer()) return;
+    guards_dirty_ = true;
+    if (guards_.on_served(pub, *s.peer(), now.unix_s()))
+        host_.event({EngineEvent::Level::info, "guards",
+                     "guard " + short_id(pub) + " replaced: another guard is on the same network"});
+}
+
+void ClientEngine::save_guards(const EngineTime& now, bool force) {
+    if (cfg_.guards == 0) return;
+    bool seen_grew = directory_.first_seen().size() != guards_saved_seen_;
+    if (!guards_dirty_ && !seen_grew) return;
+    if (!force && guards_saved_at_ && now.mono < *guards_saved_at_ + std::chrono::seconds(10)) return;
+    GuardState st;
+    st.guards = guards_.guards();
+    st.first_seen = directory_.first_seen();
+    host_.save_guard_state(encode_guard_state(st));
+    guards_dirty_ = false;
+    guards_saved_seen_ = st.first_seen.size();
+    guards_saved_at_ = now.mono;
 }
 
 void ClientEngine::directory_tick(const EngineTime& now) {
@@ -137,6 +197,14 @@ void ClientEngine::directory_tick(const EngineTime& now) {
     // run before the DHT was bootstrapped).
     if (step_ == Step::finding_relays && directory_.live(now.unix_s()).empty())
         reads_.want_all(now.mono, std::chrono::seconds(1));
+    // The guards' records are read again before they expire (a standby or the next attempt
+    // needs the inbox key of the current period); a guard with no record, every 10 minutes.
+    for (const auto& g : guards_.guards()) {
+        auto rec = directory_.find(g.node_pub, now.unix_s());
+        unsigned b = relay_bucket_of(g.node_pub);
+        if (!rec) reads_.want({b}, now.mono, kGuardMissingReread);
+        else if (rec->expires <= now.unix_s() + kGuardRecordMargin) reads_.want({b}, now.mono);
+    }
     issue_reads(now);
 }
 
@@ -172,6 +240,7 @@ ClientEngine::Clock::time_point ClientEngine::on_tick(const EngineTime& now) {
         if (sb.session->next_deadline() <= now.mono) sb.session->on_timer(now.mono);
     directory_tick(now);
     step_tick(now);
+    save_guards(now, false);
     if (closed_) return now.mono + std::chrono::hours(1);
     if (step_ == Step::punching || step_ == Step::connected) standby_tick(now);
     handshake_tick(now);
@@ -253,6 +322,7 @@ void ClientEngine::step_tick(const EngineTime& now) {
                 progress("path validated; connected via relay " + short_id(relay_->node_pub) + " (RTT " + rtt + " ms); " +
                          took + " s after the attempt began");
                 backoff_.succeeded(relay_->node_pub);
+                guard_served(relay_->node_pub, *session_, now);
                 watch_.reset();
                 on_connected(now, switched);
             } else if (session_ && session_->state() == SessionState::failed) {
@@ -356,6 +426,7 @@ void ClientEngine::rendezvous_tick(const EngineTime& now) {
             break;
         }
         backoff_.failed(pub, t);
+        guard_failed(pub, now);
     }
     auto live = choosable(now);
     // Every relay known has been asked in this cycle: before asking them again, read the
@@ -370,6 +441,12 @@ void ClientEngine::rendezvous_tick(const EngineTime& now) {
         }
         hold = !read_tokens_.empty() && t < *cycle_read_at_ + kCycleReadWait;
     }
+    // Guards are known but none is in the directory yet: wait for the reads in flight (briefly)
+    // rather than ask a relay that is not a guard.
+    if (step_ == Step::rendezvous && !guards_.guards().empty() && !read_tokens_.empty() &&
+        t < attempt_start_ + kGuardReadWait &&
+        std::none_of(live.begin(), live.end(), [&](const RelayInfo& r) { return guards_.is_guard(r.node_pub); }))
+        hold = true;
     send_hellos(now);
     // New offers as the pace allows (a few per tick at most: the tick runs every ~100 ms).
     for (int i = 0; i < 4 && wants_offers() && !hold; ++i) {
@@ -504,6 +581,7 @@ void ClientEngine::on_answer(const EngineTime& now, uint64_t ask_id, ByteView va
         ++counters_.answers_refused;
         drop_ask(ask_id);
         backoff_.failed(relay.node_pub, now.mono);
+        guard_failed(relay.node_pub, now);
         // A full relay says so, as does one that carries enough sessions from our address;
         // another may have room. Any other refusal (e.g. the VPN endpoint is not allowed) would
         // be the same everywhere.
@@ -762,6 +840,21 @@ bool ClientEngine::wants_offers() const {
 
 std::vector<RelayInfo> ClientEngine::choosable(const EngineTime& now) {
     auto live = backoff_.filter(directory_.live(now.unix_s()), now.mono);
+    if (cfg_.guards > 0) {
+        // Guards first: while one of them is live and not avoided, only guards are asked. Until a
+        // relay is old enough to be a guard, or when every guard is down, any relay serves (it
+        // does not become a guard for that).
+        if (guards_.refill(directory_.live(now.unix_s()), now.unix_s())) {
+            guards_dirty_ = true;
+            std::string names;
+            for (const auto& g : guards_.guards()) names += (names.empty() ? "" : ", ") + short_id(g.node_pub);
+            host_.event({EngineEvent::Level::info, "guards", "guards: " + names});
+        }
+        std::vector<RelayInfo> g;
+        for (const auto& r : live)
+            if (guards_.is_guard(r.node_pub)) g.push_back(r);
+        if (!g.empty()) live = std::move(g);
+    }
     if (step_ == Step::rendezvous) return live;
     // A standby: not the active relay nor another standby; another bucket if there is one.
     std::erase_if(live, [&](const RelayInfo& r) {
@@ -836,6 +929,7 @@ void ClientEngine::standby_tick(const EngineTime& now) {
         if (ss.state() == SessionState::established && !it->announced && (ss.rtt() || t - it->since > std::chrono::seconds(2))) {
             it->announced = true;
             backoff_.succeeded(it->relay.node_pub);
+            guard_served(it->relay.node_pub, ss, now);
             char rtt[32] = "?";
             if (ss.rtt()) std::snprintf(rtt, sizeof rtt, "%.2f", double(ss.rtt()->count()) / 1000.0);
             progress(who + " ready (RTT " + rtt + " ms)");

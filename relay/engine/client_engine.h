@@ -99,6 +99,7 @@
 #include "crypto/x25519.h"
 #include "dht/directory.h"
 #include "dht/directory_reads.h"
+#include "dht/guard_set.h"
 #include "dht/relay_choice.h"
 #include "relay/engine/client_engine_host.h"
 #include "relay/engine/path_watch.h"
@@ -153,6 +154,13 @@ struct ClientEngineConfig {
     SessionTimers timers;
     RelayChoice::Params choice;
     DirectoryReads::Params reads;
+    // Guards (dht/guard_set.h): active and standby relays are chosen among them first. 0: no
+    // guards (a fresh random relay for every connection).
+    size_t guards = 3;
+    // A relay becomes eligible as a guard once this client has known it this long.
+    uint64_t min_relay_age_s = 600;
+    // The guard state file's text from an earlier run ("" if none; see encode_guard_state).
+    std::string guard_state;
     // Listen on one fixed replica key of every bucket for as long as the engine runs instead of
     // reading with gets: how clients read before the directory reads; the simulator keeps it to
     // measure what a storer learned then (tests/sim/test_directory_reads.cpp).
@@ -236,6 +244,9 @@ public:
     const Reflector& reflector() const { return reflector_; }
     const Directory& directory() const { return directory_; }
     const Counters& counters() const { return counters_; }
+    const GuardSet& guards() const { return guards_; }
+    // Why the guard state given in the config was not used ("" if it was, or there was none).
+    const std::string& guard_state_error() const { return guard_state_error_; }
     size_t offers_waiting() const { return asks_.size(); }
     const std::optional<Endpoint>& local_peer() const { return local_peer_; }
     bool holds_initiation() const { return held_initiation_.has_value(); }
@@ -294,6 +305,15 @@ private:
     DirectoryReads reads_;
     std::map<DhtListenToken, DirectoryReads::Read> read_tokens_;  // gets in flight
     std::optional<Clock::time_point> cycle_read_at_;  // the read made when choice_'s cycle was over
+    void want_directory_for_attempt(const EngineTime& now, bool first);
+    void guard_failed(const Ed25519Public& pub, const EngineTime& now);
+    void guard_served(const Ed25519Public& pub, const Session& s, const EngineTime& now);
+    void save_guards(const EngineTime& now, bool force);
+    GuardSet guards_;
+    std::string guard_state_error_;
+    bool guards_dirty_ = false;
+    size_t guards_saved_seen_ = 0;  // first sightings in the state last saved
+    std::optional<Clock::time_point> guards_saved_at_;
     std::map<DhtListenToken, unsigned> bucket_listens_;  // token -> bucket (listen_directory only)
     bool started_ = false, closed_ = false;
     std::optional<uint64_t> last_expire_s_;

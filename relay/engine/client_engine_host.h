@@ -40,6 +40,11 @@ public:
     // the host's usable interface addresses (node/candidates.h: gather_candidates), at most `max`.
     virtual std::vector<Endpoint> candidates(const std::optional<Endpoint>& reflexive, size_t max) = 0;
 
+    // The guard state changed (guards, their failures, the relays seen and when): the adapter
+    // keeps `text` for the next run (the state dir's `guards` file, replaced atomically). At
+    // most every 10 s, and when the engine closes. A host that keeps nothing may ignore it.
+    virtual void save_guard_state(const std::string& text) { (void)text; }
+
     // The client cannot go on (the first attempt failed; the line was already an event). The
     // adapter exits with code 1; the engine stays in Step::failed and does nothing more.
     virtual void gave_up(const std::string& why) = 0;

@@ -9,6 +9,7 @@
 Loopback swarms need --lan-candidates (loopback and private candidates are refused without it)
 and --allow-private-endpoints (the VPN endpoint is on loopback)."""
 
+import hashlib
 import os
 import re
 import signal
@@ -20,14 +21,14 @@ from lab.swarm import Swarm, free_udp_port, pave_bin
 RELAY_FLAGS = ["--presence-ttl", "60s", "--allow-private-endpoints"]  # the swarm adds --lan-candidates
 
 
-def start_client(s, boot, name, timeout="20s"):
+def start_client(s, boot, name, timeout="20s", extra=()):
     state = os.path.join(s.tmp, name)
     log_path = os.path.join(s.tmp, name + ".log")
     with open(log_path, "w") as log:
         client = subprocess.Popen([pave_bin(), "--state-dir", state, "connect", "--vpn", "127.0.0.2:9",
                                    "--listen", f"127.0.0.1:{free_udp_port()}", "--bind", "127.0.0.1",
                                    "--network-id", str(s.network_id), "--bootstrap", boot, "--timeout", timeout,
-                                   "--lan-candidates"],
+                                   "--lan-candidates", *extra],
                                   stdout=log, stderr=subprocess.STDOUT)
     s.procs.append(client)
     return client, state, log_path
@@ -121,3 +122,39 @@ def test_client_connects_through_300_sybil_records():
         asked = int(re.search(r"relays_asked=(\d+)", out).group(1))
         print(f"    relays asked before one accepted: {asked}; relays in a real relay's directory: {listed}")
         assert client.poll() is None
+
+
+def test_guards_are_kept_in_the_state_dir_across_runs():
+    """--min-relay-age 0s: the relays seen are eligible at once. The client's guards (all of the 3
+    relays here) are written to the state dir's `guards` file, and a second run of `pave connect`
+    with the same state dir starts from them and connects through one of them."""
+    with Swarm() as s:
+        boot = s.start_dhtnode()
+        relays = [s.add_node(boot, RELAY_FLAGS, name=f"r{i}") for i in range(3)]
+        for n in relays:
+            s.wait_ready(n)
+        ids = {n.node_id for n in relays}
+        deadline = time.time() + 30
+        while time.time() < deadline and relays[0].relays() != ids - {relays[0].node_id}:
+            time.sleep(0.5)
+        guard_file = os.path.join(s.tmp, "client", "guards")
+        guards_seen = []
+        for run in range(2):
+            client, state, log_path = start_client(s, boot, "client", extra=["--min-relay-age", "0s"])
+            took, text = wait_connected(client, log_path, 25)
+            m = re.search(r"connected via relay (\w+)", text)
+            assert m, text[-3000:]
+            # Written within 10 s of a change, and when the client stops.
+            client.terminate()
+            client.wait(10)
+            lines = open(guard_file).read().splitlines()
+            assert lines[0] == "pave-guards 1", lines[:3]
+            # The file names node keys; node ids are SHA-256("pave/v1/node-id" + key), first 20 bytes.
+            guards = [hashlib.sha256(b"pave/v1/node-id" + bytes.fromhex(l.split()[1])).hexdigest()[:40]
+                      for l in lines if l.startswith("guard ")]
+            assert len(guards) == 3 and set(guards) == ids, (guards, ids)
+            assert m.group(1) in {g[:16] for g in guards}
+            assert oct(os.stat(guard_file).st_mode & 0o777) == "0o600"
+            guards_seen.append(guards)
+            print(f"run {run + 1}: connected via guard {m.group(1)} in {took:.1f} s; guards {[g[:8] for g in guards]}")
+        assert guards_seen[0] == guards_seen[1]  # the second run kept the first run's guards

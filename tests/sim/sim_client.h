@@ -56,6 +56,9 @@ public:
     DhtListenToken dht_listen(const DhtKey& key) override;
     void dht_cancel_listen(const DhtKey& key, DhtListenToken token) override;
     DhtListenToken dht_get(const DhtKey& key) override;
+    void save_guard_state(const std::string& text) override { guard_state_ = text; }
+    // What the engine last asked to keep for the next run ("" if nothing yet).
+    const std::string& guard_state() const { return guard_state_; }
     void event(const EngineEvent& e) override;
     void send_wireguard(const Endpoint& to, ByteView data) override;
     void send_local(const Endpoint& to, ByteView data) override;
@@ -84,6 +87,7 @@ private:
     Endpoint wg_source_ = local_wireguard_address();
     SimWireGuardPeer wg_;
     bool closed_ = false;
+    std::string guard_state_;
     std::vector<EngineEvent> events_;
     std::optional<std::string> gave_up_;
     uint64_t probes_sent_ = 0, local_sent_ = 0;

@@ -13,9 +13,9 @@ Swarm::~Swarm() {
     reflectors.clear();
 }
 
-SimRelay& Swarm::add_relay(RelayEngineConfig cfg, LinkParams link) {
+SimRelay& Swarm::add_relay(RelayEngineConfig cfg, LinkParams link, const std::string& address) {
     SimRelayOptions o;
-    o.address = "203.0.113." + std::to_string(10 + relays.size()) + ":4500";
+    o.address = address.empty() ? "203.0.113." + std::to_string(10 + relays.size()) + ":4500" : address;
     o.config = cfg;
     o.link = link;
     relays.push_back(std::make_unique<SimRelay>(*this, o));

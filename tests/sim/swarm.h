@@ -22,7 +22,8 @@ public:
     explicit Swarm(uint64_t seed, DhtParams dht_params = {}) : SimWorld(seed, dht_params) {}
     ~Swarm();
 
-    SimRelay& add_relay(RelayEngineConfig cfg = {}, LinkParams link = {});
+    // address "ip:port": where the relay's port is ("": the next of the relays' range).
+    SimRelay& add_relay(RelayEngineConfig cfg = {}, LinkParams link = {}, const std::string& address = "");
     SimNat& add_nat(NatConfig cfg);
     // A client with the given engine config (config.vpn set by the caller, or the first VPN's
     // address when left invalid), behind `nat` (nullptr: on a public address). It knows every
