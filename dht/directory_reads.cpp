@@ -2,9 +2,29 @@
 
 #include <cmath>
 
+#include <nettle/sha2.h>
+
 #include "crypto/random.h"
 
 namespace pave {
+
+DirectoryReads::DirectoryReads(Params p, std::optional<Seed> seed) : p_(p) {
+    if (seed) seed_ = *seed;
+    else random_bytes(seed_);
+}
+
+unsigned DirectoryReads::replica_of(unsigned bucket) const {
+    static const char label[] = "pave/v1/directory-replica";
+    sha256_ctx ctx;
+    sha256_init(&ctx);
+    sha256_update(&ctx, sizeof label - 1, reinterpret_cast<const uint8_t*>(label));
+    sha256_update(&ctx, seed_.size(), seed_.data());
+    const uint8_t b = uint8_t(bucket);
+    sha256_update(&ctx, 1, &b);
+    uint8_t d[SHA256_DIGEST_SIZE];
+    sha256_digest(&ctx, sizeof d, d);
+    return d[0] % kBucketReplicas;
+}
 
 void DirectoryReads::want(const std::vector<unsigned>& buckets, Clock::time_point now,
                           std::optional<std::chrono::seconds> min_reread) {
@@ -26,7 +46,7 @@ void DirectoryReads::want_all(Clock::time_point now, std::optional<std::chrono::
 DirectoryReads::Read DirectoryReads::make(unsigned bucket, Clock::time_point now) {
     Read r;
     r.bucket = bucket;
-    r.replica = unsigned(random_below(kBucketReplicas));
+    r.replica = replica_of(bucket);
     r.key = relay_directory_key(bucket, r.replica);
     last_read_[bucket] = now;
     ++reads_;

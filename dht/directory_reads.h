@@ -3,15 +3,19 @@
 //
 // A storer next to a directory key learns the address of everyone who reads that key, and
 // when. A client therefore never keeps a listen open on directory keys: it reads with short
-// gets, each at one replica key of the bucket (dht/bucket_keys.h) drawn at random, and only
+// gets, each at one replica key of the bucket (dht/bucket_keys.h), and only
 //   - the buckets it needs now: every bucket while it knows no relay it may use, or the buckets
 //     of its guards (dht/guard_set.h) when an attempt begins (their records name the inbox keys
 //     of the current period), each bucket at most once per min_reread;
 //   - now and then in the background: one random bucket at one random replica, at exponential
 //     random intervals of mean refresh_mean (new relays become known, and age, without a
 //     schedule a storer could link across keys).
-// With B buckets of R replicas, a client that reads k keys in a window meets the storers of one
-// given key with probability about k/(B*R), instead of 1 for a listen on fixed keys.
+// Which replica: one per bucket, fixed for a client by a random seed it keeps in its state dir
+// (replica = SHA-256(label, seed, bucket) mod R). Storers next to one key thus see about 1/R of
+// the clients that read its bucket, instead of all of them; a client whose replica's storers
+// are hostile stays exposed to them (as with guards, the exposure is decided once), but a
+// client that drew a fresh replica for every read would meet the storers of every replica.
+// With a fresh seed per run (no state dir) the choice is fresh per run.
 #pragma once
 #include <chrono>
 #include <cstdint>
@@ -36,8 +40,12 @@ public:
         DhtKey key{};
     };
 
+    using Seed = ByteArray<16>;
+    // seed: the client's replica seed (random when not given).
     DirectoryReads() : DirectoryReads(Params{}) {}
-    explicit DirectoryReads(Params p) : p_(p) {}
+    explicit DirectoryReads(Params p, std::optional<Seed> seed = std::nullopt);
+    const Seed& seed() const { return seed_; }
+    unsigned replica_of(unsigned bucket) const;
 
     // These buckets should be read (at the next take_due), unless read within `min_reread`
     // (std::nullopt: Params::min_reread).
@@ -57,6 +65,7 @@ private:
     void schedule_background(Clock::time_point now);
 
     Params p_;
+    Seed seed_{};
     std::set<unsigned> wanted_;
     std::map<unsigned, Clock::time_point> last_read_;
     std::optional<Clock::time_point> background_at_;

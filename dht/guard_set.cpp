@@ -118,6 +118,7 @@ std::string encode_guard_state(const GuardState& s) {
         out += "guard " + to_hex(g.node_pub) + " " + std::to_string(g.added_s) + " " + std::to_string(g.failures) + " " +
                std::to_string(g.first_failure_s) + " " + (g.prefix.empty() ? std::string("-") : to_hex(g.prefix)) + "\n";
     }
+    if (s.replica_seed) out += "replica-seed " + to_hex(*s.replica_seed) + "\n";
     size_t n = 0;
     for (const auto& [pub, t] : s.first_seen) {
         if (++n > kMaxSeenLines) break;
@@ -207,6 +208,14 @@ std::optional<GuardState> decode_guard_state(std::string_view text, std::string*
             if (st.first_seen.size() >= kMaxSeenLines) return refuse(line_no, "too many relays");
             auto [it, fresh] = st.first_seen.emplace(pub, t);
             if (!fresh) it->second = std::min(it->second, t);
+        } else if (f[0] == "replica-seed") {
+            if (f.size() != 2 || f[1].size() != 32) return refuse(line_no, "bad replica seed");
+            auto b = from_hex(f[1]);
+            if (!b || b->size() != 16) return refuse(line_no, "bad replica seed");
+            if (st.replica_seed) return refuse(line_no, "a replica seed twice");
+            ByteArray<16> seed{};
+            std::copy(b->begin(), b->end(), seed.begin());
+            st.replica_seed = seed;
         } else {
             return refuse(line_no, "unknown record");
         }

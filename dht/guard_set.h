@@ -85,6 +85,7 @@ private:
 //   pave-guards 1
 //   guard <node key hex 64> <added unix s> <failures> <first failure unix s> <prefix hex or ->
 //   seen <node key hex 64> <first seen unix s>
+//   replica-seed <32 hex digits>      (the directory replica seed, dht/directory_reads.h)
 // Bounded: at most kMaxGuardStateBytes, kMaxGuardLines guards, kMaxSeenLines sightings, lines
 // of at most 200 bytes, every number in range (times below kMaxPresenceTime, failures at most
 // 1000, prefixes of 3 or 6 bytes). Anything else refuses the whole file (the client starts
@@ -96,6 +97,7 @@ inline constexpr size_t kMaxSeenLines = 8192;
 struct GuardState {
     std::vector<Guard> guards;
     std::map<Ed25519Public, uint64_t> first_seen;
+    std::optional<ByteArray<16>> replica_seed;
 };
 std::string encode_guard_state(const GuardState& s);
 // std::nullopt with `why` set when the text is not a valid state file.

@@ -35,10 +35,6 @@ constexpr milliseconds kStepPoll{100};
 // and waits at most kCycleReadWait for that read before asking the relays it knows again.
 constexpr std::chrono::seconds kRereadOnNewCycle{2};
 constexpr milliseconds kCycleReadWait{1000};
-// A guard's record is read again when it expires within this; a guard with no record in the
-// directory has its bucket read at most this often.
-constexpr uint64_t kGuardRecordMargin = 120;
-constexpr std::chrono::seconds kGuardMissingReread{600};
 // How long an attempt waits for the reads of its guards' buckets before asking other relays.
 constexpr std::chrono::seconds kGuardReadWait{3};
 // How often expired relay records leave the directory.
@@ -69,6 +65,7 @@ ClientEngine::ClientEngine(ClientEngineHost& host, ClientEngineConfig cfg)
       }()) {
     if (!cfg_.guard_state.empty()) {
         if (auto st = decode_guard_state(cfg_.guard_state, &guard_state_error_)) {
+            if (st->replica_seed) reads_ = DirectoryReads(cfg_.reads, st->replica_seed);
             guards_.restore(std::move(st->guards));
             directory_.import_first_seen(st->first_seen);
             guards_saved_seen_ = directory_.first_seen().size();
@@ -185,6 +182,7 @@ void ClientEngine::save_guards(const EngineTime& now, bool force) {
     GuardState st;
     st.guards = guards_.guards();
     st.first_seen = directory_.first_seen();
+    st.replica_seed = reads_.seed();
     host_.save_guard_state(encode_guard_state(st));
     guards_dirty_ = false;
     guards_saved_seen_ = st.first_seen.size();
@@ -197,14 +195,6 @@ void ClientEngine::directory_tick(const EngineTime& now) {
     // run before the DHT was bootstrapped).
     if (step_ == Step::finding_relays && directory_.live(now.unix_s()).empty())
         reads_.want_all(now.mono, std::chrono::seconds(1));
-    // The guards' records are read again before they expire (a standby or the next attempt
-    // needs the inbox key of the current period); a guard with no record, every 10 minutes.
-    for (const auto& g : guards_.guards()) {
-        auto rec = directory_.find(g.node_pub, now.unix_s());
-        unsigned b = relay_bucket_of(g.node_pub);
-        if (!rec) reads_.want({b}, now.mono, kGuardMissingReread);
-        else if (rec->expires <= now.unix_s() + kGuardRecordMargin) reads_.want({b}, now.mono);
-    }
     issue_reads(now);
 }
 
@@ -429,6 +419,7 @@ void ClientEngine::rendezvous_tick(const EngineTime& now) {
         guard_failed(pub, now);
     }
     auto live = choosable(now);
+    issue_reads(now);  // choosable may have asked for the guards' records
     // Every relay known has been asked in this cycle: before asking them again, read the
     // directory for relays not known yet (and wait for that read, briefly).
     bool hold = false;
@@ -852,8 +843,17 @@ std::vector<RelayInfo> ClientEngine::choosable(const EngineTime& now) {
         }
         std::vector<RelayInfo> g;
         for (const auto& r : live)
-            if (guards_.is_guard(r.node_pub)) g.push_back(r);
-        if (!g.empty()) live = std::move(g);
+            if (guards_.is_guard(r.node_pub) && !(step_ != Step::rendezvous && relay_ && r.node_pub == relay_->node_pub))
+                g.push_back(r);
+        if (!g.empty()) {
+            live = std::move(g);
+        } else if (!guards_.guards().empty()) {
+            // No guard's record is current here (records expire with their period): read the
+            // guards' buckets (at most once a minute). A standby is only ever a guard; an active
+            // session falls back to other relays after kGuardReadWait (rendezvous_tick).
+            reads_.want(guards_.buckets(), now.mono);
+            if (step_ != Step::rendezvous) return {};
+        }
     }
     if (step_ == Step::rendezvous) return live;
     // A standby: not the active relay nor another standby; another bucket if there is one.

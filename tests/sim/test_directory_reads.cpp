@@ -73,7 +73,7 @@ TEST_CASE("directory reads: a storer next to one bucket key sees far fewer clien
     Exposure after = run_hour(71, false, n);
     MESSAGE("one simulated hour, " << n << " clients, 8 relays; distinct client addresses seen by the storers of one "
             "key of bucket 0: listening on fixed keys " << before.worst_key << " of " << n
-            << "; gets at random replica keys " << after.worst_key << " at the most-read replica key (mean "
+            << "; gets at each client's replica key " << after.worst_key << " at the most-read replica key (mean "
             << after.mean_key << " over the bucket's " << kBucketReplicas << " keys; " << after.reads
             << " gets by all clients, " << double(after.reads) / double(n) << " per client)");
     CHECK(before.connected == n);

@@ -1,7 +1,10 @@
 #include <doctest/doctest.h>
 
 #include "crypto/hex.h"
+#include "dht/directory_reads.h"
 #include "dht/guard_set.h"
+
+#include <set>
 
 using namespace pave;
 
@@ -103,6 +106,8 @@ TEST_CASE("guard state file: round trip, and every malformed input refused with 
     h.node_pub[0] = 8;
     st.guards.push_back(h);
     st.first_seen[g.node_pub] = 1'699'000'000;
+    st.replica_seed = ByteArray<16>{};
+    (*st.replica_seed)[3] = 0x42;
     std::string text = encode_guard_state(st);
     auto back = decode_guard_state(text);
     REQUIRE(back);
@@ -114,6 +119,13 @@ TEST_CASE("guard state file: round trip, and every malformed input refused with 
     CHECK(back->guards[0].prefix == g.prefix);
     CHECK(back->guards[1].prefix.empty());
     CHECK(back->first_seen.at(g.node_pub) == 1'699'000'000);
+    CHECK(back->replica_seed == st.replica_seed);
+    // The seed fixes the replica each bucket is read at; another seed spreads clients over them.
+    DirectoryReads a(DirectoryReads::Params{}, st.replica_seed), b(DirectoryReads::Params{}, st.replica_seed);
+    std::set<unsigned> replicas_of_bucket0;
+    for (unsigned k = 0; k < kRelayBuckets; ++k) CHECK(a.replica_of(k) == b.replica_of(k));
+    for (int i = 0; i < 64; ++i) replicas_of_bucket0.insert(DirectoryReads().replica_of(0));
+    CHECK(replicas_of_bucket0.size() == kBucketReplicas);
 
     const std::string key(64, 'a');
     struct Bad {
@@ -131,6 +143,8 @@ TEST_CASE("guard state file: round trip, and every malformed input refused with 
         {"pave-guards 1\nguard " + key + " 1 0 0 -\nguard " + key + " 1 0 0 -\n", "a guard twice"},
         {"pave-guards 1\nseen " + key + "\n", "3 fields"},
         {"pave-guards 1\nwhat\n", "unknown record"},
+        {"pave-guards 1\nreplica-seed 00\n", "bad replica seed"},
+        {"pave-guards 1\nreplica-seed " + std::string(32, 'a') + "\nreplica-seed " + std::string(32, 'a') + "\n", "twice"},
         {"pave-guards 1\n" + std::string(300, 'x') + "\n", "line too long"},
         {std::string(kMaxGuardStateBytes + 1, '\n'), "too large"},
     };
