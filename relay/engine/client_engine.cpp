@@ -417,6 +417,11 @@ void ClientEngine::rendezvous_tick(const EngineTime& now) {
         }
         backoff_.failed(pub, t);
         guard_failed(pub, now);
+        // Its record may be stale (a relay that restarted has new inbox keys): read its
+        // bucket again.
+        for (const auto& r : directory_.live(now.unix_s()))
+            if (r.node_pub == pub) reads_.want({r.bucket}, t, std::chrono::seconds(5));
+        issue_reads(now);
     }
     auto live = choosable(now);
     issue_reads(now);  // choosable may have asked for the guards' records
