@@ -205,6 +205,12 @@ void ClientEngine::issue_reads(const EngineTime& now) {
     }
 }
 
+void ClientEngine::probe_reflectors(Clock::time_point t) {
+    std::vector<Endpoint> reflectors = cfg_.stun_servers;
+    for (const auto& n : host_.known_nodes(8)) reflectors.push_back(n);
+    if (!reflectors.empty()) reflector_.probe(reflectors, t);
+}
+
 void ClientEngine::drop_ask(uint64_t ask_id) {
     auto it = asks_.find(ask_id);
     if (it == asks_.end()) return;
@@ -252,6 +258,7 @@ void ClientEngine::step_tick(const EngineTime& now) {
     bool timed_out = t - attempt_start_ > cfg_.timeout;
     switch (step_) {
         case Step::finding_relays: {
+            probe_reflectors(t);  // STUN beside the directory lookup, not after it
             size_t n = directory_.live(now.unix_s()).size();
             if (n > 0) {
                 progress("found " + std::to_string(n) + " relay(s) in the directory");
@@ -267,12 +274,11 @@ void ClientEngine::step_tick(const EngineTime& now) {
             break;
         }
         case Step::learning_address: {
-            std::vector<Endpoint> reflectors = cfg_.stun_servers;
-            for (const auto& n : host_.known_nodes(8)) reflectors.push_back(n);
-            reflector_.probe(reflectors, t);
-            // After a connection the NAT's kind is known: the first answer gives the new address.
+            probe_reflectors(t);
+            // Two answers also tell the NAT's kind; one is enough after a short wait (the
+            // requests went out while the directory was read), and at once after a connection.
             bool enough = reflector_.answers() >= 2 || (reflector_.answers() >= 1 && ever_connected_) ||
-                          (reflector_.answers() >= 1 && t - step_start_ > milliseconds(600));
+                          (reflector_.answers() >= 1 && t - step_start_ > kSecondReflectorWait);
             bool give_up = t - step_start_ > std::chrono::seconds(3);
             if (enough || give_up) {
                 if (reflector_.mapped())

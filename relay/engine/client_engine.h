@@ -4,7 +4,8 @@
 // One attempt walks these steps:
 //
 //   finding relays --(a live relay in the directory)--> learning public address
-//   learning public address --(2 reflector answers; 1 after 600 ms; none after 3 s)--> rendezvous
+//   learning public address --(2 reflector answers; 1 after 150 ms, at once after a connection;
+//                              none after 3 s)--> rendezvous  (STUN requests go from the start)
 //   rendezvous --(an accepted, fresh answer with a usable relay candidate)--> punching
 //   punching --(path validated and RTT measured, or validated for 2 s)--> connected
 //
@@ -128,6 +129,9 @@ inline constexpr std::chrono::seconds kHandshakeAnswerWait{5};
 // likely our own address (a NAT rebinding, a new network) than two relays dying, so neither is
 // avoided and a new attempt learns our public address afresh.
 inline constexpr std::chrono::seconds kOwnChangeWindow{3};
+// With one reflector's answer, how long the first attempt waits for a second (which also tells
+// the NAT's kind) before the rendezvous.
+inline constexpr std::chrono::milliseconds kSecondReflectorWait{150};
 inline constexpr std::chrono::seconds kPreviousGrace{1};
 // While the VPN has not answered on a migrated keypair, the KEYPAIR frame goes again with data
 // at most this often (a lost frame would hold the data back).
@@ -152,7 +156,14 @@ struct ClientEngineConfig {
     unsigned standby = 1;                  // standby sessions to other relays (--standby)
     std::optional<Ed25519Public> own_relay;  // this process's own relay role: never chosen
     SessionTimers timers;
-    RelayChoice::Params choice;
+    // The first two offers go at once (the first answer becomes the active session, the second
+    // the standby); then RelayChoice's pace.
+    RelayChoice::Params choice = [] {
+        RelayChoice::Params p;
+        p.calm_spacing = std::chrono::milliseconds(1);
+        p.calm_outstanding = 2;
+        return p;
+    }();
     DirectoryReads::Params reads;
     // Guards (dht/guard_set.h): active and standby relays are chosen among them first. 0: no
     // guards (a fresh random relay for every connection).
@@ -283,6 +294,7 @@ private:
     void hold_initiation(const EngineTime& now, ByteView data);
     void handshake_tick(const EngineTime& now);
     void warn_no_answer(const std::string& why);
+    void probe_reflectors(Clock::time_point t);
     // Standbys and failover.
     void standby_tick(const EngineTime& now);
     bool wants_offers() const;
