@@ -478,6 +478,10 @@ bool ClientEngine::send_offer(const EngineTime& now, const RelayInfo& relay) {
             ask.hello_to.push_back(e);
     if (ask.hello_to.empty()) {  // no address to send hellos to: its answer could not reach us
         ++counters_.relays_unreachable;
+        // Not asked again at once: its record is read again (a newer one may name its
+        // address, e.g. a relay that published before it learned it).
+        backoff_.failed(relay.node_pub, now.mono);
+        reads_.want({relay.bucket}, now.mono, std::chrono::seconds(5));
         return false;
     }
     Offer offer;

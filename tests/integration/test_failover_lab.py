@@ -23,7 +23,7 @@ import time
 import pytest
 
 from lab import wg_lab as W
-from lab.netlab import Lab, wait_until
+from lab.netlab import Lab, LabError, wait_until
 from lab.pave_lab import (BOOT_IP, BOOT_PAVE_PORT, CLIENT_PORT, CLIENT_PUBLIC, RELAY_PORT, RELAY_PUBLIC)
 from lab.swarm import pave_bin
 
@@ -51,6 +51,9 @@ def start_relay2(pl: W.LabPave) -> None:
     pl.wait_shell("relay2", "relay2")
     assert wait_until(lambda: rid in pl.relay_ids("boot", "boot"), timeout=30), pl.log("relay2")[-3000:]
     assert wait_until(lambda: pl.public_address("relay2", "relay2") is not None, timeout=20)
+    # Its record names the learned address once republished (at the next housekeeping, 1 s);
+    # an earlier copy without it is of no use to clients.
+    time.sleep(2)
 
 
 def bring_up(lab: Lab):
@@ -65,7 +68,12 @@ def bring_up(lab: Lab):
         c = pl.client_sessions_json()
         return any(s["state"] == "established" and s["rtt_us"] is not None for s in c.get("standbys", []))
 
-    assert wait_until(standby_ready, timeout=15), pl.log("client")[-3000:]
+    try:
+        wait_until(standby_ready, timeout=30)
+    except LabError:
+        raise AssertionError("no standby: " + pl.log("client")[-3000:] + "\n--- sessions ---\n" +
+                             json.dumps(pl.client_sessions_json()) + "\n--- relay2 ---\n" + pl.log("relay2")[-3000:] +
+                             "\n--- relay ---\n" + pl.log("relay")[-2000:])
     tun.point_client_at(W.PAVE_LISTEN)
     tun.wait_tunnel(20)
     lab.count_from("vpn", CLIENT_PUBLIC)

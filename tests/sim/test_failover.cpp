@@ -234,3 +234,23 @@ TEST_CASE("failover: a NAT rebinding under a 10/s ping is recovered within 2 s, 
         CHECK(w.vpn.responses() == responses);  // no new WireGuard handshake was needed
     }
 }
+
+TEST_CASE("failover: a relay that appears after the client connected becomes its standby") {
+    Swarm s(161);
+    s.add_vpn();
+    s.add_relay();
+    SimClient& c = s.add_client({}, &s.add_nat(NatConfig::port_restricted()));
+    c.start();
+    REQUIRE(s.run_until([&] { return c.step() == Step::connected; }, 30s));
+    CHECK(c.engine().standbys().empty());
+    SimRelay& later = s.add_relay();
+    REQUIRE(s.run_until(
+        [&] {
+            for (const auto& sb : c.engine().standbys())
+                if (sb.session->state() == SessionState::established) return true;
+            return false;
+        },
+        30s));
+    CHECK(c.engine().standbys().at(0).relay.node_pub == later.node_pub());
+    MESSAGE("standby after " << c.engine().counters().directory_reads << " directory reads");
+}
