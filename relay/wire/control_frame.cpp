@@ -6,6 +6,8 @@
 
 #include "crypto/byte_reader.h"
 #include "crypto/byte_writer.h"
+#include "crypto/header_protection.h"
+#include "crypto/hkdf.h"
 #include "relay/wire/demux.h"
 
 namespace pave {
@@ -19,6 +21,36 @@ constexpr size_t kCloseBody = 1;
 constexpr size_t kRebindBody = 16;
 constexpr size_t kKeypairBody = 4 + 4;
 constexpr size_t kMaxPlaintext = kMaxFrameSize - kFrameHeader - kAeadTag;
+constexpr size_t kCounterOffset = 1 + 8;
+constexpr char kHpLabel[] = "pave/v1/header-protection";
+
+// The fixed body length of a frame type; nullopt for unknown and reserved types.
+std::optional<size_t> body_size(uint8_t type) {
+    switch (type) {
+        case uint8_t(FrameType::probe): return kProbeBody;
+        case uint8_t(FrameType::probe_ack): return kProbeAckBody;
+        case uint8_t(FrameType::ping):
+        case uint8_t(FrameType::pong): return kPingBody;
+        case uint8_t(FrameType::close): return kCloseBody;
+        case uint8_t(FrameType::rebind): return kRebindBody;
+        case uint8_t(FrameType::keypair): return kKeypairBody;
+        default: return std::nullopt;
+    }
+}
+
+SecretArray<32> hp_key(const SecretArray<32>& aead_key) {
+    SecretArray<32> k;
+    hkdf::expand_into(ByteView(aead_key.data(), 32),
+                      ByteView(reinterpret_cast<const uint8_t*>(kHpLabel), sizeof kHpLabel - 1), k.b);
+    return k;
+}
+
+// XORs the header-protection mask of this frame (sampled from its ciphertext) into the counter.
+void toggle_counter(const SecretArray<32>& hp, uint8_t* wire) {
+    uint8_t mask[8];
+    header_protection_mask(hp, wire + kFrameHeader, mask);
+    for (size_t i = 0; i < 8; ++i) wire[kCounterOffset + i] ^= mask[i];
+}
 
 void make_nonce(uint64_t counter, uint8_t nonce[kAeadNonce]) {
     ByteWriter w(std::span<uint8_t>(nonce, kAeadNonce));
@@ -137,6 +169,16 @@ std::optional<Endpoint> decode_observed(const ByteArray<18>& b) {
     return Endpoint::from_ip16(ip, port);
 }
 
+size_t frame_size_class(size_t unpadded) {
+    for (size_t c : kFrameSizeClasses)
+        if (unpadded <= c) return c;
+    return 0;
+}
+
+bool is_frame_size_class(size_t n) {
+    return std::find(kFrameSizeClasses.begin(), kFrameSizeClasses.end(), n) != kFrameSizeClasses.end();
+}
+
 FrameKeys client_frame_keys(const SessionKeys& k) {
     FrameKeys f;
     f.send_key = k.client_to_relay;
@@ -154,7 +196,11 @@ FrameKeys relay_frame_keys(const SessionKeys& k) {
 }
 
 FrameCodec::FrameCodec(const FrameKeys& keys)
-    : send_key_(keys.send_key), recv_key_(keys.recv_key), conn_id_(keys.conn_id) {}
+    : send_key_(keys.send_key),
+      recv_key_(keys.recv_key),
+      send_hp_(hp_key(keys.send_key)),
+      recv_hp_(hp_key(keys.recv_key)),
+      conn_id_(keys.conn_id) {}
 
 Bytes FrameCodec::seal(const Frame& f) {
     if (exhausted_) return {};
@@ -164,9 +210,13 @@ Bytes FrameCodec::seal(const Frame& f) {
     } else {
         ++send_counter_;
     }
-    const Bytes pt = encode_frame_plaintext(f);
+    Bytes pt = encode_frame_plaintext(f);
+    // Zero padding up to the frame's size class: sizes tell only the class.
+    const size_t size = frame_size_class(kFrameHeader + pt.size() + kAeadTag);
+    if (size == 0) return {};
+    pt.resize(size - kFrameHeader - kAeadTag, 0);
     Bytes wire;
-    wire.reserve(kFrameHeader + pt.size() + kAeadTag);
+    wire.reserve(size);
     ByteWriter w(wire);
     w.u8(kControlFrameByte);
     w.put(conn_id_);
@@ -177,17 +227,24 @@ Bytes FrameCodec::seal(const Frame& f) {
     make_nonce(counter, nonce);
     uint8_t* body = wire.data() + kFrameHeader;
     aead_seal(send_key_.data(), nonce, ByteView(wire.data(), kFrameHeader), ByteView(body, pt.size()), body);
+    toggle_counter(send_hp_, wire.data());  // the AAD was the header with the counter in the clear
     return wire;
 }
 
 FrameCodec::OpenError FrameCodec::open(ByteView wire, Frame& out) {
-    if (wire.size() < kFrameOverhead || wire.size() > kMaxFrameSize) return OpenError::malformed;
-    ByteReader r(wire);
+    if (!is_frame_size_class(wire.size())) return OpenError::malformed;
+    if (wire[0] != kControlFrameByte) return OpenError::malformed;
+    uint8_t header[kFrameHeader];
+    std::memcpy(header, wire.data(), kFrameHeader);
     ByteArray<8> conn{};
-    uint64_t counter = 0;
-    if (!r.expect_u8(kControlFrameByte)) return OpenError::malformed;
-    r.array(conn) && r.u64be(counter);  // cannot fail: the size is checked above
+    std::memcpy(conn.data(), header + 1, 8);
     if (conn != conn_id_) return OpenError::wrong_conn;
+    // The counter in the clear (header protection removed), then the AEAD checks it with the rest.
+    uint8_t mask[8];
+    header_protection_mask(recv_hp_, wire.data() + kFrameHeader, mask);
+    for (size_t i = 0; i < 8; ++i) header[kCounterOffset + i] ^= mask[i];
+    uint64_t counter = 0;
+    for (size_t i = 0; i < 8; ++i) counter = counter << 8 | header[kCounterOffset + i];
     if (!window_.check(counter)) return OpenError::replayed;
 
     uint8_t nonce[kAeadNonce];
@@ -195,10 +252,14 @@ FrameCodec::OpenError FrameCodec::open(ByteView wire, Frame& out) {
     uint8_t pt[kMaxPlaintext];
     const ByteView sealed = wire.subspan(kFrameHeader);
     const size_t pt_len = sealed.size() - kAeadTag;
-    if (!aead_open(recv_key_.data(), nonce, wire.first(kFrameHeader), sealed, pt)) return OpenError::auth_failed;
+    if (!aead_open(recv_key_.data(), nonce, ByteView(header, kFrameHeader), sealed, pt)) return OpenError::auth_failed;
     // Authentic: the counter is spent even if the body turns out to be malformed.
     window_.accept(counter);
-    auto f = decode_frame_plaintext(ByteView(pt, pt_len));
+    // [type | body | zeros]: the body length is the type's; the padding must be zeros.
+    std::optional<Frame> f;
+    if (auto body = body_size(pt[0]); body && 1 + *body <= pt_len &&
+                                      std::all_of(pt + 1 + *body, pt + pt_len, [](uint8_t b) { return b == 0; }))
+        f = decode_frame_plaintext(ByteView(pt, 1 + *body));
     secure_zero(pt, sizeof pt);
     if (!f) return OpenError::malformed;
     out = std::move(*f);

@@ -2,15 +2,21 @@
 // keepalive, close, re-bind, later payment).
 //
 // Wire layout (all integers big-endian):
-//   0      1 byte   kControlFrameByte
-//   1      8 bytes  conn id
-//   9      8 bytes  counter (per direction, starts at 0, never reused)
-//   17     n bytes  ChaCha20-Poly1305 ciphertext of [type (1) | body]
+//   0      1 byte   kControlFrameByte (the demultiplexing rule, relay/wire/demux.h)
+//   1      8 bytes  conn id (random per session, from the session keys)
+//   9      8 bytes  counter (per direction, starts at 0, never reused), header-protected
+//   17     n bytes  ChaCha20-Poly1305 ciphertext of [type (1) | body | zero padding]
 //   17+n   16 bytes tag
-// AAD = the 17 header bytes; nonce = 4 zero bytes || counter; one key per direction.
-// A frame is at most kMaxFrameSize bytes; every type has a fixed body length, and anything
-// else (unknown type, wrong length) is malformed.
+// AAD = the 17 header bytes with the counter in the clear; nonce = 4 zero bytes || counter; one
+// key per direction. Header protection (QUIC's, RFC 9001 §5.4, with ChaCha20): the counter is
+// XORed with a mask computed from the first 16 ciphertext bytes under a per-direction key
+// (HKDF-Expand of the AEAD key, "pave/v1/header-protection"), so no counter value (0, 1, 2 ...)
+// is visible on the wire. Every frame is padded to a size class (kFrameSizeClasses): on the
+// wire a frame shows its first byte, its session's conn id, its size class and random-looking
+// bytes. Every type has a fixed body length; anything else (unknown type, wrong length,
+// non-zero padding, a size that is no class) is malformed.
 #pragma once
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -27,6 +33,12 @@ namespace pave {
 inline constexpr size_t kFrameHeader = 17;
 inline constexpr size_t kFrameOverhead = kFrameHeader + 1 + kAeadTag;  // header + type + tag
 inline constexpr size_t kMaxFrameSize = 256;
+// The sizes a frame may have on the wire; each frame is padded to the smallest that fits it
+// (PROBE, PING, PONG, CLOSE, REBIND, KEYPAIR: 64; PROBE_ACK: 96).
+inline constexpr std::array<size_t, 2> kFrameSizeClasses{64, 96};
+// The size class of a frame of `unpadded` bytes (0 if none fits).
+size_t frame_size_class(size_t unpadded);
+bool is_frame_size_class(size_t n);
 
 enum class FrameType : uint8_t {
     probe = 1,
@@ -119,9 +131,10 @@ public:
     // exhausted (2^64 frames), which would otherwise reuse a nonce.
     Bytes seal(const Frame& f);
 
-    // Checks, in this order: size and first byte (malformed), conn id (wrong_conn), replay
-    // window (replayed, before any decryption), AEAD (auth_failed), then records the counter
-    // and decodes the body (malformed). out is written only on success.
+    // Checks, in this order: size (a size class) and first byte (malformed), conn id
+    // (wrong_conn), the unprotected counter against the replay window (replayed, before any
+    // decryption), AEAD (auth_failed), then records the counter and decodes the body and its
+    // zero padding (malformed). out is written only on success.
     OpenError open(ByteView wire, Frame& out);
 
     uint64_t next_send_counter() const { return send_counter_; }
@@ -130,6 +143,8 @@ public:
 private:
     SecretArray<32> send_key_;
     SecretArray<32> recv_key_;
+    SecretArray<32> send_hp_;  // header protection
+    SecretArray<32> recv_hp_;
     ByteArray<8> conn_id_;
     uint64_t send_counter_ = 0;
     bool exhausted_ = false;

@@ -18,7 +18,7 @@ from lab.netlab import Lab, wait_until
 from lab.pave_lab import BOOT_IP, BOOT_PAVE_PORT, RELAY_PUBLIC, VPN_IP, PaveLab
 from lab.swarm import dht_tool_bin
 
-PROBE_BYTES = 51  # one PROBE frame (UDP payload)
+PROBE_BYTES = 64  # one PROBE frame (UDP payload: its size class)
 
 
 @pytest.fixture

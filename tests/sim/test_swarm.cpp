@@ -9,11 +9,14 @@
 #include <string>
 #include <vector>
 
+#include "crypto/hex.h"
 #include "crypto/random.h"
 #include "crypto/x25519.h"
 #include "dht/inbox_keys.h"
 #include "dht/presence_record.h"
 #include "dht/rendezvous_blob.h"
+#include "relay/wire/control_frame.h"
+#include "relay/wire/demux.h"
 #include "tests/sim/swarm.h"
 
 using namespace pave;
@@ -633,6 +636,7 @@ TEST_CASE("swarm: no DHT key sees a client and the relay of its session, beyond 
             return true;
         },
         40s));
+    s.dht.on_request = nullptr;  // what it captures dies before the swarm
     std::set<std::string> relays, clients;
     for (auto& r : s.relays) relays.insert(r->endpoint().to_string());
     for (auto& c : s.clients) clients.insert(c->socket().local().to_string());
@@ -664,4 +668,57 @@ TEST_CASE("swarm: no DHT key sees a client and the relay of its session, beyond 
                      << " keys pair a client with its relay");
     CHECK(pairs == 0);
     CHECK(offers >= sessions);
+}
+
+TEST_CASE("swarm: control frames of 20 sessions show no byte constant at a fixed offset beyond the demultiplexing byte") {
+    // A DPI box that keeps the first frames of many PAVE sessions: at each offset of frames of
+    // one size, does any byte value repeat in every session? Only the first byte may (it is the
+    // demultiplexing rule, relay/wire/demux.h). Without header protection, the counter (0 in a
+    // session's first frame) made bytes 9..16 constant.
+    Swarm s(33, DhtParams{100ms, 100ms, 100ms, 0.0, 0.0});
+    s.add_vpn();
+    for (int i = 0; i < 4; ++i) s.add_relay();
+    for (int i = 0; i < 20; ++i) s.add_client({}, &s.add_nat(NatConfig::port_restricted()));
+    // The first control frame of each size class each session sent, by direction and by conn id.
+    std::map<std::pair<std::string, size_t>, Bytes> first;  // (conn id + direction, size) -> frame
+    std::set<Endpoint, bool (*)(const Endpoint&, const Endpoint&)> relay_eps(
+        [](const Endpoint& a, const Endpoint& b) { return a.to_string() < b.to_string(); });
+    for (auto& r : s.relays) relay_eps.insert(r->endpoint());
+    s.net.tap = [&](const Endpoint& from, const Endpoint&, ByteView d) {
+        if (classify(d) != PacketKind::control) return;
+        const std::string dir = relay_eps.count(from) ? "r" : "c";
+        auto key = std::make_pair(to_hex(d.subspan(1, 8)) + dir, d.size());
+        if (!first.count(key)) first[key] = Bytes(d.begin(), d.end());
+    };
+    for (auto& c : s.clients) c->start();
+    REQUIRE(s.run_until(
+        [&] {
+            for (auto& c : s.clients)
+                if (!settled(*c)) return false;
+            return true;
+        },
+        60s));
+    s.run_for(3s);
+    s.net.tap = nullptr;  // what it captures dies before the swarm, whose sessions still send CLOSE
+    std::map<std::pair<std::string, size_t>, std::vector<Bytes>> groups;  // (direction, size) -> frames
+    for (const auto& [key, frame] : first) groups[{key.first.substr(16), key.second}].push_back(frame);
+    size_t compared = 0;
+    for (const auto& [g, frames] : groups) {
+        if (frames.size() < 20) continue;  // only groups seen in at least 20 sessions
+        ++compared;
+        for (const auto& f : frames) CHECK(f.size() == g.second);
+        for (size_t off = 0; off < g.second; ++off) {
+            bool constant = true;
+            for (const auto& f : frames) constant = constant && f[off] == frames[0][off];
+            INFO("direction " << g.first << ", size " << g.second << ", offset " << off);
+            if (off == 0) CHECK(constant);  // kControlFrameByte
+            else CHECK_FALSE(constant);
+        }
+        MESSAGE("direction " << (g.first == "r" ? "relay->client" : "client->relay") << ", " << g.second << "-byte frames of "
+                             << frames.size() << " sessions: only byte 0 is the same in all");
+    }
+    CHECK(compared >= 2);  // both directions at least
+    std::set<size_t> sizes;
+    for (const auto& [key, frame] : first) sizes.insert(key.second);
+    for (size_t n : sizes) CHECK(is_frame_size_class(n));
 }

@@ -4,6 +4,9 @@
 #include <vector>
 
 #include "crypto/aead.h"
+#include "crypto/header_protection.h"
+#include "crypto/hex.h"
+#include "crypto/hkdf.h"
 #include "crypto/session_keys.h"
 #include "relay/wire/control_frame.h"
 #include "relay/wire/demux.h"
@@ -42,8 +45,17 @@ std::vector<Frame> sample_frames() {
     };
 }
 
-// A frame sealed by hand with arbitrary plaintext, to test what open() does with authentic
-// but malformed contents.
+// The header-protection key of a direction, derived here independently of the codec.
+SecretArray<32> hp_of(const SecretArray<32>& key) {
+    const char label[] = "pave/v1/header-protection";
+    const Bytes k = hkdf::expand(ByteView(key.data(), 32), ByteView(reinterpret_cast<const uint8_t*>(label), sizeof label - 1), 32);
+    SecretArray<32> out;
+    std::memcpy(out.data(), k.data(), 32);
+    return out;
+}
+
+// A frame sealed by hand with arbitrary plaintext (used as given: pad it to a size class to
+// reach decryption), to test what open() does with authentic but malformed contents.
 Bytes seal_raw(const SecretArray<32>& key, const ByteArray<8>& conn, uint64_t counter, const Bytes& pt) {
     Bytes wire(kFrameHeader);
     wire[0] = kControlFrameByte;
@@ -53,7 +65,16 @@ Bytes seal_raw(const SecretArray<32>& key, const ByteArray<8>& conn, uint64_t co
     std::memcpy(nonce + 4, wire.data() + 9, 8);
     const Bytes ct = aead_seal(key.data(), nonce, ByteView(wire.data(), kFrameHeader), pt);
     wire.insert(wire.end(), ct.begin(), ct.end());
+    uint8_t mask[8];
+    header_protection_mask(hp_of(key), wire.data() + kFrameHeader, mask);
+    for (int i = 0; i < 8; ++i) wire[9 + i] ^= mask[i];
     return wire;
+}
+
+// pt padded with zeros to the size class of its frame.
+Bytes padded(Bytes pt) {
+    pt.resize(frame_size_class(kFrameHeader + pt.size() + kAeadTag) - kFrameHeader - kAeadTag, 0);
+    return pt;
 }
 
 using OE = FrameCodec::OpenError;
@@ -98,7 +119,8 @@ TEST_CASE("control frame: seal/open round trip of each type, both directions") {
     FrameCodec relay(relay_frame_keys(k));
     for (const Frame& f : sample_frames()) {
         const Bytes c2r = client.seal(f);
-        CHECK(c2r.size() == kFrameOverhead + encode_frame_plaintext(f).size() - 1);
+        CHECK(c2r.size() == frame_size_class(kFrameOverhead + encode_frame_plaintext(f).size() - 1));
+        CHECK(is_frame_size_class(c2r.size()));
         CHECK(classify(c2r) == PacketKind::control);
         Frame got;
         REQUIRE(relay.open(c2r, got) == OE::none);
@@ -116,26 +138,54 @@ TEST_CASE("control frame: seal/open round trip of each type, both directions") {
     CHECK(relay.next_send_counter() == sample_frames().size());
 }
 
-TEST_CASE("control frame: wire layout (header, counter, nonce, AAD)") {
+TEST_CASE("header protection: RFC 9001 Appendix A.5 (ChaCha20)") {
+    auto key = from_hex("25a282b9e82f06f21f488917a4fc8f1b73573685608597d0efcb076b0ab7a7a4");
+    auto sample = from_hex("5e5cd55c41f69080575d7999c25a5bfb");
+    REQUIRE(key);
+    REQUIRE(sample);
+    SecretArray<32> k;
+    std::memcpy(k.data(), key->data(), 32);
+    uint8_t mask[5];
+    header_protection_mask(k, sample->data(), mask);
+    CHECK(to_hex(ByteView(mask, 5)) == "aefefe7d03");
+}
+
+TEST_CASE("control frame: wire layout (header, protected counter, nonce, AAD, padding)") {
     const SessionKeys k = test_keys();
     FrameCodec client(client_frame_keys(k));
     (void)client.seal(CloseFrame{1});
     (void)client.seal(CloseFrame{1});
     const Bytes w = client.seal(PingFrame{5, 6});  // counter 2
-    REQUIRE(w.size() == kFrameHeader + 17 + kAeadTag);
+    REQUIRE(w.size() == 64);  // 17 + 17 + 16 = 50, padded to its size class
     CHECK(w[0] == 0x50);
     CHECK(std::memcmp(w.data() + 1, k.conn_id.data(), 8) == 0);
-    CHECK(Bytes(w.begin() + 9, w.begin() + 17) == Bytes{0, 0, 0, 0, 0, 0, 0, 2});
-    // Independent check with the AEAD primitive: nonce = 0000 || counter, AAD = header.
+    // The counter is masked (RFC 9001 §5.4 with ChaCha20): the sample is the first 16
+    // ciphertext bytes, the key HKDF-Expand(AEAD key, "pave/v1/header-protection").
+    CHECK(Bytes(w.begin() + 9, w.begin() + 17) != Bytes{0, 0, 0, 0, 0, 0, 0, 2});
+    uint8_t mask[8];
+    header_protection_mask(hp_of(k.client_to_relay), w.data() + kFrameHeader, mask);
+    Bytes header(w.begin(), w.begin() + kFrameHeader);
+    for (int i = 0; i < 8; ++i) header[9 + i] ^= mask[i];
+    CHECK(Bytes(header.begin() + 9, header.end()) == Bytes{0, 0, 0, 0, 0, 0, 0, 2});
+    // Independent check with the AEAD primitive: nonce = 0000 || counter, AAD = header with the
+    // counter in the clear; the plaintext is the frame's, then zeros.
     const uint8_t nonce[kAeadNonce] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2};
-    auto pt = aead_open(k.client_to_relay.data(), nonce, ByteView(w.data(), kFrameHeader),
-                        ByteView(w.data() + kFrameHeader, w.size() - kFrameHeader));
+    auto pt = aead_open(k.client_to_relay.data(), nonce, header, ByteView(w.data() + kFrameHeader, w.size() - kFrameHeader));
     REQUIRE(pt);
-    CHECK(*pt == encode_frame_plaintext(PingFrame{5, 6}));
+    CHECK(*pt == padded(encode_frame_plaintext(PingFrame{5, 6})));
     // peek_conn_id agrees without keys.
     auto id = peek_conn_id(w);
     REQUIRE(id);
     CHECK(*id == k.conn_id);
+    // Size classes.
+    CHECK(frame_size_class(34) == 64);
+    CHECK(frame_size_class(64) == 64);
+    CHECK(frame_size_class(65) == 96);
+    CHECK(frame_size_class(96) == 96);
+    CHECK(frame_size_class(97) == 0);
+    FrameCodec relay(relay_frame_keys(k));
+    CHECK(relay.seal(ProbeAckFrame{pattern16(1), {}}).size() == 96);
+    CHECK(relay.seal(ProbeFrame{pattern16(1), 1}).size() == 64);
 }
 
 TEST_CASE("control frame: any flipped bit fails authentication (or is caught earlier)") {
@@ -211,28 +261,32 @@ TEST_CASE("control frame: authentic frames with bad contents are malformed and s
     FrameCodec relay(relay_frame_keys(k));
     Frame out = CloseFrame{77};
     uint64_t ctr = 0;
-    // Unknown type, reserved payment type, body too short / too long.
+    // Unknown type, reserved payment type, bytes past the body that are not zero padding.
+    Bytes ping_tail = padded(encode_frame_plaintext(PingFrame{1, 2}));
+    ping_tail.back() = 1;
     const std::vector<Bytes> bad_pts = {
         Bytes{0, 1, 2, 3},
         Bytes(17, 7),
-        Bytes{uint8_t(FrameType::ping), 1, 2, 3},
         Bytes(19, uint8_t(FrameType::probe)),
-        Bytes{uint8_t(FrameType::close)},
         Bytes{uint8_t(FrameType::close), 1, 2},
-        Bytes(16, uint8_t(FrameType::rebind)),
-        Bytes(8, uint8_t(FrameType::keypair)),
         Bytes(10, uint8_t(FrameType::keypair)),
+        ping_tail,
     };
     for (const Bytes& pt : bad_pts) {
-        const Bytes w = seal_raw(k.client_to_relay, k.conn_id, ctr++, pt);
+        const Bytes w = seal_raw(k.client_to_relay, k.conn_id, ctr++, padded(pt));
         CHECK(relay.open(w, out) == OE::malformed);
         CHECK(relay.open(w, out) == OE::replayed);
     }
     CHECK(out == Frame{CloseFrame{77}});
     // The same construction with a valid body opens: the helper is faithful.
-    const Bytes good = seal_raw(k.client_to_relay, k.conn_id, ctr++, Bytes{uint8_t(FrameType::close), 4});
+    const Bytes good = seal_raw(k.client_to_relay, k.conn_id, ctr++, padded(Bytes{uint8_t(FrameType::close), 4}));
     REQUIRE(relay.open(good, out) == OE::none);
     CHECK(out == Frame{CloseFrame{4}});
+    // Unpadded (a size that is no class): refused before decryption, the counter not spent.
+    const Bytes unpadded = seal_raw(k.client_to_relay, k.conn_id, ctr, Bytes{uint8_t(FrameType::close), 5});
+    CHECK(relay.open(unpadded, out) == OE::malformed);
+    REQUIRE(relay.open(seal_raw(k.client_to_relay, k.conn_id, ctr, padded(Bytes{uint8_t(FrameType::close), 5})), out) ==
+            OE::none);
 }
 
 TEST_CASE("control frame: truncation at every length, oversize, wrong first byte") {
@@ -243,13 +297,8 @@ TEST_CASE("control frame: truncation at every length, oversize, wrong first byte
     Frame out;
     for (size_t n = 0; n < w.size(); ++n) {
         const OE e = relay.open(ByteView(w.data(), n), out);
-        if (n < kFrameOverhead) {
-            CHECK(e == OE::malformed);
-            CHECK_FALSE(peek_conn_id(ByteView(w.data(), n)));
-        } else {
-            CHECK(e == OE::auth_failed);
-            CHECK(peek_conn_id(ByteView(w.data(), n)));
-        }
+        CHECK(e == (is_frame_size_class(n) ? OE::auth_failed : OE::malformed));
+        CHECK(bool(peek_conn_id(ByteView(w.data(), n))) == (n >= kFrameOverhead));
     }
     // Oversize: an authentic frame above the maximum is refused before decryption.
     Bytes big_pt(kMaxFrameSize - kFrameHeader - kAeadTag + 1, 0);
@@ -264,8 +313,8 @@ TEST_CASE("control frame: truncation at every length, oversize, wrong first byte
     const Bytes max = seal_raw(k.client_to_relay, k.conn_id, 1001, max_pt);
     CHECK(max.size() == kMaxFrameSize);
     CHECK(peek_conn_id(max));
-    CHECK(relay.open(max, out) == OE::malformed);  // authentic, body too long
-    CHECK(relay.open(max, out) == OE::replayed);
+    CHECK(relay.open(max, out) == OE::malformed);  // authentic, but no size class: not decrypted
+    CHECK(relay.open(max, out) == OE::malformed);
 
     for (uint8_t first : {uint8_t(0x00), uint8_t(0x01), uint8_t(0x51), uint8_t(0xde)}) {
         Bytes bad = w;
