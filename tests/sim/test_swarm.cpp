@@ -414,12 +414,19 @@ TEST_CASE("swarm: N relays and M clients behind assorted NATs all connect and ca
     for (auto& c : s.clients) {
         if (!c->wireguard().has_keypair()) explain(s, *c);
         REQUIRE(c->wireguard().has_keypair());
-        c->wireguard().send_data(200);
+    }
+    // Five data packets per client, 200 ms apart: an echo crosses the client's link twice (1%
+    // loss each way), so about 2% are lost; one packet per client left a single seed's three
+    // losses to decide the case.
+    for (int k = 0; k < 5; ++k) {
+        for (auto& c : s.clients) c->wireguard().send_data(200);
+        s.run_for(200ms);
     }
     s.run_for(2s);
     uint64_t echoes = 0;
     for (auto& c : s.clients) echoes += c->wireguard().echoes();
-    CHECK(echoes >= 18);  // 1% loss on each client link, both ways
+    MESSAGE(echoes << " of 100 data packets echoed");
+    CHECK(echoes >= 90);
     CHECK(vpn.keypairs() >= 20);
     s.run_for(30s);
     size_t sessions = 0;
