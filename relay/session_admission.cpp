@@ -25,17 +25,6 @@ SessionAdmission::OfferDecision SessionAdmission::check_offer(const Offer& offer
     }
     seen_.emplace(offer.session_id, now_ms);
 
-    auto refuse = [&](uint8_t code, std::string why) {
-        d.verdict = Verdict::refused;
-        d.refuse_code = code;
-        d.reason = std::move(why);
-        d.candidates.clear();
-        return d;
-    };
-    EndpointVerdict ev = check_endpoint(offer.vpn, own, limits_.allow_private_endpoints);
-    if (ev != EndpointVerdict::ok) return refuse(kRefuseEndpoint, std::string("VPN endpoint refused: ") + to_string(ev));
-    if (established_.size() >= limits_.capacity) return refuse(kRefuseCapacity, "relay at capacity");
-
     std::optional<EndpointVerdict> first_bad;
     for (const auto& c : offer.candidates) {
         EndpointVerdict cv = check_candidate(c, own, own_bound, limits_.allow_private_candidates);
@@ -46,6 +35,18 @@ SessionAdmission::OfferDecision SessionAdmission::check_offer(const Offer& offer
             if (!first_bad) first_bad = cv;
         }
     }
+    auto refuse = [&](uint8_t code, std::string why) {
+        d.verdict = Verdict::refused;
+        d.refuse_code = code;
+        d.reason = std::move(why);
+        d.reach = std::move(d.candidates);
+        d.candidates.clear();
+        return d;
+    };
+    EndpointVerdict ev = check_endpoint(offer.vpn, own, limits_.allow_private_endpoints);
+    if (ev != EndpointVerdict::ok) return refuse(kRefuseEndpoint, std::string("VPN endpoint refused: ") + to_string(ev));
+    if (established_.size() >= limits_.capacity) return refuse(kRefuseCapacity, "relay at capacity");
+
     if (d.candidates.empty()) {
         size_t refused = d.candidates_refused;
         auto r = refuse(kRefuseNoCandidates, first_bad ? std::string("no usable address candidate: ") + to_string(*first_bad)

@@ -61,8 +61,11 @@ public:
         Verdict verdict = Verdict::refused;
         uint8_t refuse_code = 0;
         std::string reason;
-        std::vector<Endpoint> candidates;  // the candidates that passed the policy
+        std::vector<Endpoint> candidates;  // the candidates that passed the policy (accepted only)
         size_t candidates_refused = 0;
+        // A refused offer's candidates that pass the policy: where the relay opens its NAT so the
+        // client's hellos can fetch the refusal (empty when stale, replayed or seen_full).
+        std::vector<Endpoint> reach;
     };
     struct Slot {
         bool ok = false;

@@ -39,10 +39,10 @@ def diagnostics(pl: W.LabPave) -> str:
             + "\n--- relay sessions ---\n" + pl.relay_sessions())
 
 
-def connect(lab: Lab, vpn: str = f"{VPN_IP}:51820") -> W.LabPave:
+def connect(lab: Lab, vpn: str = f"{VPN_IP}:51820", extra=()) -> W.LabPave:
     pl = W.LabPave(lab)
     pl.start_swarm()
-    pl.start_client(vpn=vpn, extra=LISTEN)
+    pl.start_client(vpn=vpn, extra=[*LISTEN, *extra])
     pl.wait_connected(30)
     return pl
 
@@ -93,13 +93,16 @@ def test_no_client_address_reaches_dht_nodes(std_lab, tmp_path):
     Exclusion: packets whose IP destination is the client's own public address 203.0.113.10
     are not searched. A DHT node telling the client its own address (OpenDHT's "sa" field, a
     STUN answer from the PAVE boot node) discloses nothing to anyone else.
+
+    The client runs with --no-relay: a relay role beside it publishes its own presence record,
+    which names the host's public address by design (README: "Every user gives back").
     """
     lab = std_lab
     pcap = tmp_path / "bridge.pcap"
     cap = lab.capture(pcap)
     lab.count_from("vpn", CLIENT_PUBLIC)
     tun = W.WgTunnel(lab)
-    pl = connect(lab)
+    pl = connect(lab, extra=["--no-relay"])
     tun.point_client_at(W.PAVE_LISTEN)
     tun.wait_tunnel(20)
     assert W.ping(lab, "client", W.VPN_TUNNEL_IP, count=5, interval=0.1).received == 5
@@ -115,14 +118,17 @@ def test_no_client_address_reaches_dht_nodes(std_lab, tmp_path):
     lab.stop(cap)
 
     failures = []
+    sealed = 0
     for host, keys in exports.items():
         sizes = W.export_value_sizes(keys)
         print(f"\n{host}: {len(keys)} key(s); stored value sizes (bytes: count) {sizes}")
-        # The rendezvous values (inbox offer, answer) are the fixed-size sealed blobs.
-        assert sizes.get(512, 0) >= 1, f"{host}: no 512-byte rendezvous value among {sizes}"
+        # The rendezvous value (the inbox offer) is the fixed-size sealed blob. A PAVE node keeps
+        # it only for the offer's short lifetime; Debian's dhtnode keeps it for its default one.
+        sealed += sizes.get(512, 0)
         for key, names in W.scan_exports(keys, patterns):
             failures.append(f"{host} stores the client's address at {key}: {names}")
 
+    assert sealed >= 1, "no 512-byte rendezvous value stored anywhere: the search covered no offer"
     rep = W.scan_dht_traffic(pcap, patterns, {BOOT_IP: (DHTNODE_PORT, BOOT_PAVE_PORT)}, {CLIENT_PUBLIC})
     print(f"DHT packets on the bridge: {rep.dht_packets} ({rep.excluded_to_client} to the client itself, "
           f"not searched); {rep.scanned_bytes} payload bytes searched; {len(rep.leaks)} with a client address")
