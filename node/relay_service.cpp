@@ -270,7 +270,7 @@ void RelayService::sessions_json(JsonWriter& j) const {
     for (size_t i = 0; i < size_t(Intake::count_); ++i) j.field(RelayEngine::to_string(Intake(i)), en.intake(Intake(i)));
     j.field("queued", uint64_t(en.queued_offers())).field("decrypt_cpu_us", en.decrypt_cpu_ns() / 1000);
     j.field("answers_sent", en.answers_sent()).field("hellos_unmatched", en.hellos_unmatched());
-    j.field("refusals_sent_direct", en.refusals_sent_direct());
+    j.field("refusal_openers_sent", en.refusal_openers_sent());
     j.end_object();
     const RelayEngineConfig& cfg = en.config();
     j.key("slots").begin_object();

@@ -17,6 +17,14 @@ namespace pave {
 
 namespace {
 
+// The network hellos to `to` count against (kHelloDestinationBurst): its IPv4 /24 or IPv6 /48,
+// whatever the address's class (a LAN or a lab is one network too).
+Bytes hello_network(const Endpoint& to) {
+    Bytes ip = to.canonical_ip();
+    ip.resize(ip.size() == 4 ? 3 : std::min<size_t>(ip.size(), 6));
+    return ip;
+}
+
 using std::chrono::milliseconds;
 
 std::string short_id(const Ed25519Public& pub) { return node_id(pub).substr(0, 16); }
@@ -554,7 +562,7 @@ void ClientEngine::send_hellos(const EngineTime& now) {
             // guard would hold them behind an address check that the relay's NAT drops until
             // the relay has punched toward us.
             for (const auto& to : ask.hello_to) {
-                if (!hello_destinations_.allow(to, now.mono)) {
+                if (!hello_destinations_.allow(hello_network(to), now.mono)) {
                     ++counters_.hellos_limited;
                     continue;
                 }

@@ -139,12 +139,14 @@ inline constexpr std::chrono::milliseconds kKeypairResend{100};
 // When the hellos of an offer go out, after its put (ms): early ones for a relay that reads the
 // inbox fast, later ones for a slow DHT; none after the answer wait.
 inline constexpr std::array<uint16_t, 10> kHelloSchedule{0, 100, 250, 500, 800, 1200, 1700, 2400, 3200, 4200};
-// Hellos to one IP address, from all offers together: a whole schedule at once, then one a
-// second. A presence record names its endpoints itself and relay keys are free, so records
-// naming a victim must not turn clients into a stream toward it: whatever the number of such
-// records, a client sends one address at most kHelloSchedule.size() hellos plus one a second
-// (the keys of at most kHelloDestinations addresses are kept; the least recently used goes).
-inline constexpr double kHelloDestinationRate = 1.0;
+// Hellos to one network (an IPv4 /24 or IPv6 /48, whatever the address's class), from all
+// offers together: two whole schedules at once, then two a second. A presence record names its
+// endpoints itself and relay keys are free, so records naming a victim, or every address of a
+// victim's network, must not turn clients into a stream toward it: whatever the number of such
+// records, a client sends one network at most 2 x kHelloSchedule.size() hellos plus two a
+// second (the keys of at most kHelloDestinations networks are kept; the least recently used goes).
+inline constexpr double kHelloDestinationBurst = 2 * kHelloSchedule.size();
+inline constexpr double kHelloDestinationRate = 2.0;
 inline constexpr size_t kHelloDestinations = 4096;
 
 struct ClientEngineConfig {
@@ -357,7 +359,7 @@ private:
     HandshakeWatch handshake_;
     bool vpn_warned_ = false;  // since the VPN last answered (or WireGuard's source changed)
     Counters counters_;
-    KeyedRateLimiter hello_destinations_{kHelloDestinationRate, double(kHelloSchedule.size()), kHelloDestinations};
+    KeyedRateLimiter hello_destinations_{kHelloDestinationRate, kHelloDestinationBurst, kHelloDestinations};
 
     std::vector<Endpoint> active_addrs_;  // the active relay's candidates
     std::vector<Standby> standbys_;

@@ -358,14 +358,14 @@ RelayEngine::Intake RelayEngine::handle_offer(const EngineTime& now, const Queue
         a.refuse_reason = std::move(why);
         answer(now, *opened, a);
         // No punch follows a refusal, so a relay behind a NAT would never let the client's
-        // hellos in: the refusal also goes once to each candidate the policy allows, like a
-        // punch probe (outside the port's guard, under the per-destination probe budget).
-        if (auto held = answers_.find(rendezvous_hello_id(opened->answer_key_material)); held != answers_.end())
-            for (const auto& c : d.reach.empty() ? d.candidates : d.reach)
-                if (probe_limiter_.take(c, held->second.frame.size(), now.mono)) {
-                    host_.send(c, held->second.frame);
-                    ++refusals_sent_direct_;
-                }
+        // hellos in: one small opener goes to each candidate the policy allows, like a punch
+        // probe (outside the port's guard, under the per-destination probe budget); the
+        // client's next hello then fetches the refusal through the guard.
+        for (const auto& c : d.reach.empty() ? d.candidates : d.reach)
+            if (probe_limiter_.take(c, kRendezvousOpenerSize, now.mono)) {
+                host_.send(c, make_rendezvous_opener());
+                ++refusal_openers_sent_;
+            }
         emit(EngineEvent::Level::info, "rendezvous refused: " + a.refuse_reason);
         return Intake::refused;
     };

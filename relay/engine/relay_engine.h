@@ -151,7 +151,7 @@ public:
     // Answers sent in reply to hellos; hellos with no answer held for their id.
     uint64_t answers_sent() const { return answers_sent_; }
     uint64_t hellos_unmatched() const { return hellos_unmatched_; }
-    uint64_t refusals_sent_direct() const { return refusals_sent_direct_; }  // refusals sent to candidates at once
+    uint64_t refusal_openers_sent() const { return refusal_openers_sent_; }  // NAT openers sent to a refused offer's candidates
     size_t answers_held() const { return answers_.size(); }
     uint64_t publications() const { return publications_; }
     uint64_t announces_failed() const { return announces_failed_; }
@@ -215,7 +215,7 @@ private:
         unsigned sends = 0;
     };
     std::map<HelloId, HeldAnswer> answers_;
-    uint64_t answers_sent_ = 0, hellos_unmatched_ = 0, refusals_sent_direct_ = 0;
+    uint64_t answers_sent_ = 0, hellos_unmatched_ = 0, refusal_openers_sent_ = 0;
     uint64_t last_publish_ = 0, published_period_ = UINT64_MAX, rotated_period_ = UINT64_MAX, publications_ = 0;
     std::vector<Endpoint> published_endpoints_;
     std::map<DhtKey, uint64_t> announced_;  // replica key -> the value id announced there

@@ -28,6 +28,13 @@ Bytes make_rendezvous_hello(const HelloId& id) {
     return out;
 }
 
+Bytes make_rendezvous_opener() {
+    Bytes out(kRendezvousOpenerSize);
+    out[0] = kRendezvousFrameByte;
+    random_bytes(std::span<uint8_t>(out).subspan(1));
+    return out;
+}
+
 Bytes make_rendezvous_answer(const HelloId& id, ByteView sealed) {
     if (sealed.size() != kRendezvousSealedSize) return {};
     Bytes out;

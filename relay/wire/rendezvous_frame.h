@@ -55,4 +55,10 @@ Bytes make_rendezvous_hello(const HelloId& id);
 // An answer frame; empty unless sealed is kRendezvousSealedSize bytes.
 Bytes make_rendezvous_answer(const HelloId& id, ByteView sealed);
 
+// A relay that refuses an offer opens its NAT toward the client's candidates with this, so the
+// client's next hello can fetch the refusal: kRendezvousOpenerSize bytes, kRendezvousFrameByte
+// then random filler. It is no rendezvous frame (its size is neither kind's): the client drops it.
+inline constexpr size_t kRendezvousOpenerSize = 64;
+Bytes make_rendezvous_opener();
+
 }  // namespace pave
