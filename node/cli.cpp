@@ -45,6 +45,26 @@ std::optional<uint32_t> parse_duration(const std::string& s) {
     return uint32_t(v * mult);
 }
 
+// As parse_duration, and also "0" (with or without a unit).
+std::optional<uint32_t> parse_duration_or_zero(const std::string& s) {
+    const bool zero = !s.empty() && s.find_first_not_of('0') == std::string::npos;
+    const bool zero_unit = s.size() >= 2 && s.find_first_not_of('0') == s.size() - 1 &&
+                           std::string("smh").find(s.back()) != std::string::npos;
+    return zero || zero_unit ? std::optional<uint32_t>(0) : parse_duration(s);
+}
+
+// --relay-announce-delay: "" leaves the node's random default.
+bool set_announce_delay(const std::string& text, NodeOptions& o) {
+    if (text.empty()) return true;
+    auto d = parse_duration_or_zero(text);
+    if (!d || *d > 86400) {
+        std::cerr << "pave: error: invalid --relay-announce-delay '" << text << "' (e.g. 0, 30s, 15m; at most 24h)\n";
+        return false;
+    }
+    o.relay_announce_delay_s = *d;
+    return true;
+}
+
 struct DurationOpt {
     std::string text;
     uint32_t* out;
@@ -194,7 +214,10 @@ int run_cli(int argc, char** argv) {
     auto* id_show = identity->add_subcommand("show", "print the node id and public key");
 
     NodeOptions nopts;
-    std::string ttl_text = "10m", timeout_text = "20s", min_age_text = "10m";
+    std::string ttl_text = "10m", timeout_text = "20s", min_age_text = "10m", announce_delay_text;
+    const char* announce_delay_help =
+        "delay before the relay role beside the client first announces itself (default: random, exponential with "
+        "mean 15m, at most 1h, so its appearance does not mark your tunnel's start; 0: at once)";
     bool no_relay = false;
     auto* node = app.add_subcommand("node", "run a serverless P2P node (relays unless --no-relay)");
     node->footer("Examples:\n"
@@ -229,6 +252,7 @@ int run_cli(int argc, char** argv) {
     connect->add_option("--standby", copts.standby, "standby sessions to other relays, for failover (default: 1)")
         ->check(CLI::Range(0, 4));
     connect->add_flag("--no-relay", no_relay, "do not run the relay role beside the client (by default every user relays for others, with a fresh identity each run)");
+    connect->add_option("--relay-announce-delay", announce_delay_text, announce_delay_help);
     connect->add_option("--guards", copts.guards,
                         "guard relays kept for weeks in the state dir; sessions use them first (default: 3; 0: a "
                         "random relay every time)")
@@ -261,6 +285,7 @@ int run_cli(int argc, char** argv) {
     wg_up->add_option("--standby", wopts.standby, "standby sessions to other relays, for failover (default: 1)")
         ->check(CLI::Range(0, 4));
     wg_up->add_flag("--no-relay", no_relay, "do not run the relay role beside the client (by default every user relays for others, with a fresh identity each run)");
+    wg_up->add_option("--relay-announce-delay", announce_delay_text, announce_delay_help);
     auto* wg_down = wg->add_subcommand("down", "take down what `pave wg up CONFIG` brought up (also after a crash)");
     wg_down->add_option("CONFIG", wg_config, "the same file as given to `pave wg up`")->required();
     auto* wg_attach = wg->add_subcommand("attach", "relay an interface that is already up: repoint its VPN peer at PAVE");
@@ -277,6 +302,7 @@ int run_cli(int argc, char** argv) {
     wg_attach->add_option("--standby", wopts.standby, "standby sessions to other relays, for failover (default: 1)")
         ->check(CLI::Range(0, 4));
     wg_attach->add_flag("--no-relay", no_relay, "do not run the relay role beside the client (by default every user relays for others, with a fresh identity each run)");
+    wg_attach->add_option("--relay-announce-delay", announce_delay_text, announce_delay_help);
     auto* wg_detach = wg->add_subcommand("detach", "stop `pave wg attach IFACE` and restore the peer's endpoint");
     wg_detach->add_option("IFACE", wg_iface, "the WireGuard interface")->required();
 
@@ -365,14 +391,13 @@ int run_cli(int argc, char** argv) {
             }
             o.timeout_s = *t;
             // 0 is allowed here (every relay eligible at once: labs), unlike durations elsewhere.
-            const bool zero = min_age_text.find_first_not_of("0") == 1 && min_age_text[0] == '0' &&
-                              std::string("smh").find(min_age_text.back()) != std::string::npos;
-            auto age = min_age_text == "0" || zero ? std::optional<uint32_t>(0) : parse_duration(min_age_text);
+            auto age = parse_duration_or_zero(min_age_text);
             if (!age) {
                 std::cerr << "pave: error: invalid --min-relay-age '" << min_age_text << "' (e.g. 0s, 10m)\n";
                 return 2;
             }
             o.min_relay_age_s = *age;
+            if (!set_announce_delay(announce_delay_text, o)) return 2;
         }
         if (o.bootstrap.empty() && o.network_id == 0) o.bootstrap.push_back(kPublicBootstrap);
         if (std::string err = check_node_options(o); !err.empty()) {
@@ -394,6 +419,7 @@ int run_cli(int argc, char** argv) {
             return 2;
         }
         o.timeout_s = *t;
+        if (!set_announce_delay(announce_delay_text, o)) return 2;
         if (o.bootstrap.empty() && o.network_id == 0) o.bootstrap.push_back(kPublicBootstrap);
         if (std::string err = check_node_options(o); !err.empty()) {
             std::cerr << "pave: error: " << err << "\n";

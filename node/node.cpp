@@ -3,7 +3,9 @@
 #include <netdb.h>
 #include <uv.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <csignal>
 #include <memory>
 #include <optional>
@@ -11,6 +13,7 @@
 
 #include "crypto/hex.h"
 #include "crypto/key_file.h"
+#include "crypto/random.h"
 #include "node/directory_feed.h"
 #include "dht/opendht/dht_node.h"
 #include "node/candidates.h"
@@ -32,6 +35,16 @@
 namespace pave {
 
 namespace {
+
+// The relay role beside a client: its first announcement waits an exponentially distributed
+// time (memoryless, so how long a relay has been announced says nothing about when its host's
+// tunnel started), mean 15 minutes, cut at one hour.
+constexpr double kRelayAnnounceDelayMean = 900;
+constexpr uint32_t kRelayAnnounceDelayMax = 3600;
+uint32_t random_announce_delay_s() {
+    const double u = (double(random_below(1u << 30)) + 1.0) / double(1u << 30);  // (0, 1]
+    return uint32_t(std::min<double>(-kRelayAnnounceDelayMean * std::log(u), kRelayAnnounceDelayMax));
+}
 
 using Clock = std::chrono::steady_clock;
 
@@ -243,6 +256,13 @@ void Node::start_dht() {
         rc.capacity = opts_.capacity;
         rc.allow_private_endpoints = opts_.allow_private_endpoints;
         rc.fwmark = opts_.fwmark;
+        if (opts_.client) {
+            rc.announce_delay_s = opts_.relay_announce_delay_s.value_or(random_announce_delay_s());
+            rc.withdraw_on_shutdown = false;
+            if (rc.announce_delay_s > 0)
+                log::info("node", "relay role: first announcement in {} s (random, so that it does not mark this tunnel's start)",
+                          rc.announce_delay_s);
+        }
         std::vector<Endpoint> own;
         for (UdpPort* p : {port4_.get(), port6_.get(), relay_port_.get()})
             if (p) own.push_back(p->bound());

@@ -4,6 +4,7 @@
 #pragma once
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -41,6 +42,10 @@ struct NodeOptions {
     unsigned standby = 1;  // connect: standby sessions (--standby)
     unsigned guards = 3;   // connect: guard relays (--guards; 0: none)
     uint64_t min_relay_age_s = 600;  // connect: a relay's age in the directory before it may be a guard
+    // The relay role beside a client: its first announcement's delay (unset: random, exponential
+    // with mean kRelayAnnounceDelayMean, at most kRelayAnnounceDelayMax); it never withdraws its
+    // record on exit (the record expires within its TTL).
+    std::optional<uint32_t> relay_announce_delay_s;
 };
 
 // Runs until SIGINT/SIGTERM (or, for the client role, a fatal failure). Returns the exit code.

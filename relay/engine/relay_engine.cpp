@@ -112,7 +112,7 @@ void RelayEngine::shutdown(const EngineTime& now) {
     }
     sessions_.clear();
     by_peer_.clear();
-    withdraw_presence();
+    if (cfg_.withdraw_on_shutdown) withdraw_presence();
 }
 
 // ---- time
@@ -125,6 +125,7 @@ RelayEngine::Clock::time_point RelayEngine::next_deadline() const {
 }
 
 RelayEngine::Clock::time_point RelayEngine::on_tick(const EngineTime& now) {
+    if (!first_tick_) first_tick_ = now.mono;
     if (!next_housekeeping_ || now.mono >= *next_housekeeping_) {
         next_housekeeping_ = now.mono + kHousekeeping;
         housekeeping(now);
@@ -147,7 +148,9 @@ void RelayEngine::housekeeping(const EngineTime& now) {
         rotated_period_ = cur;
     }
     // Also when the public address was learnt or changed: clients send their hellos there.
-    if (presence_due(now) || (host_.dht_connected() && record_endpoints() != published_endpoints_)) publish(now);
+    if (announce_allowed(now) &&
+        (presence_due(now) || (host_.dht_connected() && record_endpoints() != published_endpoints_)))
+        publish(now);
     for (auto it = answers_.begin(); it != answers_.end();)
         it = it->second.until <= now.mono ? answers_.erase(it) : std::next(it);
     admission_.prune(now.unix_ms);
@@ -192,6 +195,10 @@ void RelayEngine::rotate(uint64_t now_s) {
     // Keys of periods that are over are erased (their private halves zeroed on destruction).
     for (auto it = inbox_keys_.begin(); it != inbox_keys_.end();)
         it = (it->first + 1 < cur || it->first > cur + 1) ? inbox_keys_.erase(it) : std::next(it);
+}
+
+bool RelayEngine::announce_allowed(const EngineTime& now) const {
+    return first_tick_ && now.mono >= *first_tick_ + std::chrono::seconds(cfg_.announce_delay_s);
 }
 
 bool RelayEngine::presence_due(const EngineTime& now) const {

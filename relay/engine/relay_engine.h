@@ -73,6 +73,12 @@ struct RelayEngineConfig {
     }();
     double offers_per_second = 200;  // trial decryptions per second
     size_t offer_queue = 256;
+    // The first presence announcement waits this long after the first tick, and shutdown
+    // withdraws the record (else it expires within its TTL). A relay role beside a client uses a
+    // random delay and no withdrawal, so that neither its record's birth nor its end marks the
+    // moment the client's tunnel starts or stops (README, "Every user gives back").
+    uint32_t announce_delay_s = 0;
+    bool withdraw_on_shutdown = true;
 };
 
 class RelayEngine {
@@ -178,6 +184,7 @@ private:
     void housekeeping(const EngineTime& now);
     void rotate(uint64_t now_s);
     bool presence_due(const EngineTime& now) const;
+    bool announce_allowed(const EngineTime& now) const;
     void publish(const EngineTime& now);
     void withdraw_presence();
     std::vector<Endpoint> record_endpoints();
@@ -215,6 +222,7 @@ private:
         unsigned sends = 0;
     };
     std::map<HelloId, HeldAnswer> answers_;
+    std::optional<Clock::time_point> first_tick_;  // announce_delay_s counts from here
     uint64_t answers_sent_ = 0, hellos_unmatched_ = 0, refusal_openers_sent_ = 0;
     uint64_t last_publish_ = 0, published_period_ = UINT64_MAX, rotated_period_ = UINT64_MAX, publications_ = 0;
     std::vector<Endpoint> published_endpoints_;

@@ -85,8 +85,9 @@ PersistentKeepalive = 25
         self.runtime = self.pl.tmp / "run" / "wg" / self.iface
 
     def node_args(self):
+        # The relay role announces itself at once here (by default after a random delay).
         return ["--bind", CLIENT_PRIVATE, "--port", CLIENT_PORT, "--bootstrap", f"{BOOT_IP}:{BOOT_PAVE_PORT}",
-                "--network-id", self.pl.netid]
+                "--network-id", self.pl.netid, "--relay-announce-delay", "0"]
 
     def up(self, conf=None):
         self.proc = self.lab.spawn("client", [pave_bin(), "--state-dir", self.pl.state("client"), "wg", "up",

@@ -336,6 +336,31 @@ TEST_CASE("relay engine: presence waits for the DHT, goes on every replica key, 
     CHECK(host.withdrawn.size() == withdrawn + kBucketReplicas);
 }
 
+TEST_CASE("relay engine: a relay role beside a client announces after its delay and leaves its record to expire") {
+    RelayEngineConfig c;
+    c.presence_ttl_s = 600;
+    c.announce_delay_s = 90;
+    c.withdraw_on_shutdown = false;
+    FakeHost host;
+    Ed25519Key key = Ed25519Key::generate();
+    EngineTime now{Clock::time_point{} + 1000h, 1'700'000'011'000};
+    RelayEngine engine(host, key, c, {ep("10.2.0.2:4500")});
+    auto step = [&](std::chrono::milliseconds d) {
+        now.mono += d;
+        now.unix_ms += uint64_t(d.count());
+        engine.on_tick(now);
+    };
+    engine.on_tick(now);
+    for (int i = 0; i < 89; ++i) step(1s);
+    CHECK(host.announces.empty());  // connected, but the delay has not passed
+    CHECK(!host.listens.empty());   // offers can already reach it
+    step(1s);
+    step(1s);
+    CHECK(host.announces.size() == kBucketReplicas);
+    engine.shutdown(now);
+    CHECK(host.withdrawn.empty());  // its end does not mark the moment the tunnel stopped
+}
+
 TEST_CASE("relay engine: intake counts junk, stale and replayed offers without answering them") {
     Bench b;
     b.feed(Bytes(10));
