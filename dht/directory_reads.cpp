@@ -1,5 +1,6 @@
 #include "dht/directory_reads.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include <nettle/sha2.h>
@@ -14,11 +15,15 @@ DirectoryReads::DirectoryReads(Params p, std::optional<Seed> seed) : p_(p) {
 }
 
 unsigned DirectoryReads::replica_of(unsigned bucket) const {
+    if (network_.empty()) return unsigned(random_below(kBucketReplicas));
     static const char label[] = "pave/v1/directory-replica";
     sha256_ctx ctx;
     sha256_init(&ctx);
     sha256_update(&ctx, sizeof label - 1, reinterpret_cast<const uint8_t*>(label));
     sha256_update(&ctx, seed_.size(), seed_.data());
+    const uint8_t len = uint8_t(std::min<size_t>(network_.size(), 255));
+    sha256_update(&ctx, 1, &len);
+    sha256_update(&ctx, len, network_.data());
     const uint8_t b = uint8_t(bucket);
     sha256_update(&ctx, 1, &b);
     uint8_t d[SHA256_DIGEST_SIZE];

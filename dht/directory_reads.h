@@ -10,12 +10,17 @@
 //   - now and then in the background: one random bucket at one random replica, at exponential
 //     random intervals of mean refresh_mean (new relays become known, and age, without a
 //     schedule a storer could link across keys).
-// Which replica: one per bucket, fixed for a client by a random seed it keeps in its state dir
-// (replica = SHA-256(label, seed, bucket) mod R). Storers next to one key thus see about 1/R of
-// the clients that read its bucket, instead of all of them; a client whose replica's storers
-// are hostile stays exposed to them (as with guards, the exposure is decided once), but a
-// client that drew a fresh replica for every read would meet the storers of every replica.
-// With a fresh seed per run (no state dir) the choice is fresh per run.
+// Which replica: one per bucket and network, fixed for a client by a random seed it keeps in its
+// state dir (replica = SHA-256(label, seed, network, bucket) mod R, network = the /24 or /48 of
+// its public address, set_network). Storers next to one key thus see about 1/R of the clients
+// that read its bucket, instead of all of them; a client whose replica's storers are hostile
+// stays exposed to them (as with guards, the exposure is decided once per network), but a client
+// that drew a fresh replica for every read would meet the storers of every replica. The network
+// is in the hash so that the vector of replicas a client reads (R^8 values) is no pseudonym
+// that follows it from network to network: on a new network it is drawn afresh, and it repeats
+// only where the address already names the client. Until the public address is known (the
+// first reads of a run) each read takes a fresh random replica. With a fresh seed per run (no
+// state dir) the choice is fresh per run.
 #pragma once
 #include <chrono>
 #include <cstdint>
@@ -45,6 +50,10 @@ public:
     DirectoryReads() : DirectoryReads(Params{}) {}
     explicit DirectoryReads(Params p, std::optional<Seed> seed = std::nullopt);
     const Seed& seed() const { return seed_; }
+    // The network the client's public address is in (its /24 or /48); empty: not known yet.
+    void set_network(ByteView network) { network_.assign(network.begin(), network.end()); }
+    // The replica this client reads `bucket` at on its current network (random per call while
+    // no network is set).
     unsigned replica_of(unsigned bucket) const;
 
     // These buckets should be read (at the next take_due), unless read within `min_reread`
@@ -65,6 +74,7 @@ private:
     void schedule_background(Clock::time_point now);
 
     Params p_;
+    Bytes network_;
     Seed seed_{};
     std::set<unsigned> wanted_;
     std::map<unsigned, Clock::time_point> last_read_;

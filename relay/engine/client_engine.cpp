@@ -207,6 +207,13 @@ void ClientEngine::directory_tick(const EngineTime& now) {
 }
 
 void ClientEngine::issue_reads(const EngineTime& now) {
+    // The replica each bucket is read at depends on the network the client is on (no
+    // pseudonym across networks; dht/directory_reads.h).
+    if (reflector_.mapped()) {
+        Bytes ip = reflector_.mapped()->canonical_ip();
+        ip.resize(ip.size() == 4 ? 3 : std::min<size_t>(ip.size(), 6));
+        reads_.set_network(ip);
+    }
     for (const auto& r : reads_.take_due(now.mono)) {
         ++counters_.directory_reads;
         read_tokens_[host_.dht_get(r.key)] = r;

@@ -120,12 +120,35 @@ TEST_CASE("guard state file: round trip, and every malformed input refused with 
     CHECK(back->guards[1].prefix.empty());
     CHECK(back->first_seen.at(g.node_pub) == 1'699'000'000);
     CHECK(back->replica_seed == st.replica_seed);
-    // The seed fixes the replica each bucket is read at; another seed spreads clients over them.
+    // The seed and the network fix the replica each bucket is read at; another seed spreads
+    // clients over them, and so does another network for one seed (no pseudonym across networks).
     DirectoryReads a(DirectoryReads::Params{}, st.replica_seed), b(DirectoryReads::Params{}, st.replica_seed);
+    const Bytes home{198, 51, 100}, office{203, 0, 113};
+    a.set_network(home);
+    b.set_network(home);
     std::set<unsigned> replicas_of_bucket0;
     for (unsigned k = 0; k < kRelayBuckets; ++k) CHECK(a.replica_of(k) == b.replica_of(k));
-    for (int i = 0; i < 64; ++i) replicas_of_bucket0.insert(DirectoryReads().replica_of(0));
+    for (int i = 0; i < 64; ++i) {
+        DirectoryReads c;
+        c.set_network(home);
+        replicas_of_bucket0.insert(c.replica_of(0));
+    }
     CHECK(replicas_of_bucket0.size() == kBucketReplicas);
+    std::vector<unsigned> at_home, at_office;
+    for (int n = 0; n < 4; ++n) {  // 4 x 8 buckets: the vectors differ unless 32 draws of 1/8 all agree
+        b.set_network(office);
+        for (unsigned k = 0; k < kRelayBuckets; ++k) {
+            at_home.push_back(a.replica_of(k));
+            at_office.push_back(b.replica_of(k));
+        }
+        b.set_network(Bytes{203, 0, uint8_t(114 + n)});
+    }
+    CHECK(at_home != at_office);
+    // Before the public address is known, reads take a fresh replica each time.
+    std::set<unsigned> unset;
+    DirectoryReads d(DirectoryReads::Params{}, st.replica_seed);
+    for (int i = 0; i < 64; ++i) unset.insert(d.replica_of(0));
+    CHECK(unset.size() > 1);
 
     const std::string key(64, 'a');
     struct Bad {
