@@ -63,6 +63,12 @@ void hold_stop_signals() {
 // after one that died. "" or an error.
 std::string claim(const std::string& iface, const std::string& dir) {
     std::string err;
+    // Held until this process exits: a second up/attach for the interface is refused at once.
+    static int lock_fd = -1;
+    if (lock_fd < 0) {
+        lock_fd = lock_wg_interface(iface, err);
+        if (lock_fd < 0) return err;
+    }
     auto old = read_wg_state(dir, err);
     if (!err.empty()) return err + " (remove " + dir + " if no PAVE runs for " + iface + ")";
     if (!old) return "";
@@ -188,7 +194,7 @@ int run_wg_down(const std::string& config_path) {
 }
 
 int run_wg_attach(const std::string& iface, const std::string& peer, NodeOptions o) {
-    if (iface.empty() || iface.size() > 15 || iface.find('/') != std::string::npos)
+    if (!wg_interface_name_ok(iface))
         return fail(2, "'" + iface + "' is not an interface name");
     if (!program_in_path("wg")) return fail(1, "wg not found: install wireguard-tools");
     std::string err;
@@ -250,7 +256,7 @@ int run_wg_attach(const std::string& iface, const std::string& peer, NodeOptions
 }
 
 int run_wg_detach(const std::string& iface) {
-    if (iface.empty() || iface.size() > 15 || iface.find('/') != std::string::npos)
+    if (!wg_interface_name_ok(iface))
         return fail(2, "'" + iface + "' is not an interface name");
     return stop_recorded(iface, "no `pave wg attach` recorded for " + iface);
 }

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <net/if.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -74,14 +75,47 @@ std::vector<std::string> wg_runtime_interfaces() {
     if (!d) return out;
     while (dirent* e = readdir(d)) {
         std::string n = e->d_name;
-        if (n != "." && n != ".." && n.size() <= 15) out.push_back(n);
+        if (n.empty() || n[0] == '.' || n.size() > 15) continue;  // ".", "..", the .IFACE.lock files
+        out.push_back(n);
     }
     closedir(d);
     return out;
 }
 
+namespace {
+std::string exe_of(const std::string& proc) {
+    char buf[4096];
+    ssize_t n = ::readlink((proc + "/exe").c_str(), buf, sizeof buf - 1);
+    return n > 0 ? std::string(buf, size_t(n)) : std::string();
+}
+}  // namespace
+
+int lock_wg_interface(const std::string& iface, std::string& error) {
+    const std::string base = wg_runtime_base();
+    if (std::string err = prepare_wg_runtime_dir(base); !err.empty()) {
+        error = err;
+        return -1;
+    }
+    const std::string path = base + "/." + iface + ".lock";
+    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0) {
+        error = "cannot open " + path + ": " + std::strerror(errno);
+        return -1;
+    }
+    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        error = errno == EWOULDBLOCK ? "another pave wg runs for " + iface + " (it holds " + path + ")"
+                                     : "cannot lock " + path + ": " + std::strerror(errno);
+        ::close(fd);
+        return -1;
+    }
+    return fd;
+}
+
 bool pave_wg_process_alive(int64_t pid) {
     if (pid <= 0 || pid > (int64_t(1) << 22) || (::kill(pid_t(pid), 0) != 0 && errno != EPERM)) return false;
+    // A reused pid runs another program: never signal it.
+    const std::string mine = exe_of("/proc/self"), theirs = exe_of("/proc/" + std::to_string(pid));
+    if (mine.empty() || theirs != mine) return false;
     std::ifstream f("/proc/" + std::to_string(pid) + "/cmdline");
     std::string cmd((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
     if (cmd.size() > 65536) cmd.resize(65536);

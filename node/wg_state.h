@@ -37,8 +37,13 @@ void remove_wg_runtime(const std::string& dir, const WgState& s);
 // Interfaces with a runtime directory.
 std::vector<std::string> wg_runtime_interfaces();
 
-// True if `pid` runs and is a `pave wg ...` process (not a reused pid).
+// True if `pid` runs, is this same program (its /proc/PID/exe is ours) and has a `wg`
+// argument: a `pave wg ...` process, not a reused pid.
 bool pave_wg_process_alive(int64_t pid);
+// The interface's lock, held by the running `pave wg up/attach` for its whole life
+// (BASE/.IFACE.lock, flock): a second one for the same interface is refused, however close in
+// time they start. Returns the open descriptor (kept open, close-on-exec), or -1 with `error`.
+int lock_wg_interface(const std::string& iface, std::string& error);
 // True if a network interface of this name exists in this namespace.
 bool interface_exists(const std::string& iface);
 

@@ -370,12 +370,18 @@ std::optional<std::string> wg_interface_name(std::string_view path) {
     constexpr std::string_view ext = ".conf";
     if (file.size() <= ext.size() || file.substr(file.size() - ext.size()) != ext) return std::nullopt;
     std::string_view name = file.substr(0, file.size() - ext.size());
-    if (name.empty() || name.size() > 15) return std::nullopt;
+    if (!wg_interface_name_ok(name)) return std::nullopt;
+    return std::string(name);
+}
+
+bool wg_interface_name_ok(std::string_view name) {
+    // wg-quick's rule, and the kernel's (dev_valid_name): never "." or "..".
+    if (name.empty() || name.size() > 15 || name == "." || name == "..") return false;
     for (char c : name)
         if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '=' ||
               c == '+' || c == '.' || c == '-'))
-            return std::nullopt;
-    return std::string(name);
+            return false;
+    return true;
 }
 
 }  // namespace pave

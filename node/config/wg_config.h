@@ -73,5 +73,7 @@ std::string wg_setconf_text(const WgConfig& c, const Endpoint& local);
 // The interface name wg-quick gives a config path: "/etc/wireguard/wg0.conf" -> "wg0".
 // nullopt unless the file name is 1-15 of [a-zA-Z0-9_=+.-] followed by ".conf".
 std::optional<std::string> wg_interface_name(std::string_view path);
+// 1-15 of [a-zA-Z0-9_=+.-], and not "." or "..": a name wg-quick and the kernel accept.
+bool wg_interface_name_ok(std::string_view name);
 
 }  // namespace pave

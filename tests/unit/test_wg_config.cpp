@@ -312,6 +312,14 @@ TEST_CASE("wg_config: interface name from the file name, as wg-quick derives it"
     CHECK(*wg_interface_name("/etc/wireguard/wg0.conf") == "wg0");
     CHECK(*wg_interface_name("proton-ch12.conf") == "proton-ch12");
     CHECK(*wg_interface_name("./a/b/mullvad_se+1.conf") == "mullvad_se+1");
+    // "." and ".." are no interface names (the runtime directory would be its parent).
+    CHECK_FALSE(wg_interface_name("/x/...conf"));
+    CHECK_FALSE(wg_interface_name("/x/..conf"));
+    CHECK_FALSE(wg_interface_name_ok("."));
+    CHECK_FALSE(wg_interface_name_ok(".."));
+    CHECK(wg_interface_name_ok("..."));
+    CHECK_FALSE(wg_interface_name_ok("a/b"));
+    CHECK_FALSE(wg_interface_name_ok("0123456789abcdef"));
     CHECK_FALSE(wg_interface_name("/etc/wireguard/this-name-is-too-long.conf"));
     CHECK_FALSE(wg_interface_name("wg0"));
     CHECK_FALSE(wg_interface_name("/etc/wireguard/.conf"));
