@@ -108,6 +108,13 @@ const Json::Value& member(const Json::Value& v, const char* k) {
     return v.isObject() && v.isMember(k) ? v[k] : null;
 }
 
+// A counter from a control socket's answer: 0 unless it is a non-negative integer (an answer
+// from another version, or a stale socket, never aborts `pave status`).
+uint64_t count_of(const Json::Value& v, const char* k) {
+    const Json::Value& m = member(v, k);
+    return m.isUInt64() ? m.asUInt64() : 0;
+}
+
 void json_string_or_null(JsonWriter& j, const char* k, const Json::Value& v) {
     if (v.isString()) j.field(k, v.asString());
     else j.key(k).null();
@@ -117,7 +124,7 @@ void json_relay_role(JsonWriter& j, const Process& p) {
     const Json::Value& relay = member(p.status, "relay");
     if (relay.isObject()) {
         j.key("relay_role").begin_object();
-        j.field("sessions", uint64_t(member(relay, "sessions").asUInt64()));
+        j.field("sessions", count_of(relay, "sessions"));
         j.end_object();
     } else {
         j.key("relay_role").null();
@@ -194,7 +201,7 @@ void text_client(std::ostream& o, const Process& p) {
     std::string vpn = member(c, "vpn").isString() ? member(c, "vpn").asString() : p.wg.vpn;
     o << "  vpn: " << (vpn.empty() ? "?" : vpn);
     if (member(c, "vpn_answered").isBool())
-        o << (member(c, "vpn_answered").asBool() ? ", answered the handshake" : ", has not answered a handshake on this path");
+        o << (member(c, "vpn_answered").isBool() && member(c, "vpn_answered").asBool() ? ", answered the handshake" : ", has not answered a handshake on this path");
     o << "\n";
     if (member(c, "step").isString()) o << "  step: " << member(c, "step").asString() << "\n";
     if (s.isObject() && member(s, "peer").isString()) {
@@ -211,7 +218,7 @@ void text_client(std::ostream& o, const Process& p) {
 
 void text_relay_role(std::ostream& o, const Process& p) {
     const Json::Value& relay = member(p.status, "relay");
-    if (relay.isObject()) o << "  relay role: " << member(relay, "sessions").asUInt64() << " session(s) for others\n";
+    if (relay.isObject()) o << "  relay role: " << count_of(relay, "sessions") << " session(s) for others\n";
     else if (p.status.isObject()) o << "  relay role: off\n";
 }
 
@@ -241,8 +248,8 @@ std::string text_overview(const std::vector<Process>& procs) {
             if (member(p.status, "id").isString()) o << "  id: " << member(p.status, "id").asString() << "\n";
             const Json::Value& dht = member(p.status, "dht");
             if (member(dht, "connected").isBool())
-                o << "  dht: " << (member(dht, "connected").asBool() ? "connected" : "not connected") << ", "
-                  << member(dht, "good_nodes").asUInt64() << " good node(s)\n";
+                o << "  dht: " << (member(dht, "connected").isBool() && member(dht, "connected").asBool() ? "connected" : "not connected") << ", "
+                  << count_of(dht, "good_nodes") << " good node(s)\n";
             if (p.kind == "connect") text_client(o, p);
             text_relay_role(o, p);
         }
