@@ -290,13 +290,18 @@ void ClientService::sessions_json(JsonWriter& j) const {
     // Standby sessions and the last failover.
     j.field("failovers", c.failovers).field("standbys_made", c.standbys_made).field("standbys_lost", c.standbys_lost);
     j.field("watch_probes", c.watch_probes).field("keypair_frames", c.keypair_frames);
+    j.field("wg_bytes_to_relay", c.wg_bytes_to_relay).field("wg_bytes_from_relay", c.wg_bytes_from_relay);
     j.key("standbys").begin_array();
     for (const auto& sb : e.standbys()) {
         const Session& ss = *sb.session;
         j.begin_object().field("id", to_hex(ss.conn_id())).field("state", pave::to_string(ss.state()));
         j.field("relay", node_id(sb.relay.node_pub));
-        if (ss.peer()) j.field("peer", ss.peer()->to_string());
-        else j.key("peer").null();
+        if (ss.peer()) {
+            EndpointVerdict v = classify_address(*ss.peer());
+            j.field("peer", ss.peer()->to_string()).field("peer_class", v == EndpointVerdict::ok ? "public" : pave::to_string(v));
+        } else {
+            j.key("peer").null().key("peer_class").null();
+        }
         if (ss.rtt()) j.field("rtt_us", uint64_t(ss.rtt()->count()));
         else j.key("rtt_us").null();
         j.field("frames_in", ss.frames_in()).field("frames_out", ss.frames_out()).end_object();

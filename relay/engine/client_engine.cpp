@@ -704,12 +704,14 @@ bool ClientEngine::on_datagram(const EngineTime& now, const Endpoint& from, Byte
                     return false;
                 }
                 ++counters_.wg_from_relay;
+            counters_.wg_bytes_from_relay += data.size();
                 host_.send_local(*local_peer_, data);  // in flight through the relay we left
                 return true;
             }
             if (!session_ || !session_->peer() || !(*session_->peer() == from) || !local_peer_) return false;
             session_->on_data_from_peer(now.mono);
             ++counters_.wg_from_relay;
+            counters_.wg_bytes_from_relay += data.size();
             host_.send_local(*local_peer_, data);
             // The VPN answered one of WireGuard's initiations (the relay's gate lets a response
             // through only when it answers an initiation that crossed it).
@@ -782,6 +784,7 @@ void ClientEngine::forward_local(const EngineTime& now, const WgMessage& m, Byte
         watch_.on_sent(now.mono, session_->last_heard());
     }
     ++counters_.wg_to_relay;
+    counters_.wg_bytes_to_relay += data.size();
     host_.send_wireguard(*session_->peer(), data);
 }
 

@@ -196,6 +196,7 @@ public:
         uint64_t local_relocks = 0;                        // the lock moved to a new loopback source
         uint64_t initiations_held = 0, held_initiations_sent = 0;  // held while no path was up; sent on connect
         uint64_t wg_to_relay = 0, wg_from_relay = 0;
+        uint64_t wg_bytes_to_relay = 0, wg_bytes_from_relay = 0;
         uint64_t directory_values = 0;  // relay records judged
         uint64_t directory_reads = 0;   // gets at directory keys
         uint64_t failovers = 0;         // the active session moved to a standby

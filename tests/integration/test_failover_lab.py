@@ -146,6 +146,10 @@ def check_common(lab, tun, pl, r, running, standby_ip, c):
     assert c["attempts"] == 1, c
     f = c["last_failover"]
     assert f["keypair_moved"], f
+    assert f["gap_ms"] is not None and f["gap_ms"] <= 1000, f
+    # Status: bytes each way through the relays (the transfer is 40 MB); the standby's address class.
+    assert c["wg_bytes_from_relay"] > r.size and c["wg_bytes_to_relay"] > 0, c
+    assert all(s["peer_class"] in (None, "public") for s in c["standbys"]), c
     # The relay that took over carried the keypair within the budget until the VPN answered.
     host = "relay2" if standby_ip == RELAY2_PUBLIC else "relay"
     doc = json.loads(pl.shell(host, host, "sessions --json"))["relay"]
