@@ -11,9 +11,13 @@
 //   - address diversity: no two guards on one /24 (IPv4) or /48 (IPv6): a relay whose record
 //     names an address on a guard's network is not drawn, and a guard that serves from another
 //     guard's network (the address it really uses) is dropped and replaced;
-//   - a guard is replaced only when it has failed fail_limit consecutive rendezvous spread over
-//     at least fail_span (a relay that is down for a minute, or a client whose network is, does
-//     not lose its guards), or when it has been a guard for lifetime;
+//   - a guard is replaced only when it has stayed silent for fail_limit consecutive rendezvous
+//     spread over at least fail_span, three days (a relay that is down for a while, or a client
+//     whose network is, does not lose its guards; an adversary who wants the client on its own
+//     relays must keep an honest guard silent for days), or when it has been a guard for
+//     lifetime. A refusal (full, or enough sessions from the client's address) is no failure:
+//     others can provoke it (filling the relay, spoofing the client's address), so it only
+//     moves this one connection to another guard or relay;
 //   - everything is kept in the state dir (GuardState, encoded by encode_guard_state), so a
 //     restart keeps the guards and the ages of the relays seen.
 // What it does not do: a guard that answers rendezvous but never carries traffic is not
@@ -50,7 +54,7 @@ public:
         size_t size = 3;
         uint64_t min_age_s = 600;           // in this client's directory before it may become a guard
         uint32_t fail_limit = 3;            // consecutive failed rendezvous ...
-        uint64_t fail_span_s = 3600;        // ... spread over at least this long
+        uint64_t fail_span_s = 3 * 86400;   // ... spread over at least this long
         uint64_t lifetime_s = 60 * 86400;   // then replaced anyway
     };
     GuardSet() : GuardSet(Params{}) {}

@@ -602,7 +602,7 @@ void ClientEngine::on_answer(const EngineTime& now, uint64_t ask_id, ByteView va
         ++counters_.answers_refused;
         drop_ask(ask_id);
         backoff_.failed(relay.node_pub, now.mono);
-        guard_failed(relay.node_pub, now);
+        // Not a guard failure: the relay is alive, and others can make it refuse (dht/guard_set.h).
         // A full relay says so, as does one that carries enough sessions from our address;
         // another may have room. Any other refusal (e.g. the VPN endpoint is not allowed) would
         // be the same everywhere.

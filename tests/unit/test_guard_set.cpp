@@ -48,7 +48,7 @@ TEST_CASE("guard set: only relays known for min_age become guards, at random, up
     CHECK(chosen.size() == live.size());
 }
 
-TEST_CASE("guard set: repeated failures over an hour replace a guard; a success in between forgives") {
+TEST_CASE("guard set: repeated failures over three days replace a guard; a success in between forgives") {
     GuardSet gs;
     std::vector<RelayInfo> live = {relay(1, 0), relay(2, 0), relay(3, 0), relay(4, 0)};
     gs.refill(live, 10'000);
@@ -62,7 +62,9 @@ TEST_CASE("guard set: repeated failures over an hour replace a guard; a success 
     CHECK(gs.guards()[0].failures == 0);
     CHECK_FALSE(gs.on_failed(g, 20'000));
     CHECK_FALSE(gs.on_failed(g, 21'000));
-    CHECK(gs.on_failed(g, 23'700));  // the third, 3,700 s after the first
+    CHECK_FALSE(gs.on_failed(g, 23'700));  // the third, an hour after the first: kept
+    CHECK_FALSE(gs.on_failed(g, 20'000 + 3 * 86'400 - 1));
+    CHECK(gs.on_failed(g, 20'000 + 3 * 86'400));  // three days after the first
     CHECK_FALSE(gs.is_guard(g));
     CHECK(gs.replaced() == 1);
     CHECK(gs.refill(live, 23'700));
