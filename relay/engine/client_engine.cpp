@@ -751,18 +751,26 @@ void ClientEngine::on_local_datagram(const EngineTime& now, const Endpoint& from
         progress("WireGuard attached from " + from.to_string());
     } else if (!(*local_peer_ == from)) {
         // A WireGuard that restarted (wg-quick down; up) comes back on a new port and begins with
-        // a handshake initiation: follow it. The listener is meant for a WireGuard on this host,
-        // so only a loopback source may take the lock over; anything else stays dropped.
-        if (!m || m->type != WgType::initiation || classify_address(from) != EndpointVerdict::loopback) {
+        // a handshake initiation: follow it. One moved with `wg set ... listen-port` keeps its
+        // keypair: follow its data to the live keypair once the old source has gone quiet. The
+        // listener is meant for a WireGuard on this host, so only a loopback source may take the
+        // lock over; anything else stays dropped.
+        const bool restarted = m && m->type == WgType::initiation;
+        const bool moved = m && m->type == WgType::transport && vpn_index_ && m->receiver_index == *vpn_index_ &&
+                           now.mono - local_last_heard_ >= kLocalMoveQuiet;
+        if (!(restarted || moved) || classify_address(from) != EndpointVerdict::loopback) {
             ++counters_.local_other_source;
             return;
         }
         local_peer_ = from;
         ++counters_.local_relocks;
-        handshake_ = {};  // a new WireGuard: watch its handshake afresh
-        vpn_warned_ = false;
+        if (restarted) {
+            handshake_ = {};  // a new WireGuard: watch its handshake afresh
+            vpn_warned_ = false;
+        }
         progress("WireGuard source changed to " + from.to_string() + "; following it");
     }
+    local_last_heard_ = now.mono;
     if (!m) return;
     if (step_ != Step::connected || !session_ || !session_->peer()) {
         if (m->type == WgType::initiation) {

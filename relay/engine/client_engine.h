@@ -122,6 +122,11 @@ inline constexpr unsigned kVerboseAsks = 3;
 // A handshake initiation held while no path is up is sent when one connects if it is at most
 // this old: WireGuard sends a new one (REKEY_TIMEOUT, 5 s) and forgets the older one's state.
 inline constexpr std::chrono::seconds kHeldInitiationMaxAge{5};
+// `wg set IFACE listen-port N` moves a running WireGuard to a new port with its keypair: its
+// transport data to the live keypair's VPN index from a new loopback source takes the entry
+// over once the locked source has been quiet this long (a restarted WireGuard is followed at
+// its first initiation instead).
+inline constexpr std::chrono::milliseconds kLocalMoveQuiet{500};
 // How long after the first initiation forwarded on a path the VPN's handshake response may take
 // before the engine warns (WireGuard's own retry interval; a VPN answers within a round trip).
 inline constexpr std::chrono::seconds kHandshakeAnswerWait{5};
@@ -371,6 +376,7 @@ private:
     // The live WireGuard keypair as seen in transport data: the index the VPN's data carries
     // (ours) and the one our data carries (the VPN's).
     std::optional<uint32_t> client_index_, vpn_index_;
+    Clock::time_point local_last_heard_{};  // the locked WireGuard source's latest datagram
     std::optional<Clock::time_point> keypair_sent_;  // migrating: KEYPAIR last sent, no VPN data back yet
     std::optional<Clock::time_point> last_wg_in_;    // WireGuard last received from the active relay
     std::optional<Clock::time_point> gap_from_;      // failover: the last packet from the old relay

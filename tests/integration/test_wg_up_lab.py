@@ -260,8 +260,9 @@ def test_kill_9_then_second_up_and_down(wlab):
 
 
 def test_wireguard_restarted_and_wrong_vpn_port(wlab):
-    """`wg-quick down; wg-quick up` of the interface under a running PAVE: traffic resumes
-    within 2 s. Then a file whose VPN port is wrong: the warning comes within 10 s."""
+    """`wg-quick down; wg-quick up` of the interface under a running PAVE, then `wg set IFACE
+    listen-port N`: traffic resumes within 2 s each time. Then a file whose VPN port is wrong:
+    the warning comes within 10 s."""
     w, lab = wlab, wlab.lab
     w.up()
     w.wait_up()
@@ -275,6 +276,15 @@ def test_wireguard_restarted_and_wrong_vpn_port(wlab):
     gap = time.monotonic() - t0
     assert "WireGuard source changed to 127.0.0.1:" in w.log(), w.log()[-2000:]
     print(f"\nfirst ping answered {gap:.2f} s after wg-quick up")
+    assert gap <= 2, w.log()[-2000:]
+    # `wg set IFACE listen-port N`: the same WireGuard and keypair on a new port, no handshake.
+    lab.run("client", ["wg", "set", w.iface, "listen-port", "43999"])
+    t0 = time.monotonic()
+    wait_until(lambda: W.ping(lab, "client", W.VPN_TUNNEL_IP, count=1, wait=0.5).received > 0, 10, interval=0.05,
+               what="a ping after the listen-port change")
+    gap = time.monotonic() - t0
+    assert "WireGuard source changed to 127.0.0.1:43999" in w.log(), w.log()[-2000:]
+    print(f"first ping answered {gap:.2f} s after wg set listen-port")
     assert gap <= 2, w.log()[-2000:]
     assert w.down().returncode == 0
 

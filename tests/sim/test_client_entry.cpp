@@ -55,12 +55,12 @@ TEST_CASE("client entry: a WireGuard restarted on a new local port is followed f
     round_trip(w.s, c, 3);
     CHECK(c.count_events(kAnswered) == 1);
 
-    // wg-quick down; wg-quick up: the same WireGuard, a new source port. Its old keypair's data
-    // from the new port is not served (only an initiation moves the lock)...
+    // wg-quick down; wg-quick up: a new source port. Data from it to a keypair that is not the
+    // live one is not served (only an initiation, or the live keypair's data, moves the lock)...
     const Endpoint moved = *Endpoint::parse("127.0.0.1:40001");
     c.move_wireguard(moved);
     const uint64_t to_relay = c.engine().counters().wg_to_relay;
-    c.wireguard().send_data(100);
+    c.engine().on_local_datagram(w.s.now(), moved, wg_transport(0x7777, 0, 32));
     w.s.run_for(500ms);
     CHECK(c.engine().counters().local_other_source == 1);
     CHECK(c.engine().counters().wg_to_relay == to_relay);
@@ -84,6 +84,24 @@ TEST_CASE("client entry: a WireGuard restarted on a new local port is followed f
     c.engine().on_local_datagram(w.s.now(), SimClient::local_wireguard_address(), wg_transport(1, 0, 32));
     CHECK(c.engine().counters().local_other_source == other + 1);
     CHECK(c.engine().local_peer() == moved);
+}
+
+TEST_CASE("client entry: a WireGuard moved to a new port with its keypair (wg set listen-port) is followed from its data") {
+    Connected w(43);
+    SimClient& c = w.client;
+    round_trip(w.s, c, 3);
+    w.s.run_for(1s);  // the locked source falls quiet
+    const Endpoint moved = *Endpoint::parse("127.0.0.1:40002");
+    c.move_wireguard(moved);
+    const uint64_t echoes = c.wireguard().echoes();
+    auto t0 = w.s.events.now();
+    for (int i = 0; i < 5; ++i) c.wireguard().send_data(100);  // the same keypair, no handshake
+    w.s.run_for(1s);
+    CHECK(c.wireguard().echoes() == echoes + 5);
+    CHECK(w.s.events.now() - t0 <= 2s);
+    CHECK(c.engine().local_peer() == moved);
+    CHECK(c.engine().counters().local_relocks == 1);
+    CHECK(c.count_events(kAnswered) == 1);  // the same WireGuard: no new handshake watch
 }
 
 TEST_CASE("client entry: an initiation from a source that is not loopback does not take the entry over") {
