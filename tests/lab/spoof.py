@@ -66,7 +66,7 @@ def send_spoofed(src_ip, src_port, dst_ip, dst_port, payload, count, interval):
         s.sendto(pkt, (dst_ip, 0))
         time.sleep(interval)
     s.close()
-    return count * len(pkt)  # IP bytes on the wire
+    return count * len(payload)  # UDP payload bytes, what the budget of RFC 9000 §8 counts
 
 
 if __name__ == "__main__":
