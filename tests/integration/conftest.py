@@ -15,6 +15,14 @@ from lab.netlab import Lab  # noqa: E402
 REQUIRED_TOOLS = ("ip", "nft", "conntrack", "sysctl", "wireguard-go", "wg", "tcpdump", "ping")
 
 
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers",
+        "release_only: run in the release pass only, not again under the sanitizers (timing and scale "
+        "checks whose code paths the other tests already run there); tests/run-all deselects them "
+        "in the sanitizer pass and says how many")
+
+
 @pytest.fixture(scope="session", autouse=True)
 def lab_requirements():
     """The integration tests need root and the lab's tools: without them they fail (a test that

@@ -112,6 +112,7 @@ def test_port_in_use(state):
         s.close()
 
 
+@pytest.mark.release_only  # timers; no code path of its own
 def test_unreachable_bootstrap_keeps_retrying_and_says_disconnected(state):
     assert pave("--state-dir", state, "identity", "create").returncode == 0
     dead = free_udp_port()  # nobody listens there
@@ -297,6 +298,7 @@ def test_bootstrap_without_port_means_4222(state):
                 p.wait(10)
 
 
+@pytest.mark.release_only  # timers; no code path of its own
 def test_unreachable_bootstrap_one_warning_with_backoff(state):
     """An unreachable bootstrap gives one actionable warning per retry, the retries back off
     (5 s, 10 s, 20 s, ...), the address the user gave is shown as given, and OpenDHT's own lines

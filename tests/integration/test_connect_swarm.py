@@ -16,6 +16,8 @@ import signal
 import subprocess
 import time
 
+import pytest
+
 from lab.swarm import Swarm, free_udp_port, pave_bin
 
 RELAY_FLAGS = ["--presence-ttl", "60s", "--allow-private-endpoints"]  # the swarm adds --lan-candidates
@@ -87,6 +89,7 @@ def test_client_moves_on_from_full_and_dead_relays():
         assert re.search(r"answers_no_usable_candidate=0\b", out), out
 
 
+@pytest.mark.release_only  # scale; the same paths run with few records
 def test_client_connects_through_300_sybil_records():
     with Swarm() as s:
         boot = s.start_dhtnode()

@@ -33,7 +33,13 @@ def plab():
         yield p
 
 
+@pytest.mark.release_only  # timers over a minute, no code path of its own
 def test_session_comes_up_and_survives_idle(plab):
+    # Both NATs forget an idle UDP mapping after 10 s (Linux: 30 s, 120 s once both ways
+    # have seen traffic), so 25 s of idle below outlive every mapping 2.5 times over.
+    for router in ("nata", "natb"):
+        plab.lab.run(router, ["sysctl", "-qw", "net.netfilter.nf_conntrack_udp_timeout=10",
+                              "net.netfilter.nf_conntrack_udp_timeout_stream=10"])
     t0 = time.time()
     plab.start_client()
     plab.wait_connected(timeout=30)
@@ -52,13 +58,13 @@ def test_session_comes_up_and_survives_idle(plab):
     assert r["peer"] == "203.0.113.10:4600"
     assert c["rtt_us"] is not None and c["rtt_us"] > 0
     frames_before = r["frames_in"]
-    # 60 s of idle: keepalives keep both NAT mappings open
-    time.sleep(60)
+    # 25 s of idle: only the keepalives (every 5 s) keep both NAT mappings open
+    time.sleep(25)
     c2 = plab.client_sessions_json()["session"]
     (r2,) = plab.relay_sessions_json()["sessions"]
     assert c2["state"] == "established", c2
     assert r2["state"] == "established", r2
-    assert r2["frames_in"] >= frames_before + 8, "keepalives from the client"
+    assert r2["frames_in"] >= frames_before + 4, "keepalives from the client"
     assert c2["drops"]["auth_failed"] == 0 and r2["drops"]["auth_failed"] == 0
     assert plab.client.poll() is None
     # the far side vanishes without a word (SIGKILL: no CLOSE frame): the relay's session
