@@ -146,8 +146,9 @@ def run() -> None:
             say(f"  {host:<5} stores {len(keys)} key(s); values: {desc}")
             hits = W.scan_exports(keys, patterns)
             check(not hits, f"{host} stores the client's address: {hits}")
-        say("  512 B = the sealed rendezvous offer and answer (HPKE, fixed size, no address in clear);")
-        say("  148 B = the relay's signed presence records. None holds the client's IP in any encoding.")
+        say("  512 B = the client's sealed rendezvous offer (HPKE, fixed size, no address in clear; the relay")
+        say("  answers over UDP, sealed too); the others = the relay's signed presence records, an earlier")
+        say("  one kept until it expires. None holds the client's IP in any encoding.")
 
         section("7. Teardown")
         lab.stop(pl.client)
