@@ -6,17 +6,15 @@
 // that many offers naming the same victim cannot aim the node at it. Destinations are grouped
 // as a host commonly holds addresses: one IPv4 address, or one IPv6 /64 (address_group()).
 //
-// Each group has a byte bucket (burst, then rate). The table is bounded: when it is full, idle
-// groups (bucket full again) are dropped; if none is idle the new group is refused (fail
-// closed: no unsolicited probe, while answers to a peer's own probes are not limited here).
+// Each group has a byte bucket (burst, then rate): a KeyedRateLimiter keyed by the group, failing
+// closed. The table is bounded: when it is full, an idle group (bucket full again) is dropped; if
+// none is idle the new group is refused (no unsolicited probe, while answers to a peer's own
+// probes are not limited here).
 #pragma once
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
-#include <list>
-#include <map>
 
-#include "crypto/bytes.h"
 #include "relay/wire/endpoint.h"
 #include "relay/rate_limiter.h"
 
@@ -36,23 +34,14 @@ public:
     // lacks them, if `to` is invalid, or if the table is full of busy groups.
     bool take(const Endpoint& to, size_t bytes, time_point now);
 
-    size_t groups() const { return index_.size(); }
+    size_t groups() const { return groups_.size(); }
     uint64_t refused() const { return refused_; }
     uint64_t allowed_bytes() const { return allowed_bytes_; }
     // Drops idle groups; returns how many.
-    size_t prune(time_point now);
+    size_t prune(time_point now) { return groups_.prune(now); }
 
 private:
-    struct Entry {
-        Bytes key;
-        TokenBucket bucket;
-    };
-    using List = std::list<Entry>;  // front = most recently used
-
-    double burst_, rate_;
-    size_t max_groups_;
-    List lru_;
-    std::map<Bytes, List::iterator> index_;  // keys chosen remotely: a tree has no bad case
+    KeyedRateLimiter groups_;
     uint64_t refused_ = 0, allowed_bytes_ = 0;
 };
 
