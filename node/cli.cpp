@@ -160,6 +160,30 @@ std::string check_node_options(NodeOptions& o) {
     return "";
 }
 
+// What every running role shares (node, connect, wg up/attach): the state dir, the relay role,
+// the client's --timeout (timeout_text null: no client), the announce delay, the public bootstrap
+// when no network is named; then the whole set is checked. False after printing the error.
+bool finish_options(NodeOptions& o, const std::string& state_dir, bool no_relay, const std::string* timeout_text,
+                    const std::string& announce_delay_text) {
+    o.state_dir = state_dir;
+    o.relay = !no_relay;
+    if (timeout_text) {
+        auto t = parse_duration(*timeout_text);
+        if (!t) {
+            std::cerr << "pave: error: invalid --timeout '" << *timeout_text << "' (e.g. 20s)\n";
+            return false;
+        }
+        o.timeout_s = *t;
+    }
+    if (!set_announce_delay(announce_delay_text, o)) return false;
+    if (o.bootstrap.empty() && o.network_id == 0) o.bootstrap.push_back(kPublicBootstrap);
+    if (std::string err = check_node_options(o); !err.empty()) {
+        std::cerr << "pave: error: " << err << "\n";
+        return false;
+    }
+    return true;
+}
+
 void add_node_flags(CLI::App* sub, NodeOptions& o, std::string& ttl_text) {
     sub->add_option("--bootstrap", o.bootstrap,
                     std::string("DHT bootstrap node HOST[:PORT], port 4222 if left out (repeatable; default: ") +
@@ -374,8 +398,6 @@ int run_cli(int argc, char** argv) {
     }
     if (*node || *connect) {
         NodeOptions& o = *node ? nopts : copts;
-        o.state_dir = state_dir;
-        o.relay = !no_relay;
         if (*node) {
             auto ttl = parse_duration(ttl_text);
             if (!ttl || *ttl < 10) {
@@ -384,12 +406,6 @@ int run_cli(int argc, char** argv) {
             }
             o.presence_ttl_s = *ttl;
         } else {
-            auto t = parse_duration(timeout_text);
-            if (!t) {
-                std::cerr << "pave: error: invalid --timeout '" << timeout_text << "' (e.g. 20s)\n";
-                return 2;
-            }
-            o.timeout_s = *t;
             // 0 is allowed here (every relay eligible at once: labs), unlike durations elsewhere.
             auto age = parse_duration_or_zero(min_age_text);
             if (!age) {
@@ -397,13 +413,8 @@ int run_cli(int argc, char** argv) {
                 return 2;
             }
             o.min_relay_age_s = *age;
-            if (!set_announce_delay(announce_delay_text, o)) return 2;
         }
-        if (o.bootstrap.empty() && o.network_id == 0) o.bootstrap.push_back(kPublicBootstrap);
-        if (std::string err = check_node_options(o); !err.empty()) {
-            std::cerr << "pave: error: " << err << "\n";
-            return 2;
-        }
+        if (!finish_options(o, state_dir, no_relay, *node ? nullptr : &timeout_text, announce_delay_text)) return 2;
         return run_node(o);
     }
     if (*status) return run_status(state_dir, status_json);
@@ -411,20 +422,7 @@ int run_cli(int argc, char** argv) {
     if (*wg_detach) return run_wg_detach(wg_iface);
     if (*wg_up || *wg_attach) {
         NodeOptions& o = wopts;
-        o.state_dir = state_dir;
-        o.relay = !no_relay;
-        auto t = parse_duration(timeout_text);
-        if (!t) {
-            std::cerr << "pave: error: invalid --timeout '" << timeout_text << "' (e.g. 20s)\n";
-            return 2;
-        }
-        o.timeout_s = *t;
-        if (!set_announce_delay(announce_delay_text, o)) return 2;
-        if (o.bootstrap.empty() && o.network_id == 0) o.bootstrap.push_back(kPublicBootstrap);
-        if (std::string err = check_node_options(o); !err.empty()) {
-            std::cerr << "pave: error: " << err << "\n";
-            return 2;
-        }
+        if (!finish_options(o, state_dir, no_relay, &timeout_text, announce_delay_text)) return 2;
         return *wg_up ? run_wg_up(wg_config, run_hooks, o) : run_wg_attach(wg_iface, wg_peer, o);
     }
     if (*shell) {
