@@ -54,10 +54,12 @@ SessionAdmission::OfferDecision SessionAdmission::check_offer(const Offer& offer
         r.candidates_refused = refused;
         return r;
     }
-    // A client whose every address already carries as many sessions as allowed: refused now,
-    // rather than accepted and refused once its path validates.
+    // A client whose every address already carries as many established sessions as allowed:
+    // refused now, rather than accepted and refused once its path validates. Pending sessions do
+    // not count: where one was heard from proves nothing (one spoofed datagram per session would
+    // let anyone holding session keys lock a victim's address out of every relay it reaches).
     bool room = std::any_of(d.candidates.begin(), d.candidates.end(),
-                            [&](const Endpoint& c) { return established_from(c) + pending_from(c) < limits_.per_client; });
+                            [&](const Endpoint& c) { return established_from(c) < limits_.per_client; });
     if (!room) {
         size_t refused = d.candidates_refused;
         auto r = refuse(kRefuseAddressLimit, "too many sessions from this address");
@@ -87,7 +89,7 @@ SessionAdmission::Slot SessionAdmission::open(const ConnId& id) {
         pending_.erase(victim);
         ++evictions_;
     }
-    pending_[id] = Pending{++seq_, false, {}};
+    pending_[id] = Pending{++seq_, false};
     s.ok = true;
     return s;
 }
@@ -95,21 +97,6 @@ SessionAdmission::Slot SessionAdmission::open(const ConnId& id) {
 void SessionAdmission::heard(const ConnId& id) {
     auto it = pending_.find(id);
     if (it != pending_.end()) it->second.heard = true;
-}
-
-void SessionAdmission::heard(const ConnId& id, const Endpoint& from) {
-    auto it = pending_.find(id);
-    if (it == pending_.end()) return;
-    it->second.heard = true;
-    if (it->second.heard_group.empty()) it->second.heard_group = address_group(from);
-}
-
-size_t SessionAdmission::pending_from(const Endpoint& client) const {
-    const Bytes g = address_group(client);
-    if (g.empty()) return 0;
-    size_t n = 0;
-    for (const auto& [id, p] : pending_) n += p.heard_group == g ? 1 : 0;
-    return n;
 }
 
 SessionAdmission::Validation SessionAdmission::validated(const ConnId& id, const Endpoint& peer) {

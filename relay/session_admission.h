@@ -7,11 +7,11 @@
 // session id was seen in that window (silently), its VPN endpoint breaks the endpoint policy,
 // none of its candidates passes the candidate policy, the relay carries `capacity`
 // established sessions, or every candidate's address group already has `per_client`
-// sessions, established ones and pending ones that heard an authenticated frame from that
-// group (the client may try another relay, and backs off from this one). Pending sessions
-// count only by the address they were heard from, never by the candidates an offer names:
-// anyone can name a victim's address in offers, but only the holder of a session's keys at
-// that address (or a spoofer of it) makes the session heard from there.
+// established sessions (the client may try another relay, and backs off from this one).
+// Pending sessions never count toward an address group: not by the candidates an offer names
+// (anyone can name a victim's address), nor by the source of a frame they heard (the holder
+// of a session's keys can spoof that source with one datagram). Only a validated path, an
+// established session, says where a client is.
 //
 // Slots: unvalidated (punching) sessions have a budget of their own, `pending`, apart from the
 // `capacity` established ones, so offers naming addresses that never answer cannot fill the
@@ -85,10 +85,8 @@ public:
                               const std::vector<Endpoint>& own_bound);
     // A pending slot for a session accepted by check_offer (keys derived).
     Slot open(const ConnId& id);
-    // The session heard an authenticated frame (from `from`): it is evicted only after the
-    // silent ones, and counts towards the address group of `from` at intake.
+    // The session heard an authenticated frame: it is evicted only after the silent ones.
     void heard(const ConnId& id);
-    void heard(const ConnId& id, const Endpoint& from);
     // The pending session validated `peer`: it becomes established, or is refused (then it is
     // forgotten here and the caller closes it with refuse_code). A session without a pending
     // slot (evicted, unknown) is refused.
@@ -101,8 +99,6 @@ public:
     size_t pending() const { return pending_.size(); }
     size_t established() const { return established_.size(); }
     size_t established_from(const Endpoint& client) const;
-    // Pending sessions heard from the client's address group.
-    size_t pending_from(const Endpoint& client) const;
     bool is_established(const ConnId& id) const { return established_.count(id) != 0; }
     bool is_pending(const ConnId& id) const { return pending_.count(id) != 0; }
     uint64_t evictions() const { return evictions_; }
@@ -113,7 +109,6 @@ private:
     struct Pending {
         uint64_t seq = 0;
         bool heard = false;
-        Bytes heard_group;  // address group of the first authenticated frame
     };
 
     AdmissionLimits limits_;

@@ -508,7 +508,7 @@ void RelayEngine::on_control(const EngineTime& now, const ConnId& id, Entry& e, 
     const uint64_t heard_before = e.session.frames_in();
     e.session.on_control(wire, from, now.mono);
     if (e.session.frames_in() != heard_before) {
-        admission_.heard(id, from);
+        admission_.heard(id);
         // A standby session: held while the client keeps its control session alive.
         if (e.session.state() == SessionState::established && e.vpn_open) e.gate.keep_locked(now.mono);
     }

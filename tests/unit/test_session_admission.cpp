@@ -212,3 +212,25 @@ TEST_CASE("admission: only a pending session can validate") {
     CHECK_FALSE(b.validated(id(1), ep("198.51.100.7:4600")).ok);  // evicted: no slot
     CHECK(b.validated(id(2), ep("198.51.100.7:4600")).ok);
 }
+
+TEST_CASE("admission: pending sessions never lock an address out at intake") {
+    // Anyone holding session keys can make pending sessions hear an authenticated frame "from" a
+    // victim's address (one spoofed datagram each); only established sessions count at intake.
+    AdmissionLimits l;
+    l.per_client = 2;
+    SessionAdmission a(l);
+    const Endpoint victim = ep("198.51.100.9:4600");
+    for (int i = 1; i <= 8; ++i) {
+        REQUIRE(a.check_offer(offer({victim}), kNow, kOwn, kBound).verdict == SessionAdmission::Verdict::accepted);
+        REQUIRE(a.open(id(i)).ok);
+        a.heard(id(i));
+    }
+    CHECK(a.pending() == 8);
+    CHECK(a.check_offer(offer({victim}), kNow, kOwn, kBound).verdict == SessionAdmission::Verdict::accepted);
+    // The victim's own sessions validate up to the cap; then its address is full at intake.
+    CHECK(a.validated(id(1), victim).ok);
+    CHECK(a.validated(id(2), ep("198.51.100.9:4601")).ok);
+    auto d = a.check_offer(offer({victim}), kNow, kOwn, kBound);
+    CHECK(d.verdict == SessionAdmission::Verdict::refused);
+    CHECK(d.refuse_code == kRefuseAddressLimit);
+}
