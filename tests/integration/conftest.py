@@ -11,6 +11,7 @@ TESTS_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(TESTS_DIR))
 
 from lab.netlab import Lab  # noqa: E402
+from lab.pave_lab import PaveLab  # noqa: E402
 
 REQUIRED_TOOLS = ("ip", "nft", "conntrack", "sysctl", "wireguard-go", "wg", "tcpdump", "ping")
 
@@ -40,3 +41,12 @@ def lab():
     with Lab() as lab:
         lab.build_standard()
         yield lab
+
+
+@pytest.fixture
+def plab(lab):
+    """The standard lab with its swarm running (dhtnode and a PAVE node on boot, the relay behind
+    NAT B): a PaveLab whose client is started by the test."""
+    p = PaveLab(lab)
+    p.start_swarm()
+    yield p

@@ -6,7 +6,6 @@ is not lost.
 
 import time
 
-import pytest
 
 from lab import wg_lab as W
 from lab.netlab import Lab, LabError, wait_until
@@ -15,13 +14,6 @@ from lab.pave_lab import VPN_IP
 LISTEN = ["--listen", W.PAVE_LISTEN]
 ANSWERED = "pave connect: VPN answered the handshake"
 NO_ANSWER = "pave connect: no answer from the VPN to WireGuard's handshake"
-
-
-@pytest.fixture
-def std_lab():
-    with Lab() as lab:
-        lab.build_standard()
-        yield lab
 
 
 def connect(lab: Lab, vpn: str = f"{VPN_IP}:51820") -> W.LabPave:
@@ -48,10 +40,9 @@ def first_answered_ping(lab: Lab, timeout: float) -> float:
     return time.monotonic() - t0
 
 
-def test_wireguard_restarted_on_a_new_port_is_followed(std_lab):
+def test_wireguard_restarted_on_a_new_port_is_followed(lab):
     """The user's WireGuard comes back on a new listen port and starts over with a handshake
     initiation, as after `wg-quick down; wg-quick up`: traffic resumes within 2 s."""
-    lab = std_lab
     tun = W.WgTunnel(lab)
     pl = connect(lab)
     tun.point_client_at(W.PAVE_LISTEN)
@@ -72,11 +63,10 @@ def test_wireguard_restarted_on_a_new_port_is_followed(std_lab):
     assert NO_ANSWER not in log
 
 
-def test_wrong_vpn_port_is_reported_within_10_s(std_lab):
+def test_wrong_vpn_port_is_reported_within_10_s(lab):
     """The VPN's address with a port nothing listens on: connected, but the user is told that
     the VPN does not answer, with the likely cause (the VPN host reports the port closed, and the
     relay closes the session)."""
-    lab = std_lab
     tun = W.WgTunnel(lab)
     pl = connect(lab, vpn=f"{VPN_IP}:51829")
     t0 = time.monotonic()
@@ -93,11 +83,10 @@ def test_wrong_vpn_port_is_reported_within_10_s(std_lab):
     assert ANSWERED not in log
 
 
-def test_first_initiation_before_the_path_is_not_lost(std_lab):
+def test_first_initiation_before_the_path_is_not_lost(lab):
     """WireGuard is up and sends its first initiation before `pave connect` has a path: when
     the path connects within 5 s of it, the held initiation goes out and the handshake completes
     at once, not after WireGuard's 5 s retry."""
-    lab = std_lab
     tun = W.WgTunnel(lab)
     pl = W.LabPave(lab)
     pl.start_swarm()

@@ -22,13 +22,6 @@ CLIENT_IPS = [CLIENT_PRIVATE, CLIENT_PUBLIC]
 LISTEN = ["--listen", W.PAVE_LISTEN]
 
 
-@pytest.fixture
-def std_lab():
-    with Lab() as lab:
-        lab.build_standard()
-        yield lab
-
-
 def relay_session(pl: W.LabPave) -> dict:
     sessions = W.parse_sessions(pl.relay_sessions())
     return sessions[0] if sessions else {}
@@ -47,10 +40,9 @@ def connect(lab: Lab, vpn: str = f"{VPN_IP}:51820", extra=()) -> W.LabPave:
     return pl
 
 
-def test_wireguard_through_relay_ping_and_50mb(std_lab):
+def test_wireguard_through_relay_ping_and_50mb(lab):
     """Ping and a 50 MB TCP transfer (SHA-256 checked at both ends) through the tunnel; the VPN
     knows the client only as NAT B's public address and never gets a packet from NAT A."""
-    lab = std_lab
     lab.count_from("vpn", CLIENT_PUBLIC)       # installed before anything runs
     tun = W.WgTunnel(lab)
     pl = connect(lab)
@@ -84,7 +76,7 @@ def test_wireguard_through_relay_ping_and_50mb(std_lab):
     assert s["wg_to_client_bytes"] >= TRANSFER_BYTES and s["drop_not_wireguard"] == "0", pl.relay_sessions()
 
 
-def test_no_client_address_reaches_dht_nodes(std_lab, tmp_path):
+def test_no_client_address_reaches_dht_nodes(lab, tmp_path):
     """Leak check over a whole run: a capture on the lab's bridge, then every packet exchanged
     with DHT nodes, and every value the boot node and the relay store, is searched for the
     client's addresses (10.1.0.2, 203.0.113.10) and address:port (…:4600) in every encoding of
@@ -97,7 +89,6 @@ def test_no_client_address_reaches_dht_nodes(std_lab, tmp_path):
     The client runs with --no-relay: a relay role beside it publishes its own presence record,
     which names the host's public address by design (README: "Every user gives back").
     """
-    lab = std_lab
     pcap = tmp_path / "bridge.pcap"
     cap = lab.capture(pcap)
     lab.count_from("vpn", CLIENT_PUBLIC)
@@ -138,11 +129,10 @@ def test_no_client_address_reaches_dht_nodes(std_lab, tmp_path):
     assert not failures, "client address seen by DHT nodes:\n" + "\n".join(failures)
 
 
-def test_non_wireguard_service_gets_only_rate_limited_initiations(std_lab, tmp_path):
+def test_non_wireguard_service_gets_only_rate_limited_initiations(lab, tmp_path):
     """A client asks the relay for a UDP echo service instead of a WireGuard server. The echo
     server sees nothing but handshake initiations, at most 5 + 1 per second of the session,
     and nothing comes back to the client's WireGuard."""
-    lab = std_lab
     lab.count_from("vpn", CLIENT_PUBLIC)
     echo = W.UdpEcho(lab, "vpn", VPN_IP, 5353, tmp_path)
     pl = connect(lab, vpn=f"{VPN_IP}:5353")
@@ -176,10 +166,9 @@ def test_non_wireguard_service_gets_only_rate_limited_initiations(std_lab, tmp_p
     assert lab.counter_value("vpn", CLIENT_PUBLIC) == 0
 
 
-def test_private_and_loopback_endpoints_are_refused(std_lab):
+def test_private_and_loopback_endpoints_are_refused(lab):
     """The relay refuses VPN endpoints on private or loopback addresses; the client says which
     step failed and exits non-zero."""
-    lab = std_lab
     pl = W.LabPave(lab)
     pl.start_swarm()
     for vpn in ("10.2.0.1:51820", "127.0.0.1:51820"):
@@ -206,10 +195,9 @@ def relay_stat(pl, name):
     raise AssertionError(f"no {name} in the relay's stats")
 
 
-def test_nothing_forwarded_after_session_ends(std_lab):
+def test_nothing_forwarded_after_session_ends(lab):
     """Once the client stops, the relay forwards nothing more to the VPN, even when datagrams
     shaped like WireGuard keep arriving from the client's old address and port."""
-    lab = std_lab
     lab.count_from("vpn", RELAY_PUBLIC)
     lab.count_from("vpn", CLIENT_PUBLIC)
     tun = W.WgTunnel(lab)

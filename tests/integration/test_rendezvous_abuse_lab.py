@@ -12,22 +12,14 @@ offers, with the candidates it is told.
 
 import time
 
-import pytest
 
-from lab.netlab import Lab, wait_until
-from lab.pave_lab import BOOT_IP, BOOT_PAVE_PORT, RELAY_PUBLIC, VPN_IP, PaveLab
+from lab.netlab import wait_until
+from lab.pave_lab import BOOT_IP, BOOT_PAVE_PORT, RELAY_PUBLIC, VPN_IP
 from lab.swarm import dht_tool_bin
 
 PROBE_BYTES = 64  # one PROBE frame (UDP payload: its size class)
 
 
-@pytest.fixture
-def plab():
-    with Lab() as lab:
-        lab.build_standard()
-        p = PaveLab(lab)
-        p.start_swarm()
-        yield p
 
 
 def offers_cmd(plab, rate, seconds, candidates, vpn=f"{VPN_IP}:51820"):

@@ -24,13 +24,6 @@ def rss_kb(lab, pid):
 
 
 
-@pytest.fixture
-def plab():
-    with Lab() as lab:
-        lab.build_standard()
-        p = PaveLab(lab)
-        p.start_swarm()
-        yield p
 
 
 @pytest.mark.release_only  # timers over a minute, no code path of its own
