@@ -6,7 +6,6 @@ is not lost.
 
 import time
 
-
 from lab import wg_lab as W
 from lab.netlab import Lab, LabError, wait_until
 from lab.pave_lab import VPN_IP

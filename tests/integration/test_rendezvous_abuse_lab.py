@@ -12,7 +12,6 @@ offers, with the candidates it is told.
 
 import time
 
-
 from lab.netlab import wait_until
 from lab.pave_lab import BOOT_IP, BOOT_PAVE_PORT, RELAY_PUBLIC, VPN_IP
 from lab.swarm import dht_tool_bin
