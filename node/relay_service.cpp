@@ -271,6 +271,7 @@ void RelayService::sessions_json(JsonWriter& j) const {
     j.field("queued", uint64_t(en.queued_offers())).field("decrypt_cpu_us", en.decrypt_cpu_ns() / 1000);
     j.field("answers_sent", en.answers_sent()).field("hellos_unmatched", en.hellos_unmatched());
     j.field("refusal_openers_sent", en.refusal_openers_sent());
+    j.field("claims_accepted", en.claims_accepted()).field("claims_refused", en.claims_refused());
     j.end_object();
     const RelayEngineConfig& cfg = en.config();
     j.key("slots").begin_object();

@@ -31,6 +31,7 @@ RELAY2_PUBLIC = "203.0.113.21"
 RELAY2_PRIVATE = "10.3.0.2"
 LISTEN = ["--listen", W.PAVE_LISTEN]
 CLAIM_BUDGET = 16 * 1024  # Gate::kClaimBudgetBytes
+CLAIM_PACKETS = 32        # Gate::kClaimBudgetPackets
 
 
 @pytest.fixture
@@ -155,7 +156,10 @@ def check_common(lab, tun, pl, r, running, standby_ip, c):
     doc = json.loads(pl.shell(host, host, "sessions --json"))["relay"]
     claimed = [s for s in doc["sessions"] if s.get("unlocked_by_claim")]
     assert claimed, doc
-    assert all(s["claim_bytes"] <= CLAIM_BUDGET for s in claimed), claimed
+    assert all(s["claim_bytes"] <= CLAIM_BUDGET and s["claim_packets"] <= CLAIM_PACKETS for s in claimed), claimed
+    print(f"relay that took over: claimed data before the VPN answered "
+          f"{[(s['claim_packets'], s['claim_bytes']) for s in claimed]} (packets, bytes; budget {CLAIM_PACKETS}, "
+          f"{CLAIM_BUDGET})")
 
 
 def test_kill_of_the_active_relay_under_ping_and_transfer(two_relay_lab):

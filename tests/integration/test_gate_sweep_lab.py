@@ -32,37 +32,6 @@ INDEX = 0x5EED1DE5  # the attacker's initiation sender index
 PAYLOAD = 1440      # a transport message: 16-byte header, 1,408 bytes, 16-byte tag
 LAPSE_BURST, LAPSE_RATE = 64 * 1024, 8 * 1024
 
-# A UDP service that never answers; it writes its totals as JSON every 100 ms.
-_SINK = textwrap.dedent(r'''
-    import json, socket, sys, time
-    ip, port, path = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
-    s.bind((ip, port))
-    s.settimeout(0.1)
-    st = {"datagrams": 0, "bytes": 0, "transport": 0, "transport_bytes": 0, "initiations": 0, "sources": []}
-    last = 0.0
-    while True:
-        try:
-            d, src = s.recvfrom(65535)
-            st["datagrams"] += 1
-            st["bytes"] += len(d)
-            if d[:1] == b"\x04":
-                st["transport"] += 1
-                st["transport_bytes"] += len(d)
-            if d[:1] == b"\x01":
-                st["initiations"] += 1
-            if f"{src[0]}:{src[1]}" not in st["sources"]:
-                st["sources"].append(f"{src[0]}:{src[1]}")
-        except socket.timeout:
-            pass
-        if time.monotonic() - last > 0.1:
-            with open(path + ".tmp", "w") as f:
-                json.dump(st, f)
-            import os; os.replace(path + ".tmp", path)
-            last = time.monotonic()
-''')
-
 # Phase 1: initiations through PAVE until a forged response comes back; writes the port found.
 _UNLOCK = textwrap.dedent(r'''
     import json, os, socket, struct, sys, time
@@ -109,13 +78,6 @@ _PAYLOAD = textwrap.dedent(r'''
 ''')
 
 
-def sink_stats(path) -> dict:
-    try:
-        return json.loads(path.read_text())
-    except (FileNotFoundError, json.JSONDecodeError):
-        return {}
-
-
 def relay_session(pl) -> dict:
     sessions = W.parse_sessions(pl.relay_sessions())
     return sessions[0] if sessions else {}
@@ -126,7 +88,7 @@ def wait_quiet(path, seconds=1.0):
     last, since = None, time.monotonic()
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
-        cur = sink_stats(path).get("transport")
+        cur = spoof.sink_stats(path).get("transport")
         if cur != last:
             last, since = cur, time.monotonic()
         elif time.monotonic() - since >= seconds:
@@ -138,8 +100,7 @@ def test_port_sweep_attack_is_bounded(tmp_path):
     with Lab() as lab:
         lab.build_standard()
         sink_file = tmp_path / "sink.json"
-        lab.spawn("vpn", [W.PY, "-c", _SINK, VPN_IP, SINK_PORT, sink_file], label="udp sink")
-        assert wait_until(lambda: sink_file.exists(), 10, what="the sink")
+        spoof.start_sink(lab, "vpn", VPN_IP, SINK_PORT, sink_file)
 
         pl = W.LabPave(lab)
         pl.start_swarm()
@@ -150,7 +111,7 @@ def test_port_sweep_attack_is_bounded(tmp_path):
         found_file = tmp_path / "found"
         unlock = lab.spawn("client", [W.PY, "-c", _UNLOCK, W.PAVE_LISTEN, W.CLIENT_WG_PORT, INDEX, found_file, 120],
                            label="attacker: initiations", stdout_path=tmp_path / "unlock.json")
-        assert wait_until(lambda: sink_stats(sink_file).get("initiations", 0) >= 1, 10,
+        assert wait_until(lambda: spoof.sink_stats(sink_file).get("initiations", 0) >= 1, 10,
                           what="the first initiation at the sink")
         sweep, sweep_out = spoof.sweep_responses(lab, "boot", f"{VPN_IP}:{SINK_PORT}", RELAY_PUBLIC, INDEX,
                                                  rate=20000, stop_file=found_file, first=1024, last=65535)
@@ -158,7 +119,7 @@ def test_port_sweep_attack_is_bounded(tmp_path):
         unlock.wait(130)
         sw = spoof.sweep_result(sweep_out)
         un = json.loads((tmp_path / "unlock.json").read_text().strip().splitlines()[-1])
-        st = sink_stats(sink_file)
+        st = spoof.sink_stats(sink_file)
         print(f"\nsweep: {sw['sent']} forged responses ({sw['bytes_ip']} B on the wire) in {sw['seconds']:.1f} s, "
               f"{un['initiations']} initiations; the relay's VPN socket, as the sink saw it: {st.get('sources')}; "
               f"port found: {un['port']}")
@@ -183,7 +144,7 @@ def test_port_sweep_attack_is_bounded(tmp_path):
                                           5000, PAYLOAD, 2500], timeout=60).stdout)
         wait_quiet(sink_file)
         phase_a_s = time.monotonic() - t_a
-        delivered_a = sink_stats(sink_file).get("transport_bytes", 0)
+        delivered_a = spoof.sink_stats(sink_file).get("transport_bytes", 0)
         attacker_bytes += a["bytes"]
         bound_a = LAPSE_BURST + LAPSE_RATE * (phase_a_s + 1) + PAYLOAD
         print(f"silent sink: {a['sent']} x {PAYLOAD} B sent ({a['bytes']} B) in {a['seconds']:.1f} s -> "
@@ -202,7 +163,7 @@ def test_port_sweep_attack_is_bounded(tmp_path):
         ka.wait(30)
         wait_quiet(sink_file)
         forged = int(ka_out.read_text().strip() or 0)
-        delivered_b = sink_stats(sink_file).get("transport_bytes", 0) - delivered_a
+        delivered_b = spoof.sink_stats(sink_file).get("transport_bytes", 0) - delivered_a
         attacker_bytes += b["bytes"] + forged * (32 + 28)
         total = delivered_a + delivered_b
         print(f"forged keepalives ({forged}): {b['sent']} x {PAYLOAD} B sent -> {delivered_b} B delivered; "

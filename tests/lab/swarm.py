@@ -27,6 +27,10 @@ def dht_tool_bin():
     return str(BUILD / "pave-dht-tool")
 
 
+def migrate_tool_bin():
+    return str(BUILD / "pave-migrate-tool")
+
+
 def free_udp_port():
     """A UDP port that is free on 127.0.0.1 right now."""
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
