@@ -82,119 +82,115 @@ def claims_counts(pl) -> tuple[int, int]:
     return intake["claims_accepted"], intake["claims_refused"]
 
 
-def test_claimed_keypair_to_a_sink_or_an_echo_gets_at_most_the_budget(tmp_path):
-    with Lab() as lab:
-        lab.build_standard()
-        sink, echo = tmp_path / "sink.json", tmp_path / "echo.json"
-        spoof.start_sink(lab, "vpn", VPN_IP, SINK_PORT, sink)
-        # The echo on another address: the relay's claimed-data budget is kept per address.
-        spoof.start_sink(lab, "boot", BOOT_IP, ECHO_PORT, echo, echo=True)
-        pl = W.LabPave(lab)
-        pl.start_swarm()
-        budget_b, budget_p = G["kClaimBudgetBytes"], G["kClaimBudgetPackets"]
+def test_claimed_keypair_to_a_sink_or_an_echo_gets_at_most_the_budget(lab, tmp_path):
+    sink, echo = tmp_path / "sink.json", tmp_path / "echo.json"
+    spoof.start_sink(lab, "vpn", VPN_IP, SINK_PORT, sink)
+    # The echo on another address: the relay's claimed-data budget is kept per address.
+    spoof.start_sink(lab, "boot", BOOT_IP, ECHO_PORT, echo, echo=True)
+    pl = W.LabPave(lab)
+    pl.start_swarm()
+    budget_b, budget_p = G["kClaimBudgetBytes"], G["kClaimBudgetPackets"]
 
-        # (a) One session, one claim, 200 x 1,024 B for the sink.
-        t_first = time.monotonic()
-        a = run_tool(lab, pl, f"{VPN_IP}:{SINK_PORT}", 4700, claims="0x11111111:0x22222222", packets=200, size=1024,
-                     rate=400, hold=0.5)
-        st = wait_quiet(sink)
-        print(f"\n(a) 1 session: {a['sent_packets']} x 1024 B sent ({a['sent_bytes']} B) -> sink got "
-              f"{st.get('transport', 0)} datagrams, {st.get('transport_bytes', 0)} B (budget {budget_p} datagrams, "
-              f"{budget_b} B)")
-        assert a["sessions"] == 1 and a["keypair_frames"] >= 1, a
-        assert 0 < st["transport_bytes"] <= budget_b and st["transport"] <= budget_p, st
-        assert st["sources"] and all(s.startswith(RELAY_PUBLIC + ":") for s in st["sources"]), st
-        assert a["received_wg"] == 0 and a["found"] is None, a
-        delivered_a = st["transport_bytes"]
+    # (a) One session, one claim, 200 x 1,024 B for the sink.
+    t_first = time.monotonic()
+    a = run_tool(lab, pl, f"{VPN_IP}:{SINK_PORT}", 4700, claims="0x11111111:0x22222222", packets=200, size=1024,
+                 rate=400, hold=0.5)
+    st = wait_quiet(sink)
+    print(f"\n(a) 1 session: {a['sent_packets']} x 1024 B sent ({a['sent_bytes']} B) -> sink got "
+          f"{st.get('transport', 0)} datagrams, {st.get('transport_bytes', 0)} B (budget {budget_p} datagrams, "
+          f"{budget_b} B)")
+    assert a["sessions"] == 1 and a["keypair_frames"] >= 1, a
+    assert 0 < st["transport_bytes"] <= budget_b and st["transport"] <= budget_p, st
+    assert st["sources"] and all(s.startswith(RELAY_PUBLIC + ":") for s in st["sources"]), st
+    assert a["received_wg"] == 0 and a["found"] is None, a
+    delivered_a = st["transport_bytes"]
 
-        # (b) Four sessions (the relay's cap per client address), four claims each, to the same sink:
-        # the sessions' budgets together (4 x 16 KiB) exceed what the address may receive.
-        b = run_tool(lab, pl, f"{VPN_IP}:{SINK_PORT}", 4710, sessions=4,
-                     claims="0x1000:0x2000,0x3000:0x4000,0x5000:0x6000,0x7000:0x8000", packets=40, size=1024,
-                     rate=2000, hold=0.5)
-        st = wait_quiet(sink)
-        elapsed = time.monotonic() - t_first
-        bound = G["kClaimedBurstBytes"] + G["kClaimedBytesPerSecond"] * elapsed
-        delivered_b = st["transport_bytes"] - delivered_a
-        # The address's bucket holds at most the burst when (b)'s sessions start sending.
-        data_s = b["seconds"] - b["setup_s"]
-        bound_b = G["kClaimedBurstBytes"] + G["kClaimedBytesPerSecond"] * data_s
-        print(f"(b) {b['sessions']} sessions, 4 claims each: {b['sent_packets']} x 1024 B sent ({b['sent_bytes']} B) "
-              f"in {data_s:.1f} s -> sink got {delivered_b} B (per-address bound {G['kClaimedBurstBytes']} + "
-              f"{G['kClaimedBytesPerSecond']}/s = {bound_b:.0f} B; the sessions' own budgets: {4 * budget_b} B); "
-              f"{st['transport_bytes']} B in all over {elapsed:.1f} s (bound {bound:.0f} B)")
-        assert b["sessions"] == 4, b
-        assert delivered_b > 0, st
-        assert delivered_b <= bound_b, st
-        assert st["transport_bytes"] <= bound, st
-        assert b["received_wg"] == 0 and b["found"] is None, b
+    # (b) Four sessions (the relay's cap per client address), four claims each, to the same sink:
+    # the sessions' budgets together (4 x 16 KiB) exceed what the address may receive.
+    b = run_tool(lab, pl, f"{VPN_IP}:{SINK_PORT}", 4710, sessions=4,
+                 claims="0x1000:0x2000,0x3000:0x4000,0x5000:0x6000,0x7000:0x8000", packets=40, size=1024,
+                 rate=2000, hold=0.5)
+    st = wait_quiet(sink)
+    elapsed = time.monotonic() - t_first
+    bound = G["kClaimedBurstBytes"] + G["kClaimedBytesPerSecond"] * elapsed
+    delivered_b = st["transport_bytes"] - delivered_a
+    # The address's bucket holds at most the burst when (b)'s sessions start sending.
+    data_s = b["seconds"] - b["setup_s"]
+    bound_b = G["kClaimedBurstBytes"] + G["kClaimedBytesPerSecond"] * data_s
+    print(f"(b) {b['sessions']} sessions, 4 claims each: {b['sent_packets']} x 1024 B sent ({b['sent_bytes']} B) "
+          f"in {data_s:.1f} s -> sink got {delivered_b} B (per-address bound {G['kClaimedBurstBytes']} + "
+          f"{G['kClaimedBytesPerSecond']}/s = {bound_b:.0f} B; the sessions' own budgets: {4 * budget_b} B); "
+          f"{st['transport_bytes']} B in all over {elapsed:.1f} s (bound {bound:.0f} B)")
+    assert b["sessions"] == 4, b
+    assert delivered_b > 0, st
+    assert delivered_b <= bound_b, st
+    assert st["transport_bytes"] <= bound, st
+    assert b["received_wg"] == 0 and b["found"] is None, b
 
-        # (c) An echo service: it sends every claimed datagram back, addressed to the VPN index. A second
-        # claim names the first claim's VPN index as its client index, so that the echo would unlock it:
-        # refused.
-        acc0, ref0 = claims_counts(pl)
-        c = run_tool(lab, pl, f"{BOOT_IP}:{ECHO_PORT}", 4730, claims="0x33333333:0x44444444,0x44444444:0x55555555",
-                     packets=60, size=256, rate=200, hold=1.5)
-        est = wait_quiet(echo)
-        acc1, ref1 = claims_counts(pl)
-        print(f"(c) echo: {c['sent_packets']} x 256 B sent -> echo got {est.get('transport', 0)} datagrams "
-              f"({est.get('transport_bytes', 0)} B) and sent them back; the client received {c['received_wg']}; "
-              f"claims accepted {acc1 - acc0}, refused {ref1 - ref0}")
-        assert 0 < est["transport"] <= budget_p and est["transport_bytes"] <= budget_b, est
-        assert est["echoed"] == est["datagrams"], est
-        assert c["received_wg"] == 0 and c["found"] is None, c  # nothing came back: never unlocked
-        # (KEYPAIR frames are counted: the tool repeats each every 100 ms while it sends, as the client does.)
-        assert acc1 > acc0 and ref1 > ref0, (acc0, ref0, acc1, ref1)
+    # (c) An echo service: it sends every claimed datagram back, addressed to the VPN index. A second
+    # claim names the first claim's VPN index as its client index, so that the echo would unlock it:
+    # refused.
+    acc0, ref0 = claims_counts(pl)
+    c = run_tool(lab, pl, f"{BOOT_IP}:{ECHO_PORT}", 4730, claims="0x33333333:0x44444444,0x44444444:0x55555555",
+                 packets=60, size=256, rate=200, hold=1.5)
+    est = wait_quiet(echo)
+    acc1, ref1 = claims_counts(pl)
+    print(f"(c) echo: {c['sent_packets']} x 256 B sent -> echo got {est.get('transport', 0)} datagrams "
+          f"({est.get('transport_bytes', 0)} B) and sent them back; the client received {c['received_wg']}; "
+          f"claims accepted {acc1 - acc0}, refused {ref1 - ref0}")
+    assert 0 < est["transport"] <= budget_p and est["transport_bytes"] <= budget_b, est
+    assert est["echoed"] == est["datagrams"], est
+    assert c["received_wg"] == 0 and c["found"] is None, c  # nothing came back: never unlocked
+    # (KEYPAIR frames are counted: the tool repeats each every 100 ms while it sends, as the client does.)
+    assert acc1 > acc0 and ref1 > ref0, (acc0, ref0, acc1, ref1)
 
 
-def test_spoofed_sweep_with_claims_is_bounded(tmp_path):
+def test_spoofed_sweep_with_claims_is_bounded(lab, tmp_path):
     """The gate sweep lab's attack with a claimed keypair instead of handshakes: claimed data keeps
     the answer window open while forged transport messages addressed to the claimed client index
     sweep the relay's ports; the one that hits unlocks the session and tells the attacker the port."""
     index_c, index_v = 0x5EED1DE5, 0x0BADF00D
-    with Lab() as lab:
-        lab.build_standard()
-        sink = tmp_path / "sink.json"
-        spoof.start_sink(lab, "vpn", VPN_IP, SINK_PORT, sink)
-        pl = W.LabPave(lab)
-        pl.start_swarm()
-        found = tmp_path / "found"
-        out = tmp_path / "tool.json"
-        # Claimed data: 64-byte datagrams twice a second for up to 16 s (the session's 32 datagrams),
-        # then, once unlocked, 1,000 x 1,440 B.
-        tool = lab.spawn("client", tool_argv(pl, f"{VPN_IP}:{SINK_PORT}", 4800, claims=f"{index_c}:{index_v}",
-                                             packets=G["kClaimBudgetPackets"], size=64, rate=2, found=found,
-                                             after_found=1000, hold=1), label="attacker: claims",
-                         stdout_path=out)
-        assert wait_until(lambda: spoof.sink_stats(sink).get("transport", 0) >= 1, 30,
-                          what="the first claimed datagram at the sink")
-        sweep, sweep_out = spoof.sweep_responses(lab, "boot", f"{VPN_IP}:{SINK_PORT}", RELAY_PUBLIC, index_c,
-                                                 rate=20000, stop_file=found, first=1024, last=65535,
-                                                 kind="transport")
-        sweep.wait(60)
-        tool.wait(60)
-        sw = spoof.sweep_result(sweep_out)
-        t = json.loads(out.read_text().strip().splitlines()[-1])
-        st = wait_quiet(sink)
-        relay_port = int(st["sources"][0].rsplit(":", 1)[1])
-        claimed = st["transport_by_size"].get("64", 0)
-        after = st["transport_by_size"].get("1440", 0) * 1440
-        print(f"\nsweep: {sw['sent']} forged transport messages ({sw['bytes_ip']} B on the wire) in "
-              f"{sw['seconds']:.1f} s; the relay's socket toward the sink: port {relay_port}; found: {t['found']}; "
-              f"claimed data at the sink before unlock: {claimed} x 64 B (budget {G['kClaimBudgetPackets']})")
-        if t["found"] is None:
-            assert st["transport_by_size"].get("1440", 0) == 0, st
-            pytest.fail(f"the sweep never hit the relay's port {relay_port} within the claims' answer windows "
-                        f"(loaded machine?): {sw}, {t}")
-        assert st["sources"] == [f"{RELAY_PUBLIC}:{relay_port}"], st
-        assert t["found"] == relay_port
-        assert claimed <= G["kClaimBudgetPackets"] and claimed * 64 <= G["kClaimBudgetBytes"], st
-        # The sweep reaches the port after (port - 1024) datagrams at the earliest.
-        assert sw["sent"] >= relay_port - 1024 - 256, sw
-        attacker = sw["bytes_ip"] + t["sent_bytes"]
-        sent_after = t["sent_bytes"] - t["claim_sent_bytes"]
-        print(f"unlocked by the forged message: {sent_after} B sent -> {after} B delivered; in all "
-              f"{st['transport_bytes']} B delivered for {attacker} B the attacker sent "
-              f"({st['transport_bytes'] / attacker:.3f} per byte)")
-        assert after <= sent_after, (after, sent_after)
-        assert st["transport_bytes"] < attacker
+    sink = tmp_path / "sink.json"
+    spoof.start_sink(lab, "vpn", VPN_IP, SINK_PORT, sink)
+    pl = W.LabPave(lab)
+    pl.start_swarm()
+    found = tmp_path / "found"
+    out = tmp_path / "tool.json"
+    # Claimed data: 64-byte datagrams twice a second for up to 16 s (the session's 32 datagrams),
+    # then, once unlocked, 1,000 x 1,440 B.
+    tool = lab.spawn("client", tool_argv(pl, f"{VPN_IP}:{SINK_PORT}", 4800, claims=f"{index_c}:{index_v}",
+                                         packets=G["kClaimBudgetPackets"], size=64, rate=2, found=found,
+                                         after_found=1000, hold=1), label="attacker: claims",
+                     stdout_path=out)
+    assert wait_until(lambda: spoof.sink_stats(sink).get("transport", 0) >= 1, 30,
+                      what="the first claimed datagram at the sink")
+    sweep, sweep_out = spoof.sweep_responses(lab, "boot", f"{VPN_IP}:{SINK_PORT}", RELAY_PUBLIC, index_c,
+                                             rate=20000, stop_file=found, first=1024, last=65535,
+                                             kind="transport")
+    sweep.wait(60)
+    tool.wait(60)
+    sw = spoof.sweep_result(sweep_out)
+    t = json.loads(out.read_text().strip().splitlines()[-1])
+    st = wait_quiet(sink)
+    relay_port = int(st["sources"][0].rsplit(":", 1)[1])
+    claimed = st["transport_by_size"].get("64", 0)
+    after = st["transport_by_size"].get("1440", 0) * 1440
+    print(f"\nsweep: {sw['sent']} forged transport messages ({sw['bytes_ip']} B on the wire) in "
+          f"{sw['seconds']:.1f} s; the relay's socket toward the sink: port {relay_port}; found: {t['found']}; "
+          f"claimed data at the sink before unlock: {claimed} x 64 B (budget {G['kClaimBudgetPackets']})")
+    if t["found"] is None:
+        assert st["transport_by_size"].get("1440", 0) == 0, st
+        pytest.fail(f"the sweep never hit the relay's port {relay_port} within the claims' answer windows "
+                    f"(loaded machine?): {sw}, {t}")
+    assert st["sources"] == [f"{RELAY_PUBLIC}:{relay_port}"], st
+    assert t["found"] == relay_port
+    assert claimed <= G["kClaimBudgetPackets"] and claimed * 64 <= G["kClaimBudgetBytes"], st
+    # The sweep reaches the port after (port - 1024) datagrams at the earliest.
+    assert sw["sent"] >= relay_port - 1024 - 256, sw
+    attacker = sw["bytes_ip"] + t["sent_bytes"]
+    sent_after = t["sent_bytes"] - t["claim_sent_bytes"]
+    print(f"unlocked by the forged message: {sent_after} B sent -> {after} B delivered; in all "
+          f"{st['transport_bytes']} B delivered for {attacker} B the attacker sent "
+          f"({st['transport_bytes'] / attacker:.3f} per byte)")
+    assert after <= sent_after, (after, sent_after)
+    assert st["transport_bytes"] < attacker
