@@ -49,7 +49,11 @@ ClientEngineConfig engine_config(const ClientConfig& c, const UdpPort& port) {
 ClientService::ClientService(uv_loop_t* loop, DhtNode& dht, LoopQueue& queue, UdpPort& port, const ClientConfig& cfg,
                              FatalFn fatal)
     : loop_(loop), dht_(dht), queue_(queue), port_(port), cfg_(cfg), fatal_(std::move(fatal)),
-      engine_(*this, engine_config(cfg, port)), to_relay_(port.fd()) {
+      engine_(*this, engine_config(cfg, port)), to_relay_(port.fd()),
+      address_watch_(loop, [this] {
+          engine_.on_local_addresses_changed(now());
+          tick();
+      }) {
     uv_timer_init(loop_, timer_.create());
     timer_->data = this;
 }
@@ -87,6 +91,8 @@ std::string ClientService::start() {
     event({EngineEvent::Level::info, "connect",
            "listening for WireGuard on " + local_address().to_string() + " (point its Endpoint here)"});
     engine_.start(now());
+    if (std::string e = address_watch_.start(); !e.empty())
+        log::warn("connect", "no watch on this host's addresses ({}); a change is noticed from the relays' paths", e);
     tick();
     return "";
 }
@@ -290,6 +296,7 @@ void ClientService::sessions_json(JsonWriter& j) const {
     // Standby sessions and the last failover.
     j.field("failovers", c.failovers).field("standbys_made", c.standbys_made).field("standbys_lost", c.standbys_lost);
     j.field("watch_probes", c.watch_probes).field("keypair_frames", c.keypair_frames);
+    j.field("address_changes", c.address_changes);
     j.field("wg_bytes_to_relay", c.wg_bytes_to_relay).field("wg_bytes_from_relay", c.wg_bytes_from_relay);
     j.key("standbys").begin_array();
     for (const auto& sb : e.standbys()) {

@@ -2,7 +2,8 @@
 // (relay/engine/client_engine.h, where the role's logic and its steps are described) to libuv
 // and OpenDHT. It owns the local WireGuard listener (`--listen`), a timer for the engine's
 // deadlines, the send batches of the data path, and the engine's DHT listens (OpenDHT's
-// callbacks are posted to the loop thread); it prints the engine's progress events as
+// callbacks are posted to the loop thread), and an AddressWatch that tells the engine when this
+// host's addresses change (node/address_watch.h); it prints the engine's progress events as
 // "pave connect: ..." lines and exits the node when the engine gives up.
 //
 // The engine listens on the relay bucket keys for its own directory; the node's DirectoryFeed
@@ -17,6 +18,7 @@
 #include <string>
 
 #include "dht/opendht/dht_node.h"
+#include "node/address_watch.h"
 #include "node/send_batch.h"
 #include "relay/engine/client_engine.h"
 #include "node/uv_handle.h"
@@ -106,6 +108,8 @@ private:
     UvHandle<uv_udp_t> local_;
     SendBatch to_relay_, to_local_;
     UvHandle<uv_timer_t> timer_;
+    // This host's addresses changing: the engine probes its relays' paths at once.
+    AddressWatch address_watch_;
 };
 
 }  // namespace pave

@@ -150,6 +150,7 @@ void ClientEngine::begin_attempt(const EngineTime& now) {
     close_standbys(now);
     standby_search_ = false;
     watch_.reset();
+    address_suspect_ = false;
     keypair_sent_.reset();
     // Our public address may be what changed: learn it anew (a reflector answers in a round trip).
     if (ever_connected_) reflector_.reset();
@@ -364,7 +365,10 @@ void ClientEngine::step_tick(const EngineTime& now) {
             if (session_ && session_->state() == SessionState::established) {
                 // While WireGuard's data flows: a relay that stopped answering is dead.
                 auto p = watch_.poll(t, session_->last_heard(), session_->srtt());
-                if (!watch_.watching()) standbys_probed_.reset();
+                if (!watch_.watching()) {
+                    standbys_probed_.reset();
+                    address_suspect_ = false;
+                }
                 if (p.probe && session_->probe(t)) {
                     ++counters_.watch_probes;
                     // Are the standbys reachable? Their answers tell a dead relay from a dead
@@ -379,7 +383,9 @@ void ClientEngine::step_tick(const EngineTime& now) {
                         ++probed;
                         answered += sb.session->last_heard() >= *standbys_probed_ ? 1 : 0;
                     }
-                    const bool all_silent = probed > 0 && answered == 0;
+                    // Without standbys, a watch begun by a local address change blames our address.
+                    const bool all_silent = (probed > 0 && answered == 0) || (probed == 0 && address_suspect_);
+                    address_suspect_ = false;
                     char why[96];
                     std::snprintf(why, sizeof why, "relay silent for %.0f ms while WireGuard's data went unanswered",
                                   double(std::chrono::duration_cast<std::chrono::microseconds>(
@@ -783,6 +789,21 @@ void ClientEngine::on_local_datagram(const EngineTime& now, const Endpoint& from
     forward_local(now, *m, data);
 }
 
+void ClientEngine::on_local_addresses_changed(const EngineTime& now) {
+    if (!started_ || closed_ || step_ != Step::connected || !session_ ||
+        session_->state() != SessionState::established)
+        return;  // an attempt under way learns the public address itself
+    const auto t = now.mono;
+    ++counters_.address_changes;
+    progress("a local address changed; probing the relays' paths");
+    watch_.suspect(t);
+    address_suspect_ = true;
+    standbys_probed_.reset();
+    if (session_->probe(t)) ++counters_.watch_probes;
+    for (auto& sb : standbys_)
+        if (sb.session->probe(t) && !standbys_probed_) standbys_probed_ = t;
+}
+
 void ClientEngine::forward_local(const EngineTime& now, const WgMessage& m, ByteView data) {
     if (m.type == WgType::initiation && !handshake_.first_initiation) handshake_.first_initiation = now.mono;
     if (m.type == WgType::transport) {
@@ -1033,6 +1054,7 @@ bool ClientEngine::fail_over(const EngineTime& now, const std::string& cause,
     ++counters_.failovers;
     watch_.reset();
     standbys_probed_.reset();
+    address_suspect_ = false;
     handshake_ = {};
     handshake_.answered = true;  // the VPN answered this keypair; a new handshake is watched again
     gap_from_ = last_wg_in_.value_or(t);

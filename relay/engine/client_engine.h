@@ -43,6 +43,11 @@
 // with data until the VPN's data comes back. A relay holds a standby session (its gate locked,
 // no WireGuard yet) while the session's keepalives arrive (Gate::keep_locked).
 //
+// Roaming: a NAT rebinding leaves every relay's path silent, which the PathWatch finds while
+// data flows (all relays silent: our address changed, a new attempt at once). A change of the
+// host's own addresses is told by the node (on_local_addresses_changed) and probes every path at
+// once, so even an idle tunnel has a working path again before WireGuard's next packet.
+//
 // Rendezvous sends several sealed offers at once (dht/relay_choice.h decides which relays and
 // when), each with its own ephemeral key and session id, put on a random inbox shard key
 // (dht/inbox_keys.h); the first accepted answer wins and the other offers are withdrawn. The
@@ -209,6 +214,7 @@ public:
         uint64_t standby_same_address = 0;  // answers naming the active relay's address: not used
         uint64_t watch_probes = 0;          // keepalive PINGs of the PathWatch
         uint64_t keypair_frames = 0;        // KEYPAIR frames sent
+        uint64_t address_changes = 0;       // on_local_addresses_changed calls while connected
     };
     // The last failover: when, why, from and to which relay, and the gap in WireGuard's data
     // from the relays (last packet from the old relay to the first from the new one).
@@ -244,6 +250,14 @@ public:
     bool on_datagram(const EngineTime& now, const Endpoint& from, ByteView data);
     // A datagram on the local WireGuard listener.
     void on_local_datagram(const EngineTime& now, const Endpoint& from, ByteView data);
+    // An address of this host was added or removed (the node's address watch). Our public
+    // address may have changed with it, and with it every relay's path to us, whether or not
+    // WireGuard sends anything: the active relay and the standbys are probed at once, as the
+    // PathWatch probes a relay that leaves data unanswered, and the verdict is the PathWatch's
+    // (all silent: a new attempt at once, learning the address afresh and naming the live
+    // keypair to its relay; the standby answered: failover to it; the active answered: nothing
+    // changed for it). Call on_tick afterwards.
+    void on_local_addresses_changed(const EngineTime& now);
     // Values (or their expiry) at a key the engine listens on, with the token the host returned.
     // Values of listens already cancelled are ignored (answers: counted late).
     void on_dht_values(const EngineTime& now, const DhtKey& key, DhtListenToken token, const std::vector<Bytes>& values,
@@ -389,6 +403,7 @@ private:
     // When the PathWatch first probed the active relay, the standbys were probed too: at the
     // verdict, a standby that answered is alive; none answering means our own address changed.
     std::optional<Clock::time_point> standbys_probed_;
+    bool address_suspect_ = false;  // the running watch began with a local address change
     // A standby wanted and no relay to ask: the directory is read again (all buckets), at
     // growing intervals (2 s doubling to 60 s), so relays that appeared since become standbys.
     Clock::time_point next_standby_read_{};

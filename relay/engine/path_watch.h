@@ -39,6 +39,13 @@ public:
     // WireGuard data went to the relay at `now`; last_heard: when the session last heard the
     // relay. True when a watch began (the caller should tick by deadline()).
     bool on_sent(Clock::time_point now, Clock::time_point last_heard);
+    // The path may have broken without any data to tell (a local address changed): a watch
+    // begins with its first PING due now; the caller sends it, and polls as for data.
+    void suspect(Clock::time_point now) {
+        since_ = now;
+        first_probe_ = now;
+        probes_ = 1;
+    }
     Poll poll(Clock::time_point now, Clock::time_point last_heard, std::optional<std::chrono::microseconds> srtt);
     // When poll() has something to do (time_point::max() while no watch runs).
     Clock::time_point deadline(std::optional<std::chrono::microseconds> srtt) const;

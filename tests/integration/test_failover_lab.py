@@ -10,7 +10,9 @@ transfer completes intact, the VPN's WireGuard endpoint moves to the standby rel
 address and never shows the client's (nftables counter), and the relay that took over carried
 the moved keypair within its migration budget until the VPN answered. NAT A's mapping changes
 under the ping (conntrack flushed, the client's traffic leaves from a new public port; the
-relays' NATs drop the new port): the client recovers by itself within 2 s.
+relays' NATs drop the new port): the client recovers by itself within 2 s. The client host's own
+address is replaced under the ping: its address watch tells it at once and it recovers by a new
+rendezvous (gap printed, bounded at 3 s).
 """
 
 import json
@@ -24,7 +26,8 @@ import pytest
 
 from lab import wg_lab as W
 from lab.netlab import Lab, LabError, wait_until
-from lab.pave_lab import (BOOT_IP, BOOT_PAVE_PORT, CLIENT_PORT, CLIENT_PUBLIC, RELAY_PORT, RELAY_PUBLIC)
+from lab.pave_lab import (BOOT_IP, BOOT_PAVE_PORT, CLIENT_PORT, CLIENT_PRIVATE, CLIENT_PUBLIC, RELAY_PORT,
+                          RELAY_PUBLIC)
 from lab.swarm import pave_bin
 
 RELAY2_PUBLIC = "203.0.113.21"
@@ -57,12 +60,12 @@ def start_relay2(pl: W.LabPave) -> None:
     time.sleep(2)
 
 
-def bring_up(lab: Lab):
+def bring_up(lab: Lab, bind: str = CLIENT_PRIVATE):
     tun = W.WgTunnel(lab)
     pl = W.LabPave(lab)
     pl.start_swarm()
     start_relay2(pl)
-    pl.start_client(extra=LISTEN)
+    pl.start_client(extra=LISTEN, bind=bind)
     pl.wait_connected(30)
 
     def standby_ready():
@@ -203,6 +206,44 @@ def test_nat_rebinding_under_ping_is_recovered(two_relay_lab):
           f"attempts {c['attempts']}, failovers {c['failovers']}; last failover {c.get('last_failover')}")
     assert gap <= 2.0, log[-3000:]
     assert times[-1] > t_rebind + 4, log[-3000:]  # pings answered again at the end
+    ep = tun.vpn_endpoint()
+    assert ep is not None and ep[0] in (RELAY_PUBLIC, RELAY2_PUBLIC), ep
+    assert lab.counter_value("vpn", CLIENT_PUBLIC) == 0
+
+
+def test_client_address_change_under_ping_is_recovered(two_relay_lab):
+    """The client host's own address is replaced (10.1.0.2 -> 10.1.0.3 in NAT A's LAN) under the
+    ping. NAT A maps the new address to a new public port, which the relays' NATs drop; the
+    client's address watch tells it at once, it finds every relay silent and re-rendezvouses,
+    naming the live keypair to the new relay. Its session socket is bound to the wildcard address,
+    so it sends from the new address without being restarted."""
+    lab = two_relay_lab
+    tun, pl = bring_up(lab, bind="0.0.0.0")
+    host = lab.hosts["client"]
+    ifname = lab.ifname("client")
+    new_ip = "10.1.0.3"
+    pinger = Pinger(lab, pl.tmp / "ping.log")
+    time.sleep(1.5)
+    t_change = time.time()
+    # The new address first (a secondary, promoted when the old one goes), then the old one removed.
+    lab.run("client", ["sysctl", "-qw", f"net.ipv4.conf.{ifname}.promote_secondaries=1"])
+    lab.run("client", ["ip", "addr", "add", f"{new_ip}/24", "dev", ifname])
+    lab.run("client", ["ip", "addr", "del", f"{host.ip}/24", "dev", ifname])
+    lab.run("client", ["ip", "route", "replace", "default", "via", lab.routers["nata"].lan_ip])
+    time.sleep(5)
+    times = pinger.stop()
+    gap = longest_gap(times, t_change)
+    c = pl.client_sessions_json()
+    log = pl.log("client")
+    print(f"\nclient address {host.ip} -> {new_ip}: longest ping gap {gap * 1000:.0f} ms; attempts {c['attempts']}, "
+          f"failovers {c['failovers']}, address changes seen {c['address_changes']}; "
+          f"last failover {c.get('last_failover')}")
+    assert "a local address changed" in log, log[-3000:]
+    assert c["address_changes"] >= 1, c
+    assert c["attempts"] == 2, log[-3000:]  # the relays' NATs drop the new port: one new rendezvous
+    assert "WireGuard's keypair named to relay" in log, log[-3000:]
+    assert gap <= 3.0, log[-3000:]
+    assert times[-1] > t_change + 4, log[-3000:]  # pings answered again at the end
     ep = tun.vpn_endpoint()
     assert ep is not None and ep[0] in (RELAY_PUBLIC, RELAY2_PUBLIC), ep
     assert lab.counter_value("vpn", CLIENT_PUBLIC) == 0

@@ -119,10 +119,12 @@ class PaveLab:
             return a == f"{RELAY_PUBLIC}:{RELAY_PORT}" if require_public_port else a.startswith(f"{RELAY_PUBLIC}:")
         assert wait_until(learnt, timeout=20), self.shell("relay", "relay", "status")
 
-    def start_client(self, vpn=f"{VPN_IP}:51820", timeout="20s", extra=()):
+    def start_client(self, vpn=f"{VPN_IP}:51820", timeout="20s", extra=(), bind=CLIENT_PRIVATE):
+        """`pave connect` on the client host, its session socket bound to ``bind`` ("0.0.0.0": the
+        wildcard, which follows a change of the host's address)."""
         self.client = self.lab.spawn(
             "client", [pave_bin(), "--state-dir", self.state("client"), "connect", "--vpn", vpn,
-                       "--bind", CLIENT_PRIVATE, "--port", CLIENT_PORT, "--timeout", timeout,
+                       "--bind", bind, "--port", CLIENT_PORT, "--timeout", timeout,
                        "--bootstrap", f"{BOOT_IP}:{BOOT_PAVE_PORT}", "--network-id", self.netid, *extra],
             "pave-client", stdout_path=self.tmp / "client.log")
         return self.client

@@ -35,6 +35,13 @@ void SimClient::start() {
     after(world_.events.now());
 }
 
+void SimClient::move_address(const Endpoint& local, bool notify) {
+    world_.net.move(sock_, local);
+    if (!notify || closed_) return;
+    engine_.on_local_addresses_changed(world_.now());
+    after(engine_.on_tick(world_.now()));
+}
+
 void SimClient::close() {
     engine_.close(world_.now());
     closed_ = true;

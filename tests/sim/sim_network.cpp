@@ -20,6 +20,17 @@ SimSocket& SimNetwork::bind(const Endpoint& local, SimSocket::Receive rx, LinkPa
 
 void SimNetwork::close(SimSocket& s) { sockets_.erase(Key{s.nat(), s.local().to_string()}); }
 
+void SimNetwork::move(SimSocket& s, const Endpoint& local) {
+    Key to{s.nat(), local.to_string()};
+    if (local == s.local()) return;
+    if (sockets_.count(to)) throw std::logic_error("sim: address in use: " + to.addr);
+    auto node = sockets_.extract(Key{s.nat(), s.local().to_string()});
+    if (node.empty()) throw std::logic_error("sim: no such socket: " + s.local().to_string());
+    node.key() = to;
+    node.mapped()->local_ = local;
+    sockets_.insert(std::move(node));
+}
+
 SimNat* SimNetwork::nat_with_ip(const std::string& ip) {
     for (auto& n : nats_)
         if (n->public_ip() == ip) return n.get();
@@ -35,6 +46,7 @@ Duration SimNetwork::one_way(const LinkParams& l) {
 void SimNetwork::send(SimSocket& from, const Endpoint& to, ByteView data) {
     ++sent_;
     ++from.out_;
+    if (from.restricted_) from.sent_to_.insert(to.to_string());
     TimePoint now = events_.now();
     Endpoint src = from.local();
     std::string to_ip = to.ip_string();
@@ -105,6 +117,11 @@ void SimNetwork::arrive(const Key& to, const Endpoint& from, Bytes data, SimNat*
         return;
     }
     SimSocket& s = *it->second;
+    if (s.restricted_ && !s.sent_to_.count(from.to_string())) {
+        ++s.filtered_;
+        ++nat_dropped_;
+        return;
+    }
     ++delivered_;
     ++s.in_;
     if (s.rx_) s.rx_(from, data);

@@ -14,6 +14,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -44,6 +45,12 @@ public:
     LinkParams& link() { return link_; }
     uint64_t datagrams_in() const { return in_; }
     uint64_t datagrams_out() const { return out_; }
+    // A stateful filter in front of a public socket: from now on only datagrams from addresses
+    // (ip and port) it has sent to arrive. A host behind a port-preserving, port-restricted cone
+    // NAT that knows its public address looks like this from outside (the namespace lab's
+    // relays behind masquerade).
+    void restrict_inbound() { restricted_ = true; }
+    uint64_t filtered() const { return filtered_; }
 
 private:
     friend class SimNetwork;
@@ -55,6 +62,9 @@ private:
     LinkParams link_;
     Receive rx_;
     uint64_t in_ = 0, out_ = 0;
+    bool restricted_ = false;
+    std::set<std::string> sent_to_;  // while restricted
+    uint64_t filtered_ = 0;
 };
 
 class SimNetwork {
@@ -75,6 +85,10 @@ public:
     }
     // Datagrams on their way to a closed socket are dropped when they arrive.
     void close(SimSocket& s);
+    // The socket's host changed its address (same NAT, or public when there is none): it sends
+    // from `local` from now on; datagrams on their way to the old address are dropped when
+    // they arrive. Throws if `local` is taken (by another socket).
+    void move(SimSocket& s, const Endpoint& local);
 
     void send(SimSocket& from, const Endpoint& to, ByteView data);
 
