@@ -27,6 +27,8 @@ DirectoryFeed::DirectoryFeed(DhtNode& dht, LoopQueue& queue, std::optional<Ed255
     : dht_(dht), queue_(queue), directory_(self) {}
 
 void DirectoryFeed::start() {
+    if (started_) return;
+    started_ = true;
     // Every replica key of a bucket holds the whole bucket: one, chosen at random, is enough.
     for (unsigned b = 0; b < kRelayBuckets; ++b) {
         unsigned replica = unsigned(random_u64() % kBucketReplicas);

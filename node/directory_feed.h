@@ -16,7 +16,10 @@ class LoopQueue;
 class DirectoryFeed {
 public:
     DirectoryFeed(DhtNode& dht, LoopQueue& queue, std::optional<Ed25519Public> self);
+    // Starts the listens: once the DHT is ready (DhtNode::ready), so that they do not start at
+    // the bootstrap node nor keep OpenDHT from looking up its own id.
     void start();
+    bool started() const { return started_; }
     // Loop thread, about once a second: drops expired relays.
     void tick(uint64_t now_s);
     Directory& directory() { return directory_; }
@@ -29,6 +32,7 @@ private:
     DhtNode& dht_;
     LoopQueue& queue_;
     Directory directory_;
+    bool started_ = false;
     uint64_t values_seen_ = 0;
     uint64_t judge_cpu_ns_ = 0;
 };

@@ -245,8 +245,7 @@ void Node::start_dht() {
     dht_ = std::make_unique<DhtNode>(o);
     std::optional<Ed25519Public> self;
     if (key_) self = key_->public_key();
-    feed_ = std::make_unique<DirectoryFeed>(*dht_, queue_, self);
-    feed_->start();
+    feed_ = std::make_unique<DirectoryFeed>(*dht_, queue_, self);  // listens once the DHT is ready (on_tick)
     reflector_ = std::make_unique<Reflector>(relay_port().bound().family(), [p = &relay_port()](const Endpoint& to, ByteView d) {
         p->send_guarded(d, to, AmplificationGuard::Traffic::request);
     });
@@ -309,6 +308,7 @@ void Node::on_tick() {
     uint64_t now = unix_now();
     for (UdpPort* p : {port4_.get(), port6_.get(), relay_port_.get()})
         if (p) p->tick();
+    if (!feed_->started() && dht_->ready()) feed_->start();
     feed_->tick(now);
     if (client_) client_->tick();
     if (relay_) refresh_stun_servers(Clock::now());

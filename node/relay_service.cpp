@@ -143,7 +143,8 @@ uint64_t RelayService::dht_announce(const DhtKey& key, Bytes value) {
 
 void RelayService::dht_withdraw(const DhtKey& key, uint64_t id) { dht_.cancel_announce(key, id); }
 
-bool RelayService::dht_connected() { return dht_.connected(); }
+// Ready, not only connected: the relay's first searches wait for OpenDHT's own lookup (DhtNode::ready).
+bool RelayService::dht_connected() { return dht_.ready(); }
 
 DhtListenToken RelayService::dht_listen(const DhtKey& key) {
     DhtListenToken token = ++next_listen_;

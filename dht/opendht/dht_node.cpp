@@ -2,6 +2,7 @@
 
 #include <opendht.h>
 
+#include <algorithm>
 #include <cstdarg>
 #include <atomic>
 #include <cstring>
@@ -82,7 +83,16 @@ struct DhtNode::Impl {
     bool has4 = false, has6 = false;
     bool stopped = false;
     std::atomic<int> status4{int(dht::NodeStatus::Disconnected)}, status6{int(dht::NodeStatus::Disconnected)};
+    // steady_clock time (ns since its epoch) of the last change to connected; 0 while not connected.
+    std::atomic<int64_t> connected_since_ns{0};
 };
+
+namespace {
+int64_t steady_ns() {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+}
+}  // namespace
 
 DhtNode::DhtNode(const Options& opts) : impl_(std::make_unique<Impl>()) {
     dht::DhtRunner::Config cfg;
@@ -105,6 +115,9 @@ DhtNode::DhtNode(const Options& opts) : impl_(std::make_unique<Impl>()) {
     ctx.statusChangedCallback = [impl = impl_.get()](dht::NodeStatus s4, dht::NodeStatus s6) {
         impl->status4 = int(s4);
         impl->status6 = int(s6);
+        const bool up = s4 == dht::NodeStatus::Connected || s6 == dht::NodeStatus::Connected;
+        if (!up) impl->connected_since_ns = 0;
+        else if (impl->connected_since_ns.load() == 0) impl->connected_since_ns = std::max<int64_t>(steady_ns(), 1);
     };
     auto sock = std::make_unique<SharedSocket>(opts.send4, opts.bound4, opts.send6, opts.bound6, opts.client);
     impl_->socket = sock.get();
@@ -214,6 +227,12 @@ DhtStatus DhtNode::status() const {
 bool DhtNode::connected() const {
     auto up = [](int s) { return dht::NodeStatus(s) == dht::NodeStatus::Connected; };
     return (impl_->has4 && up(impl_->status4.load())) || (impl_->has6 && up(impl_->status6.load()));
+}
+
+bool DhtNode::ready() const {
+    const int64_t since = impl_->connected_since_ns.load();
+    return connected() && since != 0 &&
+           steady_ns() - since >= std::chrono::duration_cast<std::chrono::nanoseconds>(kDhtJoinSettle).count();
 }
 
 std::string DhtNode::node_id_hex() const { return impl_->runner.getNodeId().toString(); }

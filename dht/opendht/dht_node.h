@@ -6,6 +6,7 @@
 // secrecy live inside the value. Callbacks given here run on OpenDHT's thread: callers post
 // their results to the loop. This header includes no OpenDHT header.
 #pragma once
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -23,6 +24,8 @@ inline constexpr long kDhtMaxRequestsPerSec = 2048;
 inline constexpr long kDhtMaxPeerRequestsPerSec = 512;
 inline constexpr long kDhtMaxStoreBytes = 16L << 20;
 inline constexpr long kDhtMaxStoreKeys = 65536;
+// How long a node stays connected before it starts its own searches (DhtNode::ready).
+inline constexpr std::chrono::milliseconds kDhtJoinSettle{1500};
 
 struct DhtStatus {
     std::string v4, v6;  // "connected", "connecting", "disconnected"
@@ -83,6 +86,12 @@ public:
     DhtStatus status() const;
     // status().connected() without asking OpenDHT's thread (its last status callback).
     bool connected() const;
+    // Connected for at least kDhtJoinSettle: when PAVE starts its own searches (listens,
+    // announces). OpenDHT looks up its own id one second after its first peer answers, but only
+    // when it has no search of its own (dht.cpp, confirmNodes): searches made earlier would
+    // skip that lookup, which fills the routing table and makes this node known to its
+    // neighbourhood, and would all start at the bootstrap node (README, "Directory").
+    bool ready() const;
     std::string node_id_hex() const;  // the DHT routing id (random per run)
     std::vector<DhtStoredValue> export_values() const;
     // Addresses of DHT peers in the routing table (candidate STUN reflectors), at most max.

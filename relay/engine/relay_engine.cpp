@@ -1,6 +1,7 @@
 #include "relay/engine/relay_engine.h"
 
 #include <algorithm>
+#include <set>
 
 #include "crypto/hex.h"
 #include "crypto/session_keys.h"
@@ -144,9 +145,9 @@ void RelayEngine::housekeeping(const EngineTime& now) {
     uint64_t cur = period_of(now_s);
     if (cur != rotated_period_) {
         rotate(now_s);
-        listen_inboxes(now_s);
         rotated_period_ = cur;
     }
+    if (inbox_listens_due(now)) listen_inboxes(now_s);
     // Also when the public address was learnt or changed: clients send their hellos there.
     if (announce_allowed(now) &&
         (presence_due(now) || (host_.dht_connected() && record_endpoints() != published_endpoints_)))
@@ -228,6 +229,7 @@ void RelayEngine::publish(const EngineTime& now) {
     r.expires = now_s + ttl_s_;
     r.endpoints = record_endpoints();
     published_endpoints_ = r.endpoints;
+    named_until_[cur] = std::max(named_until_[cur], r.expires);
     Bytes value = encode_presence(r, key_);
     // The new record replaces the old one on every replica key: the old announcement is
     // withdrawn (OpenDHT would otherwise keep re-sending it), the new one made.
@@ -237,6 +239,7 @@ void RelayEngine::publish(const EngineTime& now) {
         announced_[key] = host_.dht_announce(key, value);
     }
     announce_retry_at_.reset();
+    if (!first_announce_) first_announce_ = now.mono;
     last_publish_ = now_s;
     published_period_ = cur;
     ++publications_;
@@ -249,6 +252,10 @@ void RelayEngine::on_announce_done(const EngineTime& now, const DhtKey& key, uin
     if (it == announced_.end() || it->second != id) return;  // replaced or withdrawn since
     if (ok) {
         announce_backoff_ = kAnnounceBackoffMin;
+        if (!presence_stored_) {
+            presence_stored_ = true;
+            if (inbox_listens_due(now)) listen_inboxes(now.unix_s());  // now, not at the next housekeeping
+        }
         return;
     }
     ++announces_failed_;
@@ -264,17 +271,27 @@ void RelayEngine::withdraw_presence() {
     announced_.clear();
 }
 
+bool RelayEngine::inbox_listens_due(const EngineTime& now) const {
+    if (!host_.dht_connected()) return false;
+    return presence_stored_ || (first_announce_ && now.mono >= *first_announce_ + kInboxFallback);
+}
+
 void RelayEngine::listen_inboxes(uint64_t now_s) {
-    uint64_t cur = period_of(now_s);
+    const uint64_t cur = period_of(now_s);
+    std::erase_if(named_until_, [&](const auto& n) { return n.first + 1 < cur || n.second <= now_s; });
+    std::set<uint64_t> wanted{cur};
+    if (named_until_.count(cur - 1)) wanted.insert(cur - 1);  // a record naming it is still live
+    const uint64_t lead = std::min<uint64_t>(kNextPeriodLead, period_secs_ / 4);
+    if (now_s + lead >= (cur + 1) * period_secs_) wanted.insert(cur + 1);
     for (auto it = inbox_listens_.begin(); it != inbox_listens_.end();) {
-        if (it->first.first + 1 < cur) {
+        if (!wanted.count(it->first.first)) {
             host_.dht_cancel_listen(inbox_shard_key(it->first.second, period_secs_, it->first.first), it->second);
             it = inbox_listens_.erase(it);
         } else {
             ++it;
         }
     }
-    for (uint64_t p : {cur - 1, cur, cur + 1})
+    for (uint64_t p : wanted)
         for (unsigned s = 0; s < kInboxShards; ++s)
             if (!inbox_listens_.count({p, s}))
                 inbox_listens_[{p, s}] = host_.dht_listen(inbox_shard_key(s, period_secs_, p));

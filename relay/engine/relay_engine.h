@@ -9,8 +9,15 @@
 // first round nobody acknowledged is announced again after a backoff (2 s, doubling, at most
 // 60 s). The inbox keys it names rotate every period, the previous, current and next periods' keys are
 // held and older ones erased, so a later leak exposes no past client.
-// Inbox: values on every inbox shard key (dht/inbox_keys.h) of those three periods are queued
-// (bounded) and trial-decrypted at a bounded rate. What is admitted (timestamps, replay, VPN
+// Inbox: the relay listens on every inbox shard key (dht/inbox_keys.h) of the periods a client
+// can seal an offer to: the current one, the previous one while a record naming it has not
+// expired, and the next one from kNextPeriodLead before it begins (a client takes the period
+// from the relay's own record, so no other period can carry an offer for this relay). The
+// listens begin once a storer acknowledged the first presence announcement (or kInboxFallback
+// after it was made): before that no client can know the inbox keys, and an offer put
+// meanwhile waits at the shard's storers, which hand it over when the listen begins. So a
+// relay's start searches for its presence first and for the 8 shard keys, which every relay
+// shares, after. Their values are queued (bounded) and trial-decrypted at a bounded rate. What is admitted (timestamps, replay, VPN
 // endpoint and candidates under the endpoint policy, capacity, per-address limits) is decided
 // by SessionAdmission; stale and replayed offers are not answered. The answer to an accepted or
 // refused offer never touches the DHT: it is held (bounded, kAnswerHold) until a hello with the
@@ -100,6 +107,11 @@ public:
     static constexpr auto kDrainRetry = std::chrono::milliseconds(20);
     // An answer waits this long for the client's hello, and goes out at most kAnswerSends times.
     static constexpr auto kAnswerHold = std::chrono::seconds(10);
+    // The next period's inbox shards are listened on from this long before it begins (at most a
+    // quarter of the period), so that the listens are in place when the record naming it goes out.
+    static constexpr uint32_t kNextPeriodLead = 30;
+    // The inbox listens begin at the latest this long after the first presence announcement.
+    static constexpr auto kInboxFallback = std::chrono::seconds(5);
     static constexpr unsigned kAnswerSends = 4;
 
     // bound: the addresses of the relay's own sockets (refused as endpoints and candidates).
@@ -188,6 +200,7 @@ private:
     void publish(const EngineTime& now);
     void withdraw_presence();
     std::vector<Endpoint> record_endpoints();
+    bool inbox_listens_due(const EngineTime& now) const;
     void listen_inboxes(uint64_t now_s);
     void enqueue(const EngineTime& now, Bytes value, uint64_t period);
     void drain_offers(const EngineTime& now);
@@ -216,6 +229,9 @@ private:
     unsigned bucket_;
     std::map<uint64_t, X25519Key> inbox_keys_;
     std::map<std::pair<uint64_t, unsigned>, DhtListenToken> inbox_listens_;  // (period, shard) -> listen token
+    std::map<uint64_t, uint64_t> named_until_;  // period -> when the last record naming it expires (unix s)
+    bool presence_stored_ = false;                     // a storer acknowledged an announcement
+    std::optional<Clock::time_point> first_announce_;  // kInboxFallback counts from here
     struct HeldAnswer {
         Bytes frame;
         Clock::time_point until{};

@@ -45,8 +45,10 @@ public:
     virtual uint64_t dht_announce(const DhtKey& key, Bytes value) = 0;
     // Stops re-sending an announced value (storers keep it until it expires there).
     virtual void dht_withdraw(const DhtKey& key, uint64_t id) = 0;
-    // Whether the DHT knows a peer: the relay announces only then (a put made before the node
-    // has bootstrapped is acknowledged by nobody, or by the few nodes known at cold start).
+    // Whether the DHT has joined (knows peers and had a moment to fill its routing table): the
+    // relay announces and listens on its inboxes only then (a put made before the node has
+    // bootstrapped is acknowledged by nobody, or by the few nodes known at cold start, and
+    // every search made then starts at the bootstrap node).
     virtual bool dht_connected() = 0;
 
     // CPU time of the calling thread in nanoseconds, for the trial-decryption cost figure

@@ -135,6 +135,8 @@ struct Bench {
     explicit Bench(RelayEngineConfig c = {}) : cfg(c) {
         engine = std::make_unique<RelayEngine>(host, key, cfg, std::vector<Endpoint>{ep("10.2.0.2:4500")});
         engine->on_tick(now);
+        // The storers acknowledge the presence: the relay listens on its inboxes from then on.
+        for (const auto& a : host.announces) engine->on_announce_done(now, a.key, a.id, true);
     }
     ~Bench() { engine->shutdown(now); }
 
@@ -252,28 +254,49 @@ ConnId only_session(const RelayEngine& e) {
 
 }  // namespace
 
-TEST_CASE("relay engine: presence published, inbox keys and listens rotate with the period") {
+TEST_CASE("relay engine: presence published; inbox keys rotate; listens follow the periods its records name") {
     RelayEngineConfig c;
-    c.presence_ttl_s = 10;  // period 10 s
-    Bench b(c);
+    c.presence_ttl_s = 10;  // period 10 s: the next period's shards are listened on from 2 s before it
+    Bench b(c);             // at the start of a period
+    const uint64_t p0 = b.period();
+    auto listened = [&](uint64_t p) {
+        size_t n = 0;
+        for (const auto& [t, k] : b.host.listens)
+            for (unsigned s = 0; s < kInboxShards; ++s) n += k == inbox_shard_key(s, 10, p);
+        return n;
+    };
     CHECK(b.engine->publications() == 1);
-    CHECK(b.host.listens.size() == 3 * kInboxShards);  // every shard of three periods
+    CHECK(b.host.listens.size() == kInboxShards);  // every shard of the only period a record names
+    CHECK(listened(p0) == kInboxShards);
     const PresenceRecord first = b.presence();
-    CHECK(first.period == b.period());
+    CHECK(first.period == p0);
     CHECK(first.capacity == c.capacity);
     CHECK(first.endpoints == std::vector<Endpoint>{kRelayPub});  // where clients send hellos
     b.advance(3s);
     b.engine->on_tick(b.now);
     CHECK(b.engine->publications() == 2);  // three chances per TTL
-    b.advance(30s);
+    CHECK(b.host.listens.size() == kInboxShards);
+    b.advance(5s);  // 8 s: 2 s before the next period; the record is replaced (expires at 18 s)
+    b.engine->on_tick(b.now);
+    CHECK(listened(p0 + 1) == kInboxShards);
+    CHECK(b.host.listens.size() == 2 * kInboxShards);
+    b.advance(2s);  // 10 s: the next period; records naming the previous one live until 18 s
     b.engine->on_tick(b.now);
     const PresenceRecord later = b.presence();
-    CHECK(later.period == first.period + 3);
+    CHECK(later.period == p0 + 1);
     CHECK(later.inbox_pub != first.inbox_pub);
-    CHECK(b.host.listens.size() == 3 * kInboxShards);  // previous, current and next period only
-    CHECK(b.host.cancelled.size() == 3 * kInboxShards);
+    CHECK(listened(p0) == kInboxShards);
+    CHECK(listened(p0 + 1) == kInboxShards);
+    CHECK(b.host.cancelled.empty());
+    b.advance(8s);  // 18 s: the last record naming p0 has expired; 2 s before p0 + 2
+    b.engine->on_tick(b.now);
+    CHECK(listened(p0) == 0);
+    CHECK(listened(p0 + 1) == kInboxShards);
+    CHECK(listened(p0 + 2) == kInboxShards);
+    CHECK(b.host.cancelled.size() == kInboxShards);
     // A value on a listen that was cancelled is not for us.
-    b.engine->on_dht_values(b.now, inbox_shard_key(0, 10, first.period), 101, {Bytes(kRendezvousValueSize)}, false);
+    b.engine->on_dht_values(b.now, inbox_shard_key(0, 10, p0), b.host.cancelled.front(), {Bytes(kRendezvousValueSize)},
+                            false);
     CHECK(b.engine->intake(RelayEngine::Intake::not_for_us) == 1);
 }
 
@@ -293,17 +316,20 @@ TEST_CASE("relay engine: presence waits for the DHT, goes on every replica key, 
     };
     engine.on_tick(now);
     step(5s);
-    CHECK(host.announces.empty());        // nothing announced before the DHT is connected
-    CHECK(host.listens.size() == 3 * kInboxShards);      // but the inboxes are listened on
+    CHECK(host.announces.empty());  // nothing announced before the DHT is connected
+    CHECK(host.listens.empty());    // nor listened on
     host.connected = true;
     step(1s);
     REQUIRE(host.announces.size() == kBucketReplicas);
+    CHECK(host.listens.empty());  // the inboxes wait for a storer to hold the record
     std::set<DhtKey> keys;
     for (const auto& a : host.announces) keys.insert(a.key);
     for (unsigned r = 0; r < kBucketReplicas; ++r) CHECK(keys.count(relay_directory_key(engine.bucket(), r)));
     CHECK(engine.presence_announced());
-    // Every replica acknowledged: nothing more until the record is due (TTL / 3).
+    // Every replica acknowledged: nothing more until the record is due (TTL / 3), and the
+    // inboxes of the current period are listened on at once.
     for (const auto& a : host.announces) engine.on_announce_done(now, a.key, a.id, true);
+    CHECK(host.listens.size() == kInboxShards);
     step(5s);
     CHECK(host.announces.size() == kBucketReplicas);
     step(6s);  // 11 s > 30 s / 3: the record is replaced, the previous announcements withdrawn
@@ -336,6 +362,26 @@ TEST_CASE("relay engine: presence waits for the DHT, goes on every replica key, 
     CHECK(host.withdrawn.size() == withdrawn + kBucketReplicas);
 }
 
+TEST_CASE("relay engine: the inboxes are listened on kInboxFallback after an announcement nobody acknowledged") {
+    FakeHost host;
+    Ed25519Key key = Ed25519Key::generate();
+    EngineTime now{Clock::time_point{} + 1000h, 1'700'000'011'000};
+    RelayEngine engine(host, key, RelayEngineConfig{}, {ep("10.2.0.2:4500")});
+    engine.on_tick(now);
+    REQUIRE(host.announces.size() == kBucketReplicas);
+    for (int i = 0; i < 4; ++i) {
+        now.mono += 1s;
+        now.unix_ms += 1000;
+        engine.on_tick(now);
+    }
+    CHECK(host.listens.empty());
+    now.mono += 1s;
+    now.unix_ms += 1000;
+    engine.on_tick(now);
+    CHECK(host.listens.size() == kInboxShards);
+    engine.shutdown(now);
+}
+
 TEST_CASE("relay engine: a relay role beside a client announces after its delay and leaves its record to expire") {
     RelayEngineConfig c;
     c.presence_ttl_s = 600;
@@ -353,10 +399,12 @@ TEST_CASE("relay engine: a relay role beside a client announces after its delay 
     engine.on_tick(now);
     for (int i = 0; i < 89; ++i) step(1s);
     CHECK(host.announces.empty());  // connected, but the delay has not passed
-    CHECK(!host.listens.empty());   // offers can already reach it
+    CHECK(host.listens.empty());    // no client can know its inbox keys yet
     step(1s);
     step(1s);
     CHECK(host.announces.size() == kBucketReplicas);
+    for (const auto& a : host.announces) engine.on_announce_done(now, a.key, a.id, true);
+    CHECK(host.listens.size() == kInboxShards);
     engine.shutdown(now);
     CHECK(host.withdrawn.empty());  // its end does not mark the moment the tunnel stopped
 }
