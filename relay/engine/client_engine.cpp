@@ -153,7 +153,10 @@ void ClientEngine::begin_attempt(const EngineTime& now) {
     address_suspect_ = false;
     keypair_sent_.reset();
     // Our public address may be what changed: learn it anew (a reflector answers in a round trip).
-    if (ever_connected_) reflector_.reset();
+    if (ever_connected_) {
+        if (auto m = reflector_.mapped()) previous_mapped_ = m;
+        reflector_.reset();
+    }
     want_directory_for_attempt(now, attempts_ == 1);
     progress("finding relays");
 }
@@ -291,9 +294,11 @@ void ClientEngine::step_tick(const EngineTime& now) {
         }
         case Step::learning_address: {
             probe_reflectors(t);
-            // Two answers also tell the NAT's kind; one is enough after a short wait (the
-            // requests went out while the directory was read), and at once after a connection.
-            bool enough = reflector_.answers() >= 2 || (reflector_.answers() >= 1 && ever_connected_) ||
+            // Two answers also tell the NAT's kind; a single one is trusted at once only when
+            // it confirms the previous connection's public IP, else after kSecondReflectorWait.
+            const auto m = reflector_.mapped();
+            const bool confirms = m && previous_mapped_ && m->same_ip(*previous_mapped_);
+            bool enough = reflector_.answers() >= 2 || (reflector_.answers() >= 1 && confirms) ||
                           (reflector_.answers() >= 1 && t - step_start_ > kSecondReflectorWait);
             bool give_up = t - step_start_ > std::chrono::seconds(3);
             if (enough || give_up) {

@@ -139,9 +139,11 @@ inline constexpr std::chrono::seconds kHandshakeAnswerWait{5};
 // likely our own address (a NAT rebinding, a new network) than two relays dying, so neither is
 // avoided and a new attempt learns our public address afresh.
 inline constexpr std::chrono::seconds kOwnChangeWindow{3};
-// With one reflector's answer, how long the first attempt waits for a second (which also tells
-// the NAT's kind) before the rendezvous.
-inline constexpr std::chrono::milliseconds kSecondReflectorWait{150};
+// With one reflector's answer, how long an attempt waits for a second (which also tells the
+// NAT's kind) before the rendezvous. Reflectors are DHT peers, the provider's among them: a
+// single answer decides the advertised address only after this wait, or at once when it names
+// the public IP address of the previous connection (a NAT rebinding changes only the port).
+inline constexpr std::chrono::milliseconds kSecondReflectorWait{600};
 inline constexpr std::chrono::seconds kPreviousGrace{1};
 // While the VPN has not answered on a migrated keypair, the KEYPAIR frame goes again with data
 // at most this often (a lost frame would hold the data back).
@@ -355,6 +357,7 @@ private:
     Step step_ = Step::finding_relays;
     Clock::time_point attempt_start_{}, step_start_{}, last_summary_{};
     bool ever_connected_ = false;
+    std::optional<Endpoint> previous_mapped_;  // our public address on the previous connection
     unsigned attempts_ = 0;
 
     std::optional<RelayInfo> relay_;

@@ -9,6 +9,7 @@
 #include <map>
 #include <set>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -92,6 +93,7 @@ struct World : ClientEngineHost {
     std::optional<std::string> gave_up_why;
     bool dht_up = true;
     bool reflector_answers = true;
+    std::optional<Endpoint> reflect_as;  // what the reflector says our address is (default: client_pub)
     unsigned probes = 0;
     ClientEngine engine;
 
@@ -155,7 +157,7 @@ struct World : ClientEngineHost {
         ++probes;
         if (!reflector_answers || !(to == reflector)) return;
         Bytes out;
-        if (handle_request(d, client_pub, out) == StunAction::answer_success)
+        if (handle_request(d, reflect_as ? *reflect_as : client_pub, out) == StunAction::answer_success)
             to_client.push_back({reflector, client_pub, std::move(out)});
     }
     std::vector<Endpoint> known_nodes(size_t) override { return {reflector}; }
@@ -754,4 +756,35 @@ TEST_CASE("client entry: the newest initiation held while no path is up is sent 
         CHECK(w.wg_to_relay.size() == 1);
         CHECK(w.saw("new session: waiting for the VPN to answer WireGuard's handshake on it"));
     }
+}
+
+TEST_CASE("client engine: one reflector's answer is trusted after the wait, at once only when it confirms the previous IP") {
+    // Reflectors are DHT peers (the provider's among them): the first answer alone must not
+    // decide the advertised address, except as a confirmation of the last connection's.
+    World w;
+    w.engine.start(w.now);
+    FakeRelay& r = w.add_relay(Mode::accept);
+    // From the directory's answer to the address decision (both may fall in one 20 ms step).
+    auto learning_time = [&]() {
+        const size_t found = w.count("relay(s) in the directory"), learned = w.count("public address learned");
+        REQUIRE(w.run_until([&] { return w.count("relay(s) in the directory") > found; }, 3s));
+        const auto t0 = w.now.mono;
+        REQUIRE(w.run_until([&] { return w.count("public address learned") > learned; }, 4s));
+        return w.now.mono - t0;
+    };
+    const auto first = learning_time();
+    INFO(w.all_events());
+    CHECK(first >= kSecondReflectorWait);
+    CHECK(first < kSecondReflectorWait + 100ms);
+    REQUIRE(w.run_until([&] { return w.engine.step() == Step::connected; }, 5s));
+    // The session is lost; the new attempt's single answer names the same public IP (a new port,
+    // as after a NAT rebinding): no wait.
+    w.reflect_as = *Endpoint::parse("203.0.113.10:40001");
+    r.session->close(0, w.now.mono);
+    CHECK(learning_time() <= 40ms);
+    REQUIRE(w.run_until([&] { return w.engine.step() == Step::connected; }, 8s));
+    // Lost again, and the one answer now names another IP: waited for like a first answer.
+    w.reflect_as = *Endpoint::parse("198.51.100.44:40000");
+    r.session->close(0, w.now.mono);
+    CHECK(learning_time() >= kSecondReflectorWait);
 }
