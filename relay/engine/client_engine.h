@@ -140,10 +140,12 @@ inline constexpr std::chrono::seconds kHandshakeAnswerWait{5};
 // avoided and a new attempt learns our public address afresh.
 inline constexpr std::chrono::seconds kOwnChangeWindow{3};
 // With one reflector's answer, how long an attempt waits for a second (which also tells the
-// NAT's kind) before the rendezvous. Reflectors are DHT peers, the provider's among them: a
-// single answer decides the advertised address only after this wait, or at once when it names
-// the public IP address of the previous connection (a NAT rebinding changes only the port).
-inline constexpr std::chrono::milliseconds kSecondReflectorWait{600};
+// NAT's kind) before the rendezvous; no wait when the answer names the public IP of the
+// previous connection (a NAT rebinding changes only the port). Reflectors are DHT peers, the
+// provider's among them: a forged answer makes the offer name a wrong reflexive candidate,
+// which costs the relay a probe within its budgets, not the connection (the relay binds the
+// address the client's authenticated frames come from), so the wait stays short.
+inline constexpr std::chrono::milliseconds kSecondReflectorWait{150};
 inline constexpr std::chrono::seconds kPreviousGrace{1};
 // While the VPN has not answered on a migrated keypair, the KEYPAIR frame goes again with data
 // at most this often (a lost frame would hold the data back).

@@ -788,3 +788,16 @@ TEST_CASE("client engine: one reflector's answer is trusted after the wait, at o
     r.session->close(0, w.now.mono);
     CHECK(learning_time() >= kSecondReflectorWait);
 }
+
+TEST_CASE("client engine: a forged STUN answer costs a wrong candidate, not the connection") {
+    // The relay binds the address the client's authenticated frames come from, whatever the
+    // offer's reflexive candidate says.
+    World w;
+    w.reflect_as = *Endpoint::parse("192.0.2.99:1234");
+    w.engine.start(w.now);
+    FakeRelay& r = w.add_relay(Mode::accept);
+    REQUIRE(w.run_until([&] { return w.engine.step() == Step::connected; }, 8s));
+    INFO(w.all_events());
+    REQUIRE(r.session->peer());
+    CHECK(*r.session->peer() == w.client_pub);
+}
