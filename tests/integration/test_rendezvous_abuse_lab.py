@@ -31,7 +31,7 @@ def test_offer_flood_does_not_lock_out_a_real_client(plab):
     # The victim the offers name: eight ports of the VPN host (nothing listens there).
     lab.count_from("vpn", RELAY_PUBLIC)
     victim = [f"{VPN_IP}:{7000 + i}" for i in range(8)]
-    rate, seconds = 10, 50
+    rate, seconds = 10, 25
     t0 = time.time()
     flood = lab.spawn("boot", offers_cmd(plab, rate, seconds, victim), "offer-flood",
                       stdout_path=plab.tmp / "flood.log")
