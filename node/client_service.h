@@ -6,9 +6,9 @@
 // host's addresses change (node/address_watch.h); it prints the engine's progress events as
 // "pave connect: ..." lines and exits the node when the engine gives up.
 //
-// The engine listens on the relay bucket keys for its own directory; the node's DirectoryFeed
-// (for the `relays` command and `status`) listens on the same keys. OpenDHT keeps one network
-// listen per key, so the cost of the second is local: each record is judged twice.
+// The engine reads the relay bucket keys with short gets for its own directory, which is also
+// what the node's `relays` command and `status` show (the node's DirectoryFeed, which listens,
+// runs only in `pave node`).
 #pragma once
 #include <uv.h>
 

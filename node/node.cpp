@@ -76,6 +76,8 @@ private:
     std::string open_ports();
     void start_dht();
     void on_tick();
+    // The relays this node knows: the client engine's (short gets) or, for `pave node`, the feed's.
+    const Directory& directory() const;
     void bootstrap_if_needed();
     void handle_stun(ByteView data, const Endpoint& from, UdpPort& port);
     void handle_control(ByteView data, const Endpoint& from, UdpPort& port);
@@ -308,7 +310,10 @@ void Node::on_tick() {
     uint64_t now = unix_now();
     for (UdpPort* p : {port4_.get(), port6_.get(), relay_port_.get()})
         if (p) p->tick();
-    if (!feed_->started() && dht_->ready()) feed_->start();
+    // Only `pave node` listens on directory keys: a client reads them with short gets (its
+    // engine's directory is what `relays` shows), so storers next to them learn no client's
+    // address for as long as it runs (README, "Reading the directory").
+    if (!opts_.client && !feed_->started() && dht_->ready()) feed_->start();
     feed_->tick(now);
     if (client_) client_->tick();
     if (relay_) refresh_stun_servers(Clock::now());
@@ -383,7 +388,7 @@ std::string Node::cmd_status(bool json) {
     // OpenDHT "connecting" forever, which the user should read as disconnected.
     bool dht_up = st.connected() && st.good4 + st.good6 > 0;
     const StunAnswerer& stun = relay_ ? relay_->stun() : stun_;
-    const uint64_t relays_known = feed_->directory().live(unix_now()).size();
+    const uint64_t relays_known = directory().live(unix_now()).size();
     if (json) {
         JsonWriter j;
         j.begin_object().field("schema", "pave.status.v1");
@@ -465,9 +470,13 @@ std::string Node::cmd_status(bool json) {
     return o.str();
 }
 
+const Directory& Node::directory() const {
+    return client_ ? client_->engine().directory() : feed_->directory();
+}
+
 std::string Node::cmd_relays(bool json) {
     uint64_t now = unix_now();
-    auto relays = feed_->directory().live(now);
+    auto relays = directory().live(now);
     if (json) {
         JsonWriter j;
         j.begin_object().field("schema", "pave.relays.v1").key("relays").begin_array();
@@ -491,7 +500,7 @@ std::string Node::cmd_relays(bool json) {
 
 std::string Node::cmd_stats(bool json) {
     std::vector<std::pair<std::string, uint64_t>> c;
-    const Directory& d = feed_->directory();
+    const Directory& d = directory();
     c.emplace_back("values_seen", feed_->values_seen());
     c.emplace_back("judge_cpu_us", feed_->judge_cpu_ns() / 1000);
     for (size_t v = 0; v < size_t(Directory::Verdict::count_); ++v)
