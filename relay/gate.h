@@ -94,7 +94,8 @@
 // index, not the client's, and no claim may name as the client's index a VPN index that an
 // earlier claim of the session named (the client's data to it crossed, so its echo carries it). Forging the unlocking message takes what forging a handshake
 // response takes (points 1 and 4 above: the relay's secret port towards the endpoint), and
-// gives what that gives: nothing an attacker able to spoof lacks. Amplification while locked:
+// gives what that gives: nothing an attacker able to spoof lacks (the namespace lab runs these
+// attacks on a real relay: tests/integration/test_migration_gate_lab.py). Amplification while locked:
 // the one unlocking datagram answers at least one datagram forwarded within answer_window, so
 // packets_to_client <= packets_to_endpoint still holds; bytes may exceed by that one datagram.
 //

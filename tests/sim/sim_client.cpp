@@ -35,8 +35,8 @@ void SimClient::start() {
     after(world_.events.now());
 }
 
-void SimClient::move_address(const Endpoint& local, bool notify) {
-    world_.net.move(sock_, local);
+void SimClient::move_address(const Endpoint& local, bool notify, SimNat* nat) {
+    world_.net.move(sock_, local, nat ? nat : sock_.nat());
     if (!notify || closed_) return;
     engine_.on_local_addresses_changed(world_.now());
     after(engine_.on_tick(world_.now()));

@@ -40,10 +40,11 @@ public:
 
     void start();
     void close();
-    // The host's address changed: the session socket sends from `local` from now on (behind the
-    // same NAT, which maps it afresh). With `notify`, the engine is told at once, as the node's
-    // address watch tells it (node/address_watch.h); without, it finds out from its paths.
-    void move_address(const Endpoint& local, bool notify);
+    // The host's address changed: the session socket sends from `local` from now on, behind the
+    // same NAT (which maps it afresh) or, given `nat`, behind that one (another network). With
+    // `notify`, the engine is told at once, as the node's address watch tells it
+    // (node/address_watch.h); without, it finds out from its paths.
+    void move_address(const Endpoint& local, bool notify, SimNat* nat = nullptr);
 
     const std::vector<EngineEvent>& events() const { return events_; }
     bool saw_event(const std::string& substring) const;

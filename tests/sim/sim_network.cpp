@@ -20,14 +20,15 @@ SimSocket& SimNetwork::bind(const Endpoint& local, SimSocket::Receive rx, LinkPa
 
 void SimNetwork::close(SimSocket& s) { sockets_.erase(Key{s.nat(), s.local().to_string()}); }
 
-void SimNetwork::move(SimSocket& s, const Endpoint& local) {
-    Key to{s.nat(), local.to_string()};
-    if (local == s.local()) return;
+void SimNetwork::move(SimSocket& s, const Endpoint& local, SimNat* nat) {
+    Key to{nat, local.to_string()};
+    if (local == s.local() && nat == s.nat()) return;
     if (sockets_.count(to)) throw std::logic_error("sim: address in use: " + to.addr);
     auto node = sockets_.extract(Key{s.nat(), s.local().to_string()});
     if (node.empty()) throw std::logic_error("sim: no such socket: " + s.local().to_string());
     node.key() = to;
     node.mapped()->local_ = local;
+    node.mapped()->nat_ = nat;
     sockets_.insert(std::move(node));
 }
 

@@ -85,10 +85,10 @@ public:
     }
     // Datagrams on their way to a closed socket are dropped when they arrive.
     void close(SimSocket& s);
-    // The socket's host changed its address (same NAT, or public when there is none): it sends
-    // from `local` from now on; datagrams on their way to the old address are dropped when
+    // The socket's host changed its address: it sends from `local` from now on, behind `nat`
+    // (nullptr: a public address); datagrams on their way to the old address are dropped when
     // they arrive. Throws if `local` is taken (by another socket).
-    void move(SimSocket& s, const Endpoint& local);
+    void move(SimSocket& s, const Endpoint& local, SimNat* nat);
 
     void send(SimSocket& from, const Endpoint& to, ByteView data);
 

@@ -1,6 +1,7 @@
 // Roaming in a simulated swarm: the client's host changes its own address (a new address in the
-// same LAN behind the same NAT, which maps it afresh, so every relay sees a new public port that
-// its NAT drops). Told at once (the node's address watch), the engine probes every path and
+// same LAN behind the same NAT, which maps it afresh, or a move to another network behind
+// another NAT), so every relay sees a new public address, which a relay behind a port-restricted
+// NAT drops and a public relay can re-validate. Told at once (the node's address watch), the engine probes every path and
 // recovers at once, under traffic or idle; left to find out from its paths, it does so only
 // once data goes unanswered. An address change that leaves the paths working costs nothing.
 #include <doctest/doctest.h>
@@ -134,6 +135,28 @@ TEST_CASE("roaming: the client's own address changes under a 10/s ping; recovere
                 }
             }
         }
+    }
+}
+
+TEST_CASE("roaming: the client moves to another network (another NAT, a new public address) under a 10/s ping") {
+    for (bool restricted : {true, false}) {
+        CAPTURE(restricted);
+        World w(175, 1, restricted);
+        SimClient& c = w.client;
+        SimNat& other = w.s.add_nat(NatConfig::port_restricted());
+        const uint64_t responses = w.vpn.responses();
+        const unsigned attempts = c.engine().attempts();
+        Duration gap = w.ping(5s, [&](Duration t) {
+            if (t == 500ms) c.move_address(*Endpoint::parse("192.168.77.2:4600"), true, &other);
+        });
+        MESSAGE(std::string(restricted ? "relays behind port-restricted NATs" : "relays on public addresses")
+                << ": moved to another network, longest gap " << ms(gap) << " ms; new attempts "
+                << c.engine().attempts() - attempts);
+        CHECK(gap <= 2s);
+        CHECK(c.step() == Step::connected);
+        CHECK(w.vpn.responses() == responses);
+        CHECK(c.engine().backoff().size() == 0);
+        CHECK(c.engine().attempts() == attempts + (restricted ? 1 : 0));
     }
 }
 
