@@ -23,14 +23,9 @@
 #include <functional>
 #include <string>
 
-#include "crypto/bytes.h"
 #include "node/uv_handle.h"
 
 namespace pave {
-
-// RTM_NEWADDR and RTM_DELADDR messages in one datagram read from a NETLINK_ROUTE socket; the
-// walk stops at the first malformed header and never reads past the datagram.
-size_t count_address_messages(ByteView datagram);
 
 class AddressWatch {
 public:

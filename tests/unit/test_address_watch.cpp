@@ -5,7 +5,7 @@
 
 #include <cstring>
 
-#include "node/address_watch.h"
+#include "node/netlink_address.h"
 
 using namespace pave;
 
