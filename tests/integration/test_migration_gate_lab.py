@@ -164,12 +164,19 @@ def test_spoofed_sweep_with_claims_is_bounded(lab, tmp_path):
                      stdout_path=out)
     assert wait_until(lambda: spoof.sink_stats(sink).get("transport", 0) >= 1, 30,
                       what="the first claimed datagram at the sink")
-    sweep, sweep_out = spoof.sweep_responses(lab, "boot", f"{VPN_IP}:{SINK_PORT}", RELAY_PUBLIC, index_c,
-                                             rate=20000, stop_file=found, first=1024, last=65535,
-                                             kind="transport")
-    sweep.wait(60)
+    # A second pass if the first missed (a loaded machine drops forged datagrams) while the claims'
+    # answer windows are still open.
+    sw = {"sent": 0, "bytes_ip": 0, "seconds": 0.0}
+    for _ in range(2):
+        sweep, sweep_out = spoof.sweep_responses(lab, "boot", f"{VPN_IP}:{SINK_PORT}", RELAY_PUBLIC, index_c,
+                                                 rate=20000, stop_file=found, first=1024, last=65535,
+                                                 kind="transport")
+        sweep.wait(60)
+        r = spoof.sweep_result(sweep_out)
+        sw = {k: sw[k] + r[k] for k in sw}
+        if found.exists() or tool.poll() is not None:
+            break
     tool.wait(60)
-    sw = spoof.sweep_result(sweep_out)
     t = json.loads(out.read_text().strip().splitlines()[-1])
     st = wait_quiet(sink)
     relay_port = int(st["sources"][0].rsplit(":", 1)[1])
