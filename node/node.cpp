@@ -130,6 +130,10 @@ private:
     uv_timer_t tick_timer_{};
     uv_check_t flush_check_{};
     uv_timer_t stop_timer_{};
+    // Fires kDhtJoinFallback after the DHT connects, unless its join ended first: the directory
+    // feed and the relay begin their searches (on_dht_joined).
+    uv_timer_t join_timer_{};
+    void on_dht_joined();
     uv_signal_t sigint_{}, sigterm_{};
     Clock::time_point started_ = Clock::now();
     Clock::time_point last_bootstrap_{};
@@ -235,6 +239,23 @@ void Node::start_dht() {
         o.bound6 = port6_->bound();
     }
     o.verbose = opts_.dht_verbose;
+    uv_timer_init(loop_, &join_timer_);
+    join_timer_.data = this;
+    o.on_connected = [this] {
+        queue_.post([this] {
+            if (stopping_) return;
+            auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(kDhtJoinFallback).count() + 1;
+            uv_timer_start(&join_timer_, [](uv_timer_t* t) { static_cast<Node*>(t->data)->on_dht_joined(); },
+                           uint64_t(ms), 0);
+        });
+    };
+    o.on_joined = [this] {
+        queue_.post([this] {
+            if (stopping_) return;
+            uv_timer_stop(&join_timer_);
+            on_dht_joined();
+        });
+    };
     o.client = opts_.client;
     // OpenDHT names peers by address in its lines; PAVE logs no peer address unless asked to.
     o.log = [](bool warning, const std::string& line) {
@@ -271,6 +292,12 @@ void Node::start_dht() {
                                                 [this] { return own_candidates(); }, own);
     }
     bootstrap_if_needed();
+}
+
+void Node::on_dht_joined() {
+    if (stopping_ || !dht_->ready()) return;  // lost again meanwhile: the next connection restarts the timer
+    if (!opts_.client && !feed_->started()) feed_->start();
+    if (relay_) relay_->dht_joined();
 }
 
 void Node::bootstrap_if_needed() {
@@ -655,6 +682,8 @@ void Node::shutdown() {
     uv_close(reinterpret_cast<uv_handle_t*>(&flush_check_), nullptr);
     uv_timer_stop(&tick_timer_);
     uv_close(reinterpret_cast<uv_handle_t*>(&tick_timer_), nullptr);
+    uv_timer_stop(&join_timer_);
+    uv_close(reinterpret_cast<uv_handle_t*>(&join_timer_), nullptr);
     uv_close(reinterpret_cast<uv_handle_t*>(&sigint_), nullptr);
     uv_close(reinterpret_cast<uv_handle_t*>(&sigterm_), nullptr);
 }

@@ -52,6 +52,11 @@ bool RelayService::drain() {
     return any;
 }
 
+void RelayService::dht_joined() {
+    engine_->on_dht_joined(now());
+    arm_timer();
+}
+
 void RelayService::close_sessions() {
     engine_->shutdown(now());
     flush_batches();
@@ -143,7 +148,7 @@ uint64_t RelayService::dht_announce(const DhtKey& key, Bytes value) {
 
 void RelayService::dht_withdraw(const DhtKey& key, uint64_t id) { dht_.cancel_announce(key, id); }
 
-// Ready, not only connected: the relay's first searches wait for OpenDHT's own lookup (DhtNode::ready).
+// Ready, not only connected: the relay's first searches wait for the DHT's join (DhtNode::ready).
 bool RelayService::dht_connected() { return dht_.ready(); }
 
 DhtListenToken RelayService::dht_listen(const DhtKey& key) {

@@ -63,6 +63,8 @@ public:
     void sessions_json(JsonWriter& j) const;
     // End of a loop iteration: send what the data path queued.
     void flush_batches();
+    // The DHT has joined (DhtNode::ready): presence and inbox listens are looked at now.
+    void dht_joined();
     // Closes every session now (CLOSE frames sent at once), so clients move to their standby
     // without waiting for the rest of the node's shutdown (the DHT's stop takes a while).
     void close_sessions();

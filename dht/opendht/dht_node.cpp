@@ -85,6 +85,8 @@ struct DhtNode::Impl {
     std::atomic<int> status4{int(dht::NodeStatus::Disconnected)}, status6{int(dht::NodeStatus::Disconnected)};
     // steady_clock time (ns since its epoch) of the last change to connected; 0 while not connected.
     std::atomic<int64_t> connected_since_ns{0};
+    std::atomic<bool> joined{false};  // the own-id lookup since the last connection ended
+    dht::InfoHash node_id;
 };
 
 namespace {
@@ -98,7 +100,8 @@ DhtNode::DhtNode(const Options& opts) : impl_(std::make_unique<Impl>()) {
     dht::DhtRunner::Config cfg;
     cfg.dht_config.node_config.network = opts.network_id;
     // A random routing id per run: nothing ties this run's DHT traffic to another run's.
-    cfg.dht_config.node_config.node_id = dht::InfoHash::getRandom();
+    impl_->node_id = dht::InfoHash::getRandom();
+    cfg.dht_config.node_config.node_id = impl_->node_id;
     cfg.threaded = true;
     // OpenDHT's own limits, cut to what PAVE needs (its defaults are 8,192 requests/s in all,
     // 1,024/s per peer, 64 MiB of storage). A put costs a storer about three requests (search,
@@ -112,12 +115,28 @@ DhtNode::DhtNode(const Options& opts) : impl_(std::make_unique<Impl>()) {
     nc.max_store_keys = kDhtMaxStoreKeys;
     dht::DhtRunner::Context ctx;
     ctx.logger = make_logger(opts.log, opts.verbose);
-    ctx.statusChangedCallback = [impl = impl_.get()](dht::NodeStatus s4, dht::NodeStatus s6) {
+    ctx.statusChangedCallback = [impl = impl_.get(), on_connected = opts.on_connected,
+                                 on_joined = opts.on_joined](dht::NodeStatus s4, dht::NodeStatus s6) {
         impl->status4 = int(s4);
         impl->status6 = int(s6);
         const bool up = s4 == dht::NodeStatus::Connected || s6 == dht::NodeStatus::Connected;
-        if (!up) impl->connected_since_ns = 0;
-        else if (impl->connected_since_ns.load() == 0) impl->connected_since_ns = std::max<int64_t>(steady_ns(), 1);
+        if (!up) {
+            impl->connected_since_ns = 0;
+            impl->joined = false;
+        } else if (impl->connected_since_ns.load() == 0) {
+            impl->connected_since_ns = std::max<int64_t>(steady_ns(), 1);
+            if (on_connected) on_connected();
+            // The join: a lookup of the node's own id, which fills the routing table with its
+            // neighbourhood and makes it known there. (DhtRunner::get only queues the operation:
+            // safe from this callback.)
+            impl->runner.get(
+                impl->node_id, [](const std::vector<std::shared_ptr<dht::Value>>&) { return true; },
+                [impl, on_joined](bool) {
+                    if (impl->connected_since_ns.load() == 0) return;  // lost meanwhile
+                    impl->joined = true;
+                    if (on_joined) on_joined();
+                });
+        }
     };
     auto sock = std::make_unique<SharedSocket>(opts.send4, opts.bound4, opts.send6, opts.bound6, opts.client);
     impl_->socket = sock.get();
@@ -231,8 +250,9 @@ bool DhtNode::connected() const {
 
 bool DhtNode::ready() const {
     const int64_t since = impl_->connected_since_ns.load();
-    return connected() && since != 0 &&
-           steady_ns() - since >= std::chrono::duration_cast<std::chrono::nanoseconds>(kDhtJoinSettle).count();
+    if (!connected() || since == 0) return false;
+    return impl_->joined.load() ||
+           steady_ns() - since >= std::chrono::duration_cast<std::chrono::nanoseconds>(kDhtJoinFallback).count();
 }
 
 std::string DhtNode::node_id_hex() const { return impl_->runner.getNodeId().toString(); }

@@ -24,8 +24,9 @@ inline constexpr long kDhtMaxRequestsPerSec = 2048;
 inline constexpr long kDhtMaxPeerRequestsPerSec = 512;
 inline constexpr long kDhtMaxStoreBytes = 16L << 20;
 inline constexpr long kDhtMaxStoreKeys = 65536;
-// How long a node stays connected before it starts its own searches (DhtNode::ready).
-inline constexpr std::chrono::milliseconds kDhtJoinSettle{1500};
+// How long a node waits, once connected, for its own-id lookup before it starts its own
+// searches anyway (DhtNode::ready).
+inline constexpr std::chrono::milliseconds kDhtJoinFallback{3000};
 
 struct DhtStatus {
     std::string v4, v6;  // "connected", "connecting", "disconnected"
@@ -56,6 +57,9 @@ public:
         Endpoint bound4, bound6;
         bool verbose = false;    // pass OpenDHT's debug log through
         bool client = false;     // the client role: peers keep it out of their routing tables
+        // Called on OpenDHT's thread (post to the loop) each time the node becomes connected,
+        // and each time it becomes ready() after that: when its own-id lookup ends.
+        std::function<void()> on_connected, on_joined;
     };
 
     explicit DhtNode(const Options& opts);
@@ -86,11 +90,12 @@ public:
     DhtStatus status() const;
     // status().connected() without asking OpenDHT's thread (its last status callback).
     bool connected() const;
-    // Connected for at least kDhtJoinSettle: when PAVE starts its own searches (listens,
-    // announces). OpenDHT looks up its own id one second after its first peer answers, but only
-    // when it has no search of its own (dht.cpp, confirmNodes): searches made earlier would
-    // skip that lookup, which fills the routing table and makes this node known to its
-    // neighbourhood, and would all start at the bootstrap node (README, "Directory").
+    // Joined: connected, and its lookup of its own id (a Kademlia join, made as soon as the node
+    // is connected) has ended, or kDhtJoinFallback passed. PAVE starts its own searches
+    // (listens, announces) only then: made earlier, every one of them starts at the bootstrap
+    // node, the only node known, and OpenDHT's own lookup (its first confirmNodes, 3-5 s after
+    // start) is skipped while any search is pending (dht.cpp), so this node would be known
+    // to its neighbourhood late (README, "Directory").
     bool ready() const;
     std::string node_id_hex() const;  // the DHT routing id (random per run)
     std::vector<DhtStoredValue> export_values() const;

@@ -125,6 +125,11 @@ RelayEngine::Clock::time_point RelayEngine::next_deadline() const {
     return next;
 }
 
+void RelayEngine::on_dht_joined(const EngineTime& now) {
+    next_housekeeping_.reset();
+    on_tick(now);
+}
+
 RelayEngine::Clock::time_point RelayEngine::on_tick(const EngineTime& now) {
     if (!first_tick_) first_tick_ = now.mono;
     if (!next_housekeeping_ || now.mono >= *next_housekeeping_) {

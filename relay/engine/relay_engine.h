@@ -133,6 +133,9 @@ public:
     // The first round of an announcement (RelayEngineHost::dht_announce) ended: ok when a storer
     // acknowledged it. Outcomes of replaced announcements are ignored.
     void on_announce_done(const EngineTime& now, const DhtKey& key, uint64_t id, bool ok);
+    // The DHT has just joined (RelayEngineHost::dht_connected turned true): presence and inbox
+    // listens are looked at now rather than at the next housekeeping.
+    void on_dht_joined(const EngineTime& now);
     // Runs what is due; returns next_deadline().
     Clock::time_point on_tick(const EngineTime& now);
     Clock::time_point next_deadline() const;

@@ -319,9 +319,11 @@ TEST_CASE("relay engine: presence waits for the DHT, goes on every replica key, 
     CHECK(host.announces.empty());  // nothing announced before the DHT is connected
     CHECK(host.listens.empty());    // nor listened on
     host.connected = true;
-    step(1s);
+    engine.on_dht_joined(now);  // at once, not at the next housekeeping
     REQUIRE(host.announces.size() == kBucketReplicas);
     CHECK(host.listens.empty());  // the inboxes wait for a storer to hold the record
+    step(1s);
+    CHECK(host.announces.size() == kBucketReplicas);
     std::set<DhtKey> keys;
     for (const auto& a : host.announces) keys.insert(a.key);
     for (unsigned r = 0; r < kBucketReplicas; ++r) CHECK(keys.count(relay_directory_key(engine.bucket(), r)));
