@@ -151,7 +151,14 @@ void ClientService::send_probe(const Endpoint& to, ByteView data) {
     port_.send_guarded(data, to, AmplificationGuard::Traffic::request);
 }
 
-void ClientService::dht_put(const DhtKey& key, Bytes value) { dht_.put(key, std::move(value)); }
+void ClientService::dht_put(const DhtKey& key, Bytes value) {
+    const auto at = std::chrono::steady_clock::now();
+    dht_.put(key, std::move(value), [this, at](bool ok) {
+        // OpenDHT's thread: only the time is taken here.
+        const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - at);
+        queue_.post([ok, ms] { log::debug("connect", "offer put {} after {} ms", ok ? "done" : "failed", ms.count()); });
+    });
+}
 
 DhtListenToken ClientService::dht_listen(const DhtKey& key) {
     const DhtListenToken token = next_token_++;
@@ -230,7 +237,7 @@ std::string ClientService::sessions_text() const {
           << " silent=" << ch->silent() << " waiting=" << ch->waiting();
     o << " answers_refused=" << c.answers_refused << " answers_stale=" << c.answers_stale
       << " answers_no_usable_candidate=" << c.answers_no_usable_candidate << " answers_late=" << c.answers_late
-      << " hellos_sent=" << c.hellos_sent << " hellos_limited=" << c.hellos_limited << " relays_unreachable=" << c.relays_unreachable
+      << " hellos_sent=" << c.hellos_sent << " hellos_on_contact=" << c.hellos_on_contact << " hellos_limited=" << c.hellos_limited << " relays_unreachable=" << c.relays_unreachable
       << " offers_unsealable=" << c.offers_unsealable << " refused_at_validation=" << c.refused_at_validation << "\n";
     if (const Session* s = e.session()) {
         o << "client " << to_hex(s->conn_id()) << " state=" << pave::to_string(s->state())
@@ -269,7 +276,7 @@ void ClientService::sessions_json(JsonWriter& j) const {
     }
     j.field("answers_refused", c.answers_refused).field("answers_stale", c.answers_stale);
     j.field("answers_no_usable_candidate", c.answers_no_usable_candidate).field("answers_late", c.answers_late);
-    j.field("hellos_sent", c.hellos_sent).field("hellos_limited", c.hellos_limited).field("relays_unreachable", c.relays_unreachable);
+    j.field("hellos_sent", c.hellos_sent).field("hellos_on_contact", c.hellos_on_contact).field("hellos_limited", c.hellos_limited).field("relays_unreachable", c.relays_unreachable);
     j.field("offers_unsealable", c.offers_unsealable).field("refused_at_validation", c.refused_at_validation);
     j.field("wg_to_relay", c.wg_to_relay).field("wg_from_relay", c.wg_from_relay);
     j.field("local_other_source", c.local_other_source).field("local_not_connected", c.local_dropped_not_connected);

@@ -15,6 +15,8 @@
 #include "crypto/key_file.h"
 #include "crypto/random.h"
 #include "node/directory_feed.h"
+#include "node/dht_role.h"
+#include "relay/wire/endpoint_policy.h"
 #include "dht/opendht/dht_node.h"
 #include "node/candidates.h"
 #include "node/client_service.h"
@@ -92,6 +94,8 @@ private:
     bool for_client(const UdpPort& p) const { return !relay_port_ || &p != relay_port_.get(); }
     std::vector<Endpoint> own_candidates();
     void refresh_stun_servers(Clock::time_point now);
+    void update_dht_role();
+    bool dht_role_known_ = false;
     void register_commands();
     void handle_command(const std::string& line, ControlServer::Reply reply);
     std::string cmd_status(bool json);
@@ -291,6 +295,7 @@ void Node::start_dht() {
         relay_ = std::make_unique<RelayService>(loop_, *dht_, queue_, *key_, relay_port(), rc,
                                                 [this] { return own_candidates(); }, own);
     }
+    update_dht_role();  // before the first DHT message
     bootstrap_if_needed();
 }
 
@@ -356,7 +361,24 @@ void Node::on_tick() {
             reflector_->probe(refl, t);
         }
     }
+    update_dht_role();
     bootstrap_if_needed();
+}
+
+void Node::update_dht_role() {
+    // node/dht_role.h: a relay behind a NAT is a DHT client. The client role always is one.
+    if (opts_.client) return;
+    const Endpoint bound = relay_port().bound();
+    std::vector<Endpoint> hosts;
+    if (classify_address(bound) == EndpointVerdict::unspecified) hosts = host_addresses();
+    const DhtRole role = judge_dht_role(bound, hosts, reflector_ ? reflector_->mapped() : std::nullopt);
+    const bool client = role == DhtRole::client;
+    if (dht_role_known_ && dht_->client_mode() == client) return;
+    dht_role_known_ = true;
+    dht_->set_client_mode(client);
+    log::info("dht", "{}", client ? "DHT client mode: this host is reached only through a NAT, so peers keep it out of "
+                                    "their routing tables (its own DHT requests work as before)"
+                                  : "full DHT node: reachable at its own address");
 }
 
 void Node::refresh_stun_servers(Clock::time_point now) {

@@ -160,6 +160,7 @@ DhtListenToken RelayService::dht_listen(const DhtKey& key) {
         for (auto& v : values)
             if (v.size() != kRendezvousValueSize) v.clear();
         queue_.post([this, key, token, values = std::move(values)]() mutable {
+            log::debug("relay", "{} value(s) at an inbox shard key", values.size());
             engine_->on_dht_values(now(), key, token, std::move(values), false);
             arm_timer();
         });

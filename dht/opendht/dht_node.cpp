@@ -152,6 +152,12 @@ void DhtNode::deliver(ByteView data, const Endpoint& from) {
     if (!impl_->stopped) impl_->socket->deliver(data, from);
 }
 
+void DhtNode::set_client_mode(bool on) {
+    if (!impl_->stopped) impl_->socket->set_client_mode(on);
+}
+
+bool DhtNode::client_mode() const { return !impl_->stopped && impl_->socket->client_mode(); }
+
 void DhtNode::flush_received() {
     if (!impl_->stopped) impl_->socket->flush();
 }

@@ -101,6 +101,10 @@ public:
     std::vector<DhtStoredValue> export_values() const;
     // Addresses of DHT peers in the routing table (candidate STUN reflectors), at most max.
     std::vector<Endpoint> known_nodes(size_t max) const;
+    // Any thread: mark everything this node sends as a client's (on) or not (off), e.g. once it
+    // learns it sits behind a NAT that strangers cannot reach it through (dht/dht_wire.h).
+    void set_client_mode(bool on);
+    bool client_mode() const;
     void stop();  // synchronous: joins OpenDHT's threads
 
 private:

@@ -32,6 +32,9 @@ public:
         return family == AF_INET6 ? bound6_ : bound4_;
     }
     void stop() override;
+    // Any thread: from now on mark (or stop marking) what this node sends as a client's.
+    void set_client_mode(bool on) { client_mode_ = on; }
+    bool client_mode() const { return client_mode_; }
 
     // Loop thread only. Datagrams are queued and handed to OpenDHT in one batch per loop
     // iteration by flush(): one wake-up of its thread instead of one per datagram.
@@ -40,7 +43,7 @@ public:
 
 private:
     SendFn send4_, send6_;
-    bool client_mode_;
+    std::atomic<bool> client_mode_;
     dht::SockAddr bound4_, bound6_;
     std::atomic<bool> stopped_{false};
     dht::net::PacketList pending_;

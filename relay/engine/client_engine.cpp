@@ -266,6 +266,10 @@ ClientEngine::Clock::time_point ClientEngine::on_tick(const EngineTime& now) {
     if (session_) next = std::min(next, std::max(session_->next_deadline(), now.mono));
     for (const auto& sb : standbys_) next = std::min(next, std::max(sb.session->next_deadline(), now.mono));
     if (standby_search_) next = std::min(next, now.mono + kStepPoll);
+    // The hellos go at their schedule's times, not at the next poll.
+    for (const auto& [id, ask] : asks_)
+        if (ask.hellos < kHelloSchedule.size())
+            next = std::min(next, std::max(ask.put_at + milliseconds(kHelloSchedule[ask.hellos]), now.mono));
     if (step_ == Step::connected && session_)
         next = std::min(next, std::max(watch_.deadline(session_->srtt()), now.mono));
     if (!cfg_.listen_directory) next = std::min(next, std::max(reads_.next_deadline(), now.mono));
@@ -460,7 +464,7 @@ void ClientEngine::rendezvous_tick(const EngineTime& now) {
     // Every relay known has been asked in this cycle: before asking them again, read the
     // directory for relays not known yet (and wait for that read, briefly).
     bool hold = false;
-    if (!cfg_.listen_directory && step_ == Step::rendezvous && choice_->cycle_over(live)) {
+    if (!cfg_.listen_directory && step_ == Step::rendezvous && (choice_->cycle_over(live) || live.empty())) {
         if (!cycle_read_at_ || t >= *cycle_read_at_ + kRereadOnNewCycle) {
             cycle_read_at_ = t;
             reads_.want_all(t, std::chrono::seconds(0));
@@ -499,17 +503,8 @@ bool ClientEngine::send_offer(const EngineTime& now, const RelayInfo& relay) {
     }
     Ask ask;
     ask.relay = relay;
-    for (const auto& e : relay.endpoints)
-        if (e.family() == cfg_.family && check_candidate(e, {}, {}, cfg_.lan_candidates) == EndpointVerdict::ok)
-            ask.hello_to.push_back(e);
-    if (ask.hello_to.empty()) {  // no address to send hellos to: its answer could not reach us
-        ++counters_.relays_unreachable;
-        // Not asked again at once: its record is read again (a newer one may name its
-        // address, e.g. a relay that published before it learned it).
-        backoff_.failed(relay.node_pub, now.mono);
-        reads_.want({relay.bucket}, now.mono, std::chrono::seconds(5));
-        return false;
-    }
+    ask.hello_to = hello_endpoints(relay);
+    if (ask.hello_to.empty()) return false;  // choosable() leaves such relays out
     Offer offer;
     random_bytes(offer.session_id);
     ask.session_id = offer.session_id;
@@ -588,6 +583,26 @@ void ClientEngine::send_hellos(const EngineTime& now) {
                 ++counters_.hellos_sent;
             }
         }
+}
+
+void ClientEngine::hello_on_contact(const EngineTime& now, const Endpoint& from, ByteView data) {
+    // Something came from a relay we wait for (its punch probe, or the opener of a refusal):
+    // its NAT is open toward us now, so a hello goes at once instead of at the schedule's next
+    // time (up to 0.8 s later). Not for the answer itself; at most one per kHelloOnContact per
+    // offer, and counted against the network's hello budget like every hello.
+    if (auto f = parse_rendezvous_frame(data); f && f->kind == RendezvousFrame::Kind::answer) return;
+    for (auto& [id, ask] : asks_) {
+        if (std::find(ask.hello_to.begin(), ask.hello_to.end(), from) == ask.hello_to.end()) continue;
+        if (ask.contact_hello && now.mono - *ask.contact_hello < kHelloOnContact) continue;
+        ask.contact_hello = now.mono;
+        if (!hello_destinations_.allow(hello_network(from), now.mono)) {
+            ++counters_.hellos_limited;
+            continue;
+        }
+        host_.send(from, make_rendezvous_hello(ask.hello_id));
+        ++counters_.hellos_sent;
+        ++counters_.hellos_on_contact;
+    }
 }
 
 void ClientEngine::on_answer(const EngineTime& now, uint64_t ask_id, ByteView value) {
@@ -680,7 +695,9 @@ void ClientEngine::adopt_active(const EngineTime& now, const RelayInfo& relay, c
 
 bool ClientEngine::on_datagram(const EngineTime& now, const Endpoint& from, ByteView data) {
     if (!started_ || closed_) return false;
-    switch (classify(data)) {
+    const PacketKind kind = classify(data);
+    if (!asks_.empty() && kind != PacketKind::stun && kind != PacketKind::wireguard) hello_on_contact(now, from, data);
+    switch (kind) {
         case PacketKind::stun: return reflector_.on_stun(data, from);
         case PacketKind::rendezvous: {
             auto f = parse_rendezvous_frame(data);
@@ -896,8 +913,26 @@ bool ClientEngine::wants_offers() const {
     return standby_search_ && asks_.size() < 2 && standbys_.size() < cfg_.standby;
 }
 
+std::vector<Endpoint> ClientEngine::hello_endpoints(const RelayInfo& relay) const {
+    std::vector<Endpoint> out;
+    for (const auto& e : relay.endpoints)
+        if (e.family() == cfg_.family && check_candidate(e, {}, {}, cfg_.lan_candidates) == EndpointVerdict::ok)
+            out.push_back(e);
+    return out;
+}
+
 std::vector<RelayInfo> ClientEngine::choosable(const EngineTime& now) {
     auto live = backoff_.filter(directory_.live(now.unix_s()), now.mono);
+    // A record that names no address we may send hellos to (a relay publishes one before it
+    // has learned its public address) cannot be asked: its answer could not reach us. It is
+    // left out without backoff, and its bucket read again, so that its newer record (often a
+    // millisecond behind it in the same read) is asked at once.
+    std::erase_if(live, [&](const RelayInfo& r) {
+        if (!hello_endpoints(r).empty()) return false;
+        if (unreachable_seen_.size() < 4096 && unreachable_seen_.insert(r.node_pub).second) ++counters_.relays_unreachable;
+        reads_.want({r.bucket}, now.mono, std::chrono::seconds(5));
+        return true;
+    });
     if (cfg_.guards > 0) {
         // Guards first: while one of them is live and not avoided, only guards are asked. Until a
         // relay is old enough to be a guard, or when every guard is down, any relay serves (it

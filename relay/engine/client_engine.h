@@ -4,8 +4,9 @@
 // One attempt walks these steps:
 //
 //   finding relays --(a live relay in the directory)--> learning public address
-//   learning public address --(2 reflector answers; 1 after 150 ms, at once after a connection;
-//                              none after 3 s)--> rendezvous  (STUN requests go from the start)
+//   learning public address --(2 reflector answers; 1 after 150 ms, at once when it confirms
+//                              the previous connection's IP; none after 3 s)--> rendezvous
+//                              (STUN requests go from the start, beside the directory read)
 //   rendezvous --(an accepted, fresh answer with a usable relay candidate)--> punching
 //   punching --(path validated and RTT measured, or validated for 2 s)--> connected
 //
@@ -99,6 +100,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -146,6 +148,9 @@ inline constexpr std::chrono::seconds kOwnChangeWindow{3};
 // which costs the relay a probe within its budgets, not the connection (the relay binds the
 // address the client's authenticated frames come from), so the wait stays short.
 inline constexpr std::chrono::milliseconds kSecondReflectorWait{150};
+// A datagram from a relay an offer waits for sends one hello to it at once, at most this often
+// per offer (its NAT has just opened toward us: the punch of a relay that took the offer).
+inline constexpr std::chrono::milliseconds kHelloOnContact{50};
 inline constexpr std::chrono::seconds kPreviousGrace{1};
 // While the VPN has not answered on a migrated keypair, the KEYPAIR frame goes again with data
 // at most this often (a lost frame would hold the data back).
@@ -176,7 +181,7 @@ struct ClientEngineConfig {
     // the standby); then RelayChoice's pace.
     RelayChoice::Params choice = [] {
         RelayChoice::Params p;
-        p.calm_spacing = std::chrono::milliseconds(1);
+        p.calm_spacing = std::chrono::milliseconds(0);
         p.calm_outstanding = 2;
         return p;
     }();
@@ -204,6 +209,7 @@ public:
     struct Counters {
         uint64_t answers_stale = 0, answers_no_usable_candidate = 0, answers_refused = 0, answers_late = 0;
         uint64_t hellos_sent = 0, hellos_limited = 0, relays_unreachable = 0;  // relays whose record names no usable endpoint
+        uint64_t hellos_on_contact = 0;  // hellos sent at once when the relay's first datagram came
         uint64_t offers_unsealable = 0;
         uint64_t refused_at_validation = 0;  // accepted, then closed full as the path validated
         uint64_t local_other_source = 0, local_dropped_not_connected = 0;
@@ -304,6 +310,7 @@ private:
         std::vector<Endpoint> hello_to;  // the relay's record endpoints our policy allows
         Clock::time_point put_at{};
         size_t hellos = 0;  // of kHelloSchedule
+        std::optional<Clock::time_point> contact_hello;  // the last hello_on_contact
     };
     void progress(const std::string& msg);
     void fail(const EngineTime& now, const std::string& step, const std::string& why);
@@ -313,6 +320,7 @@ private:
     bool send_offer(const EngineTime& now, const RelayInfo& relay);
     void on_answer(const EngineTime& now, uint64_t ask_id, ByteView value);
     void send_hellos(const EngineTime& now);
+    void hello_on_contact(const EngineTime& now, const Endpoint& from, ByteView data);
     void drop_ask(uint64_t ask_id);
     void cancel_asks();
     void on_connected(const EngineTime& now, bool switched);
@@ -325,6 +333,8 @@ private:
     void standby_tick(const EngineTime& now);
     bool wants_offers() const;
     std::vector<RelayInfo> choosable(const EngineTime& now);
+    std::vector<Endpoint> hello_endpoints(const RelayInfo& relay) const;
+    std::set<Ed25519Public> unreachable_seen_;  // relays counted in relays_unreachable
     void adopt_active(const EngineTime& now, const RelayInfo& relay, const SessionKeys& keys,
                       const std::vector<Endpoint>& relay_cands);
     void adopt_standby(const EngineTime& now, const RelayInfo& relay, const SessionKeys& keys,

@@ -467,12 +467,16 @@ void RelayEngine::on_hello(const EngineTime& now, const Endpoint& from, const Re
     if (f.kind != RendezvousFrame::Kind::hello || it == answers_.end() || it->second.until <= now.mono ||
         it->second.sends >= kAnswerSends) {
         ++hellos_unmatched_;
+        emit(EngineEvent::Level::debug, "hello matched no held answer");
         return;
     }
     // One answer per hello, to the hello's source, through the port's amplification guard: the
     // answer frame is smaller than 3x the hello that asked for it.
     ++it->second.sends;
-    if (host_.send_reply(from, it->second.frame)) ++answers_sent_;
+    const bool sent = host_.send_reply(from, it->second.frame);
+    if (sent) ++answers_sent_;
+    emit(EngineEvent::Level::debug, std::string("answer ") + (sent ? "sent" : "held by the amplification guard") +
+                                        " (hello " + std::to_string(it->second.sends) + " for its offer)");
 }
 
 // After a session was fed: tell the admission what it heard and validated.

@@ -40,6 +40,7 @@ class PaveLab:
         weakref.finalize(self, shutil.rmtree, str(self.tmp), True)
         self.ttl = ttl
         self.client = None
+        self.log_args = []  # e.g. ["--log-level", "debug"]: given to every node this lab starts
 
     def state(self, name):
         return str(self.tmp / name)
@@ -97,12 +98,12 @@ class PaveLab:
                   stdout_path=self.tmp / "dhtnode.log")
         boot_args = ["--bootstrap", f"{BOOT_IP}:{DHTNODE_PORT}", "--network-id", self.netid]
         self.pave("boot", "--state-dir", self.state("boot"), "identity", "create")
-        lab.spawn("boot", [pave_bin(), "--state-dir", self.state("boot"), "node", "--no-relay", "--bind", BOOT_IP,
+        lab.spawn("boot", [pave_bin(), *self.log_args, "--state-dir", self.state("boot"), "node", "--no-relay", "--bind", BOOT_IP,
                            "--port", BOOT_PAVE_PORT, *boot_args], "pave-boot", stdout_path=self.tmp / "boot.log")
         self.wait_shell("boot", "boot")
         self.pave("relay", "--state-dir", self.state("relay"), "identity", "create")
         self.relay_id = self.pave("relay", "--state-dir", self.state("relay"), "identity", "show").stdout.split()[1]
-        lab.spawn("relay", [pave_bin(), "--state-dir", self.state("relay"), "node", "--bind", RELAY_PRIVATE,
+        lab.spawn("relay", [pave_bin(), *self.log_args, "--state-dir", self.state("relay"), "node", "--bind", RELAY_PRIVATE,
                             "--port", RELAY_PORT, "--presence-ttl", self.ttl,
                             "--bootstrap", f"{BOOT_IP}:{BOOT_PAVE_PORT}", "--network-id", self.netid],
                   "pave-relay", stdout_path=self.tmp / "relay.log")
@@ -123,7 +124,7 @@ class PaveLab:
         """`pave connect` on the client host, its session socket bound to ``bind`` ("0.0.0.0": the
         wildcard, which follows a change of the host's address)."""
         self.client = self.lab.spawn(
-            "client", [pave_bin(), "--state-dir", self.state("client"), "connect", "--vpn", vpn,
+            "client", [pave_bin(), *self.log_args, "--state-dir", self.state("client"), "connect", "--vpn", vpn,
                        "--bind", bind, "--port", CLIENT_PORT, "--timeout", timeout,
                        "--bootstrap", f"{BOOT_IP}:{BOOT_PAVE_PORT}", "--network-id", self.netid, *extra],
             "pave-client", stdout_path=self.tmp / "client.log")

@@ -739,3 +739,24 @@ TEST_CASE("swarm: control frames of 20 sessions show no byte constant at a fixed
     for (const auto& [key, frame] : first) sizes.insert(key.second);
     for (size_t n : sizes) CHECK(is_frame_size_class(n));
 }
+
+TEST_CASE("swarm: the answer comes one round trip after the relay takes the offer, not at the next hello of the schedule") {
+    // The DHT delivers the offer 330 ms after the put: between the hellos at 250 and 500 ms.
+    // The relay's first punch probe reaches the client, which sends a hello at once.
+    Swarm s(41, DhtParams{std::chrono::milliseconds(30), std::chrono::milliseconds(300), std::chrono::milliseconds(0), 0.0, 0.0});
+    s.add_vpn();
+    SimRelay& r = s.add_relay();
+    SimClient& c = s.add_client({}, &s.add_nat(NatConfig::port_restricted()));
+    c.start();
+    REQUIRE(s.run_until([&] { return c.engine().offers_waiting() > 0; }, 10s));
+    const auto put_at = s.now().mono;
+    REQUIRE(s.run_until([&] { return c.step() == Step::punching || c.step() == Step::connected; }, 10s));
+    const auto took = s.now().mono - put_at;
+    MESSAGE("offer put to answer: " << std::chrono::duration_cast<std::chrono::milliseconds>(took).count() << " ms");
+    CHECK(took >= std::chrono::milliseconds(330));
+    CHECK(took < std::chrono::milliseconds(330 + 40));  // the DHT, then a few 5 ms links; the next hello is at 500 ms
+    CHECK(c.engine().counters().hellos_on_contact >= 1);
+    CHECK(r.engine().intake(RelayEngine::Intake::accepted) >= 1);
+    REQUIRE(s.run_until([&] { return settled(c); }, 10s));
+    CHECK(c.step() == Step::connected);
+}
