@@ -41,6 +41,12 @@ ClientEngineConfig engine_config(const ClientConfig& c, const UdpPort& port) {
         if (auto text = read_state_file(guard_state_path(c.state_dir), kMaxGuardStateBytes, err)) e.guard_state = *text;
         if (!err.empty()) log::warn("guards", "{}; choosing new guards", err);
     }
+    if (!c.state_dir.empty()) {
+        std::string err;
+        if (auto text = read_state_file(directory_cache_path(c.state_dir), kMaxDirectoryCacheBytes, err))
+            e.directory_cache = *text;
+        if (!err.empty()) log::warn("directory", "{}; reading the directory from the DHT only", err);
+    }
     return e;
 }
 
@@ -196,6 +202,12 @@ void ClientService::dht_cancel_listen(const DhtKey& key, DhtListenToken token) {
     if (it == listens_.end()) return;
     dht_.cancel_listen(key, it->second);
     listens_.erase(it);
+}
+
+void ClientService::save_directory_cache(const std::string& text) {
+    if (cfg_.state_dir.empty()) return;
+    if (std::string err = write_state_file(directory_cache_path(cfg_.state_dir), text); !err.empty())
+        log::warn("directory", "{}", err);
 }
 
 void ClientService::save_guard_state(const std::string& text) {

@@ -91,6 +91,7 @@ private:
     std::vector<Endpoint> candidates(const std::optional<Endpoint>& reflexive, size_t max) override;
     void gave_up(const std::string& why) override;
     void save_guard_state(const std::string& text) override;
+    void save_directory_cache(const std::string& text) override;
 
     static EngineTime now();
     static void on_local_recv(uv_udp_t*, ssize_t, const uv_buf_t*, const sockaddr*, unsigned);

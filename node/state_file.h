@@ -15,5 +15,6 @@ std::optional<std::string> read_state_file(const std::string& path, size_t max_b
 std::string write_state_file(const std::string& path, const std::string& text);
 
 inline std::string guard_state_path(const std::string& dir) { return dir + "/guards"; }
+inline std::string directory_cache_path(const std::string& dir) { return dir + "/directory"; }
 
 }  // namespace pave

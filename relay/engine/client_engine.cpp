@@ -8,6 +8,7 @@
 #include "crypto/session_keys.h"
 #include "dht/bucket_keys.h"
 #include "dht/inbox_keys.h"
+#include "dht/presence_record.h"
 #include "dht/rendezvous_blob.h"
 #include "relay/wire/control_frame.h"
 #include "relay/wire/demux.h"
@@ -101,6 +102,7 @@ void ClientEngine::start(const EngineTime& now) {
     if (cfg_.listen_directory) {
         for (unsigned b = 0; b < kRelayBuckets; ++b) bucket_listens_[host_.dht_listen(relay_directory_key(b, 0))] = b;
     }
+    load_directory_cache(now);
     begin_attempt(now);
 }
 
@@ -116,6 +118,7 @@ void ClientEngine::close(const EngineTime& now) {
     bucket_listens_.clear();
     read_tokens_.clear();  // gets end by themselves; what they still bring is ignored
     save_guards(now, true);
+    save_directory_cache(now, true);
 }
 
 void ClientEngine::fail(const EngineTime& now, const std::string& step, const std::string& why) {
@@ -256,6 +259,7 @@ ClientEngine::Clock::time_point ClientEngine::on_tick(const EngineTime& now) {
     directory_tick(now);
     step_tick(now);
     save_guards(now, false);
+    if (step_ == Step::connected) save_directory_cache(now, false);
     if (closed_) return now.mono + std::chrono::hours(1);
     if (step_ == Step::punching || step_ == Step::connected) standby_tick(now);
     handshake_tick(now);
@@ -346,6 +350,7 @@ void ClientEngine::step_tick(const EngineTime& now) {
                 guard_served(relay_->node_pub, *session_, now);
                 watch_.reset();
                 on_connected(now, switched);
+                if (!switched) save_directory_cache(now, true);
             } else if (session_ && session_->state() == SessionState::failed) {
                 backoff_.failed(relay_->node_pub, t);
                 fail(now, "punching", session_->failure());
@@ -550,7 +555,7 @@ void ClientEngine::on_dht_values(const EngineTime& now, const DhtKey& key, DhtLi
         if (relay_directory_key(b->second, 0) != key) return;
         for (const auto& v : values) {
             ++counters_.directory_values;
-            directory_.ingest(v, b->second, now.unix_s());
+            ingest(now, v, b->second);
         }
         return;
     }
@@ -558,10 +563,65 @@ void ClientEngine::on_dht_values(const EngineTime& now, const DhtKey& key, DhtLi
         if (r->second.key != key) return;
         for (const auto& v : values) {
             ++counters_.directory_values;
-            directory_.ingest(v, r->second.bucket, now.unix_s());
+            ingest(now, v, r->second.bucket);
         }
         return;
     }
+}
+
+void ClientEngine::ingest(const EngineTime& now, ByteView value, unsigned bucket) {
+    const auto v = directory_.ingest(value, bucket, now.unix_s());
+    if (v != Directory::Verdict::accepted && v != Directory::Verdict::accepted_evicting) return;
+    // Verified by ingest; only the key is read here.
+    auto p = decode_presence(value);
+    if (!p.record) return;
+    constexpr size_t kMaxRaw = 8 * kMaxCachedRecords;
+    if (raw_records_.size() >= kMaxRaw && !raw_records_.count(p.record->node_pub)) {
+        // Room: forget a relay the directory no longer holds, else one at random.
+        auto victim = raw_records_.end();
+        for (auto it = raw_records_.begin(); it != raw_records_.end() && victim == raw_records_.end(); ++it)
+            if (!directory_.find(it->first, now.unix_s())) victim = it;
+        if (victim == raw_records_.end()) victim = std::next(raw_records_.begin(), ptrdiff_t(random_below(raw_records_.size())));
+        raw_records_.erase(victim);
+    }
+    raw_records_[p.record->node_pub] = CachedRecord{bucket, Bytes(value.begin(), value.end())};
+}
+
+void ClientEngine::load_directory_cache(const EngineTime& now) {
+    if (cfg_.directory_cache.empty() || cfg_.listen_directory) return;
+    std::string why;
+    auto records = decode_directory_cache(cfg_.directory_cache, &why);
+    if (!records) {
+        host_.event({EngineEvent::Level::warn, "directory",
+                     "directory cache not used (" + why + "); reading the directory from the DHT only"});
+        return;
+    }
+    const size_t before = directory_.live(now.unix_s()).size();
+    for (const auto& r : *records) ingest(now, r.value, r.bucket);
+    const size_t after = directory_.live(now.unix_s()).size();
+    counters_.directory_cached = after - before;
+    if (after > before)
+        progress(std::to_string(after - before) + " relay(s) from the directory cache (still current); the DHT reads refresh it");
+}
+
+void ClientEngine::save_directory_cache(const EngineTime& now, bool force) {
+    if (cfg_.listen_directory || !ever_connected_) return;
+    if (!force && directory_cache_saved_at_ && now.mono < *directory_cache_saved_at_ + std::chrono::seconds(60)) return;
+    // Live relays only; those that answered us first, then guards, then the others.
+    std::vector<CachedRecord> out;
+    const auto live = directory_.live(now.unix_s());
+    for (int pass = 0; pass < 3; ++pass)
+        for (const auto& r : live) {
+            const bool answered = r.answered, guard = guards_.is_guard(r.node_pub);
+            if ((pass == 0 && !answered) || (pass == 1 && (answered || !guard)) || (pass == 2 && (answered || guard)))
+                continue;
+            if (auto it = raw_records_.find(r.node_pub); it != raw_records_.end()) out.push_back(it->second);
+        }
+    std::string text = encode_directory_cache(out);
+    directory_cache_saved_at_ = now.mono;
+    if (text == directory_cache_saved_) return;
+    host_.save_directory_cache(text);
+    directory_cache_saved_ = std::move(text);
 }
 
 void ClientEngine::send_hellos(const EngineTime& now) {

@@ -106,6 +106,7 @@
 
 #include "crypto/x25519.h"
 #include "dht/directory.h"
+#include "dht/directory_cache.h"
 #include "dht/directory_reads.h"
 #include "dht/guard_set.h"
 #include "dht/relay_choice.h"
@@ -193,6 +194,9 @@ struct ClientEngineConfig {
     uint64_t min_relay_age_s = 600;
     // The guard state file's text from an earlier run ("" if none; see encode_guard_state).
     std::string guard_state;
+    // The directory cache file's text from an earlier run ("" if none; dht/directory_cache.h):
+    // its records are judged at start like DHT values, so the first offers need no DHT read.
+    std::string directory_cache;
     // Listen on one fixed replica key of every bucket for as long as the engine runs instead of
     // reading with gets: how clients read before the directory reads; the simulator keeps it to
     // measure what a storer learned then (tests/sim/test_directory_reads.cpp).
@@ -219,6 +223,7 @@ public:
         uint64_t wg_bytes_to_relay = 0, wg_bytes_from_relay = 0;
         uint64_t directory_values = 0;  // relay records judged
         uint64_t directory_reads = 0;   // gets at directory keys
+        uint64_t directory_cached = 0;  // live relays taken from the directory cache at start
         uint64_t failovers = 0;         // the active session moved to a standby
         uint64_t standbys_made = 0, standbys_lost = 0;
         uint64_t standby_same_address = 0;  // answers naming the active relay's address: not used
@@ -359,6 +364,13 @@ private:
     void save_guards(const EngineTime& now, bool force);
     GuardSet guards_;
     std::string guard_state_error_;
+    // The latest accepted record of relays seen (bounded), for the directory cache file.
+    void ingest(const EngineTime& now, ByteView value, unsigned bucket);
+    void load_directory_cache(const EngineTime& now);
+    void save_directory_cache(const EngineTime& now, bool force);
+    std::map<Ed25519Public, CachedRecord> raw_records_;
+    std::string directory_cache_saved_;
+    std::optional<Clock::time_point> directory_cache_saved_at_;
     bool guards_dirty_ = false;
     size_t guards_saved_seen_ = 0;  // first sightings in the state last saved
     std::optional<Clock::time_point> guards_saved_at_;

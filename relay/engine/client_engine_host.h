@@ -44,6 +44,10 @@ public:
     // keeps `text` for the next run (the state dir's `guards` file, replaced atomically). At
     // most every 10 s, and when the engine closes. A host that keeps nothing may ignore it.
     virtual void save_guard_state(const std::string& text) { (void)text; }
+    // The relays last seen changed (dht/directory_cache.h): kept for the next run (the state
+    // dir's `directory` file). When the first path connects, at most once a minute after that,
+    // and when the engine closes. A host that keeps nothing may ignore it.
+    virtual void save_directory_cache(const std::string& text) { (void)text; }
 
     // The client cannot go on (the first attempt failed; the line was already an event). The
     // adapter exits with code 1; the engine stays in Step::failed and does nothing more.

@@ -64,6 +64,8 @@ public:
     void save_guard_state(const std::string& text) override { guard_state_ = text; }
     // What the engine last asked to keep for the next run ("" if nothing yet).
     const std::string& guard_state() const { return guard_state_; }
+    void save_directory_cache(const std::string& text) override { directory_cache_ = text; }
+    const std::string& directory_cache() const { return directory_cache_; }
     void event(const EngineEvent& e) override;
     void send_wireguard(const Endpoint& to, ByteView data) override;
     void send_local(const Endpoint& to, ByteView data) override;
@@ -93,6 +95,7 @@ private:
     SimWireGuardPeer wg_;
     bool closed_ = false;
     std::string guard_state_;
+    std::string directory_cache_;
     std::vector<EngineEvent> events_;
     std::optional<std::string> gave_up_;
     uint64_t probes_sent_ = 0, local_sent_ = 0;
