@@ -270,6 +270,9 @@ ClientEngine::Clock::time_point ClientEngine::on_tick(const EngineTime& now) {
     if (session_) next = std::min(next, std::max(session_->next_deadline(), now.mono));
     for (const auto& sb : standbys_) next = std::min(next, std::max(sb.session->next_deadline(), now.mono));
     if (standby_search_) next = std::min(next, now.mono + kStepPoll);
+    // The single-answer wait ends on time, not at the next poll.
+    if (step_ == Step::learning_address && reflector_.answers() == 1)
+        next = std::min(next, std::max(step_start_ + kSecondReflectorWait + milliseconds(1), now.mono));
     // The hellos go at their schedule's times, not at the next poll.
     for (const auto& [id, ask] : asks_)
         if (ask.hellos < kHelloSchedule.size())
