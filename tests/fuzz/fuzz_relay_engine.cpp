@@ -68,8 +68,10 @@ struct Host : RelayEngineHost {
         if (puts.size() < 256) puts.emplace_back(k, std::move(v));
     }
     std::vector<std::pair<DhtKey, Bytes>> announced;
+    std::vector<std::pair<DhtKey, uint64_t>> announce_ids;
     uint64_t dht_announce(const DhtKey& k, Bytes v) override {
         if (announced.size() < 256) announced.emplace_back(k, std::move(v));
+        if (announce_ids.size() < 256) announce_ids.emplace_back(k, next + 1);
         return ++next;
     }
     void dht_withdraw(const DhtKey&, uint64_t) override {}
@@ -127,6 +129,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     RelayEngine engine(host, key, cfg, {*Endpoint::parse("10.2.0.2:4500")});
     EngineTime now{std::chrono::steady_clock::time_point{} + std::chrono::hours(1000), 1'700'000'000'000};
     engine.on_tick(now);
+    // Storers hold the presence: the relay listens on its inboxes from now on.
+    for (const auto& [k, id] : host.announce_ids) engine.on_announce_done(now, k, id, true);
 
     std::vector<Client> clients;
     std::map<std::string, uint64_t> received_from, credit;
