@@ -156,10 +156,7 @@ void ClientEngine::begin_attempt(const EngineTime& now) {
     address_suspect_ = false;
     keypair_sent_.reset();
     // Our public address may be what changed: learn it anew (a reflector answers in a round trip).
-    if (ever_connected_) {
-        if (auto m = reflector_.mapped()) previous_mapped_ = m;
-        reflector_.reset();
-    }
+    if (ever_connected_) reflector_.reset();
     want_directory_for_attempt(now, attempts_ == 1);
     progress("finding relays");
 }
@@ -270,9 +267,6 @@ ClientEngine::Clock::time_point ClientEngine::on_tick(const EngineTime& now) {
     if (session_) next = std::min(next, std::max(session_->next_deadline(), now.mono));
     for (const auto& sb : standbys_) next = std::min(next, std::max(sb.session->next_deadline(), now.mono));
     if (standby_search_) next = std::min(next, now.mono + kStepPoll);
-    // The single-answer wait ends on time, not at the next poll.
-    if (step_ == Step::learning_address && reflector_.answers() == 1)
-        next = std::min(next, std::max(step_start_ + kSecondReflectorWait + milliseconds(1), now.mono));
     // The hellos go at their schedule's times, not at the next poll.
     for (const auto& [id, ask] : asks_)
         if (ask.hellos < kHelloSchedule.size())
@@ -305,12 +299,13 @@ void ClientEngine::step_tick(const EngineTime& now) {
         }
         case Step::learning_address: {
             probe_reflectors(t);
-            // Two answers also tell the NAT's kind; a single one is trusted at once only when
-            // it confirms the previous connection's public IP, else after kSecondReflectorWait.
-            const auto m = reflector_.mapped();
-            const bool confirms = m && previous_mapped_ && m->same_ip(*previous_mapped_);
-            bool enough = reflector_.answers() >= 2 || (reflector_.answers() >= 1 && confirms) ||
-                          (reflector_.answers() >= 1 && t - step_start_ > kSecondReflectorWait);
+            // The first answer is enough (the requests went out while the directory was read).
+            // Reflectors are DHT peers, the provider's among them: a forged answer makes the
+            // offer name a wrong reflexive candidate, which costs the relay a probe within its
+            // budgets, not the connection (the relay binds the address the client's
+            // authenticated frames come from, and answers hellos at their source). Waiting for
+            // a second answer would only name the NAT's kind in the log.
+            bool enough = reflector_.answers() >= 1;
             bool give_up = t - step_start_ > std::chrono::seconds(3);
             if (enough || give_up) {
                 if (reflector_.mapped())

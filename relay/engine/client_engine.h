@@ -142,13 +142,6 @@ inline constexpr std::chrono::seconds kHandshakeAnswerWait{5};
 // likely our own address (a NAT rebinding, a new network) than two relays dying, so neither is
 // avoided and a new attempt learns our public address afresh.
 inline constexpr std::chrono::seconds kOwnChangeWindow{3};
-// With one reflector's answer, how long an attempt waits for a second (which also tells the
-// NAT's kind) before the rendezvous; no wait when the answer names the public IP of the
-// previous connection (a NAT rebinding changes only the port). Reflectors are DHT peers, the
-// provider's among them: a forged answer makes the offer name a wrong reflexive candidate,
-// which costs the relay a probe within its budgets, not the connection (the relay binds the
-// address the client's authenticated frames come from), so the wait stays short.
-inline constexpr std::chrono::milliseconds kSecondReflectorWait{150};
 // A datagram from a relay an offer waits for sends one hello to it at once, at most this often
 // per offer (its NAT has just opened toward us: the punch of a relay that took the offer).
 inline constexpr std::chrono::milliseconds kHelloOnContact{50};
@@ -381,7 +374,6 @@ private:
     Step step_ = Step::finding_relays;
     Clock::time_point attempt_start_{}, step_start_{}, last_summary_{};
     bool ever_connected_ = false;
-    std::optional<Endpoint> previous_mapped_;  // our public address on the previous connection
     unsigned attempts_ = 0;
 
     std::optional<RelayInfo> relay_;
