@@ -31,11 +31,20 @@ def migrate_tool_bin():
     return str(BUILD / "pave-migrate-tool")
 
 
+_handed_out = set()
+
+
 def free_udp_port():
-    """A UDP port that is free on 127.0.0.1 right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A UDP port that is free on 127.0.0.1 right now and was not handed out before in this test
+    run (the kernel may pick a port again once its socket is closed: with a hundred nodes started
+    at once, two of them would get the same port about one time in six)."""
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port not in _handed_out:
+            _handed_out.add(port)
+            return port
 
 
 def cpu_ns(pid):
