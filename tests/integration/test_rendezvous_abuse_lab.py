@@ -38,7 +38,6 @@ def test_offer_flood_does_not_lock_out_a_real_client(plab):
     # Let the flood fill the unvalidated budget (64 at 10/s: ~7 s), then connect.
     assert wait_until(lambda: plab.relay_sessions_json()["slots"]["pending"] >= 60, timeout=30), \
         plab.relay_sessions()[-600:] + plab.log("flood")
-    before = plab.relay_sessions_json()["intake"]
     t_client = time.time()
     plab.start_client(timeout="30s")
     plab.wait_connected(timeout=40)
@@ -47,8 +46,9 @@ def test_offer_flood_does_not_lock_out_a_real_client(plab):
     intake, slots = r["intake"], r["slots"]
     assert any(s["state"] == "established" for s in r["sessions"])
     assert slots["established"] == 1, slots
-    # The flood was really going on while the client connected.
-    assert intake["accepted"] - before["accepted"] >= 10, (before, intake)
+    # The flood was really going on while the client connected: the pending budget was full
+    # when it began and still is (connecting may take well under one offer's interval).
+    assert slots["pending"] >= 60, slots
     assert intake["evicted"] >= 10, intake
     flood.wait(timeout=seconds + 30)
     elapsed = time.time() - t0
